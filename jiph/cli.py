@@ -1,2 +1,43 @@
-def main() -> None:
-    pass
+"""`jiph`: the operator's command line. Each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from jiph import stack_commands, token_command
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jiph", description="Run and operate the JIPH Gateway locally."
+    )
+    parser.add_argument(
+        "--stack",
+        choices=("dev", "test", "scratch"),
+        default=None,
+        help="which local stack (default: $JIPH_STACK or dev)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    stack_commands.register(sub)
+    token_command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # `jiph tail | head` must exit quietly, not with a traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    args = build_parser().parse_args(argv)
+    handler: Command = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+# JIPH Gateway — the two commands are `make up` and `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+
+.PHONY: install up down status test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml uv.lock scripts/install.sh
+	bash scripts/install.sh
+	@touch $@
+
+## Run the whole gateway locally: Kafka, PostgreSQL and the four services.
+up: install
+	$(BIN)/jiph up
+
+down: install
+	$(BIN)/jiph down
+
+status: install
+	$(BIN)/jiph status
+
+## Start a separate test stack, run every test, stop it; non-zero if a test failed or none ran.
+test: install
+	bash scripts/test.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared services jiph
+
+bench: install
+	bash scripts/bench.sh
+
+clean: down
+	rm -rf .state

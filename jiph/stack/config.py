@@ -1,0 +1,104 @@
+"""Where each local stack keeps its state, and which ports it uses.
+
+Two stacks exist side by side: `dev` (what `make up` runs) and `test` (what `make test` runs). They
+share nothing: other ports, another PostgreSQL cluster, another state folder, so the tests never
+touch the data a developer is looking at.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KAFKA_VERSION = "4.1.1"
+SERVICE_NAMES = ("intake", "triage", "deployment", "reporting")
+
+
+def cache_dir() -> Path:
+    """Downloads (the Kafka jars) live outside the source tree and survive `git clean`."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "jiph"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    name: str
+    kafka_port: int
+    controller_port: int
+    pg_port: int
+    service_ports: dict[str, int]
+    #: Test clusters trade durability for speed; the `make up` stack never does.
+    pg_durable: bool = True
+    state_root: Path = field(default_factory=lambda: REPO_ROOT / ".state")
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(os.environ.get("JIPH_STATE_DIR", self.state_root / self.name))
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def kafka_data_dir(self) -> Path:
+        return self.state_dir / "kafka" / "data"
+
+    @property
+    def pg_cluster(self) -> str:
+        return f"jiph_{self.name}"
+
+    @property
+    def dev_key_file(self) -> Path:
+        return self.state_dir / "keys" / "dev-signing-key.pem"
+
+    @property
+    def external_kafka(self) -> str | None:
+        """A broker the user points at; the stack then starts none of its own."""
+        return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.external_kafka or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def external_database_url(self) -> str | None:
+        """An admin URL of a PostgreSQL server the user points at."""
+        return os.environ.get("DATABASE_URL") or None
+
+
+STACKS = {
+    "dev": StackConfig(
+        name="dev",
+        kafka_port=9092,
+        controller_port=9093,
+        pg_port=55432,
+        service_ports={"intake": 8001, "triage": 8002, "deployment": 8003, "reporting": 8004},
+    ),
+    "test": StackConfig(
+        name="test",
+        kafka_port=19092,
+        controller_port=19093,
+        pg_port=55433,
+        service_ports={"intake": 18001, "triage": 18002, "deployment": 18003, "reporting": 18004},
+        pg_durable=False,
+    ),
+    # Used by the tests of `jiph up/down/status` themselves, beside a running test stack.
+    "scratch": StackConfig(
+        name="scratch",
+        kafka_port=29092,
+        controller_port=29093,
+        pg_port=55434,
+        service_ports={"intake": 28001, "triage": 28002, "deployment": 28003, "reporting": 28004},
+        pg_durable=False,
+    ),
+}
+
+
+def stack_config(name: str | None = None) -> StackConfig:
+    return STACKS[name or os.environ.get("JIPH_STACK", "dev")]

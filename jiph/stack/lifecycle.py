@@ -1,0 +1,122 @@
+"""`jiph up`, `jiph down`, `jiph status`: the whole stack, idempotently, with clean failure."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jiph.stack import kafka, postgres, services
+from jiph.stack.config import StackConfig
+from jiph.stack.processes import StackError
+
+MIN_FREE_BYTES = 512 * 1024 * 1024
+
+
+@dataclass
+class Component:
+    name: str
+    pid: int | None
+    port: int | None
+    healthy: bool
+    detail: str = ""
+
+
+def _check_disk(cfg: StackConfig) -> None:
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(cfg.state_dir).free
+    if free < MIN_FREE_BYTES:
+        raise StackError(f"only {free // 2**20} MiB free under {cfg.state_dir}; need 512 MiB")
+
+
+def up(
+    cfg: StackConfig,
+    *,
+    with_services: bool = True,
+    say: Callable[[str], None] = print,
+) -> postgres.PostgresTarget:
+    """Start what is not running. On failure, stop what this call started and raise StackError."""
+    started: list[Callable[[], object]] = []
+    try:
+        _check_disk(cfg)
+        if cfg.external_kafka and kafka.kafka_ready(cfg.external_kafka):
+            say(f"kafka       using {cfg.external_kafka}")
+        else:
+            if kafka.start_kafka(cfg):
+                started.append(lambda: kafka.kafka_process(cfg).stop())
+                say(f"kafka       started on {cfg.kafka_bootstrap}")
+            else:
+                say(f"kafka       already running on {cfg.kafka_bootstrap}")
+        created = asyncio.run(kafka.create_topics(cfg.kafka_bootstrap))
+        if created:
+            say(f"topics      created {', '.join(created)}")
+        target, pg_started = postgres.start_postgres(cfg)
+        if pg_started:
+            started.append(lambda: postgres.stop_postgres(cfg))
+        where = "managed" if target.managed else "external"
+        verb = "started" if pg_started else "running"
+        say(f"postgres    {verb} ({where}) on {target.host}:{target.port}")
+        asyncio.run(postgres.provision(target))
+        if with_services:
+            _start_services(cfg, target, started, say)
+        return target
+    except BaseException:
+        for stop in reversed(started):
+            stop()
+        raise
+
+
+def _start_services(
+    cfg: StackConfig,
+    target: postgres.PostgresTarget,
+    started: list[Callable[[], object]],
+    say: Callable[[str], None],
+) -> None:
+    launched = []
+    for name in services.all_services():
+        if services.start_service(cfg, name, target):
+            started.append(lambda name=name: services.service_process(cfg, name).stop())
+            launched.append(name)
+    for name in services.all_services():
+        services.wait_service_ready(cfg, name)
+        port = cfg.service_ports[name]
+        verb = "started" if name in launched else "running"
+        say(f"{name:<11} {verb}: http://127.0.0.1:{port}/docs")
+
+
+def down(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
+    """Stop everything the stack runs, services first; harmless when nothing runs."""
+    for name in reversed(services.all_services()):
+        if services.service_process(cfg, name).stop():
+            say(f"{name:<11} stopped")
+    if kafka.kafka_process(cfg).stop(timeout=30):
+        say("kafka       stopped")
+    if not cfg.external_database_url and postgres.stop_postgres(cfg):
+        say("postgres    stopped")
+
+
+def status(cfg: StackConfig) -> list[Component]:
+    rows = []
+    kproc = kafka.kafka_process(cfg)
+    if cfg.external_kafka:
+        ok = kafka.kafka_ready(cfg.external_kafka)
+        rows.append(Component("kafka", None, None, ok, f"external {cfg.external_kafka}"))
+    else:
+        pid = kproc.pid()
+        ok = pid is not None and kafka.kafka_ready(cfg.kafka_bootstrap)
+        rows.append(Component("kafka", pid, cfg.kafka_port, ok, str(kproc.log_file)))
+    if cfg.external_database_url:
+        ok = postgres.answers(postgres.plain_url(cfg.external_database_url))
+        rows.append(Component("postgres", None, None, ok, "external DATABASE_URL"))
+    else:
+        state = postgres.cluster_status(cfg)
+        ok = state == "online" and postgres.answers(postgres.managed_admin_url(cfg))
+        detail = f"cluster {cfg.pg_cluster}: {state or 'not created'}"
+        rows.append(Component("postgres", None, cfg.pg_port, ok, detail))
+    for name in services.all_services():
+        proc = services.service_process(cfg, name)
+        port = cfg.service_ports[name]
+        code, _ = services.health(port)
+        rows.append(Component(name, proc.pid(), port, code == 200, str(proc.log_file)))
+    return rows

@@ -1,0 +1,87 @@
+"""The four services as uvicorn processes of the local stack."""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.error
+import urllib.request
+
+from jiph.stack.config import REPO_ROOT, SERVICE_NAMES, StackConfig
+from jiph.stack.postgres import PostgresTarget
+from jiph.stack.processes import ManagedProcess, StackError, port_open, tail, wait_until
+
+READY_TIMEOUT_S = 60
+
+
+def service_process(cfg: StackConfig, service: str) -> ManagedProcess:
+    return ManagedProcess(
+        service, cfg.run_dir, cfg.log_dir, marker=f"services.{service}.main:create_app"
+    )
+
+
+def service_env(cfg: StackConfig, service: str, pg: PostgresTarget) -> dict[str, str]:
+    """Everything a service reads, under its own prefix (see shared/settings.py)."""
+    prefix = f"JIPH_{service.upper()}_"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
+    env.update(
+        {
+            f"{prefix}ENV": os.environ.get("JIPH_ENV", "development"),
+            f"{prefix}DATABASE_URL": pg.service_url(service),
+            f"{prefix}KAFKA_BOOTSTRAP_SERVERS": cfg.kafka_bootstrap,
+            f"{prefix}DEV_KEY_FILE": str(cfg.dev_key_file),
+            f"{prefix}PORT": str(cfg.service_ports[service]),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def service_argv(cfg: StackConfig, service: str) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
+        "--host", "127.0.0.1", "--port", str(cfg.service_ports[service]),
+        "--no-access-log", "--timeout-graceful-shutdown", "10",
+    ]  # fmt: skip
+
+
+def health(port: int, path: str = "/readyz") -> tuple[int, str]:
+    """HTTP status of a health endpoint (0 when nothing answers) and its body."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as resp:
+            return resp.status, resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+    except (OSError, ValueError):
+        return 0, ""
+
+
+def start_service(cfg: StackConfig, service: str, pg: PostgresTarget) -> bool:
+    proc = service_process(cfg, service)
+    if proc.pid() is not None:
+        return False
+    port = cfg.service_ports[service]
+    if port_open(port):
+        raise StackError(f"port {port} is already taken by another program; {service} cannot start")
+    proc.start(service_argv(cfg, service), service_env(cfg, service, pg), REPO_ROOT)
+    return True
+
+
+def wait_service_ready(cfg: StackConfig, service: str) -> None:
+    proc = service_process(cfg, service)
+    port = cfg.service_ports[service]
+
+    def ready_or_dead() -> bool:
+        return proc.pid() is None or health(port)[0] == 200
+
+    wait_until(ready_or_dead, READY_TIMEOUT_S, interval=0.5)
+    if proc.pid() is None:
+        last = tail(proc.log_file, 1)[-200:]
+        raise StackError(f"{service} exited during start: {last}", proc.log_file)
+    status, body = health(port)
+    if status != 200:
+        raise StackError(f"{service} not ready after {READY_TIMEOUT_S}s: {body[:200]}", proc.log_file)
+
+
+def all_services() -> tuple[str, ...]:
+    return SERVICE_NAMES

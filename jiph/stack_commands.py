@@ -1,0 +1,56 @@
+"""`jiph up | down | status`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from jiph.stack import lifecycle
+from jiph.stack.config import stack_config
+from jiph.stack.processes import StackError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = sub.add_parser("up", help="start Kafka, PostgreSQL and the four services")
+    up.add_argument(
+        "--infra-only", action="store_true", help="start Kafka and PostgreSQL, not the services"
+    )
+    up.set_defaults(handler=cmd_up)
+    down = sub.add_parser("down", help="stop everything the stack started")
+    down.set_defaults(handler=cmd_down)
+    status = sub.add_parser("status", help="each component with pid, port and health")
+    status.set_defaults(handler=cmd_status)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    cfg = stack_config(args.stack)
+    started = time.monotonic()
+    try:
+        lifecycle.up(cfg, with_services=not args.infra_only)
+    except StackError as exc:
+        print(f"jiph up: {exc}", file=sys.stderr)
+        return 1
+    print(f"stack '{cfg.name}' is up in {time.monotonic() - started:.1f}s; logs in {cfg.log_dir}")
+    if not args.infra_only:
+        print(f"token for the API docs:  jiph token --role partner --partner un-dpo")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    cfg = stack_config(args.stack)
+    lifecycle.down(cfg)
+    print(f"stack '{cfg.name}' is down")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg = stack_config(args.stack)
+    rows = lifecycle.status(cfg)
+    print(f"{'component':<11} {'state':<6} {'pid':>7} {'port':>6}  detail")
+    for row in rows:
+        state = "up" if row.healthy else "DOWN"
+        pid = str(row.pid) if row.pid else "-"
+        port = str(row.port) if row.port else "-"
+        print(f"{row.name:<11} {state:<6} {pid:>7} {port:>6}  {row.detail}")
+    return 0 if all(r.healthy for r in rows) else 1

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make test`: start the test stack (its own Kafka ports, PostgreSQL cluster and state folder,
+# never the `make up` data), run pytest, stop what was started. Exit non-zero when a test failed
+# or when no test ran.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export JIPH_STACK=test
+mkdir -p test-artifacts
+JIPH=.venv/bin/jiph
+
+cleanup() { "$JIPH" --stack test down >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+started=$(date +%s)
+if ! "$JIPH" --stack test up --infra-only; then
+  echo "test stack did not start" >&2
+  exit 1
+fi
+echo "test stack up in $(( $(date +%s) - started ))s"
+
+.venv/bin/pytest -p no:cacheprovider --junitxml=test-artifacts/junit.xml "$@"
+status=$?
+if [ "$status" -eq 5 ]; then
+  echo "no tests ran" >&2
+  exit 1
+fi
+exit "$status"

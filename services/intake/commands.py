@@ -1,0 +1,139 @@
+"""What partners send: bounded, strict request bodies (unknown fields refused, server fields
+absent), with a description and an example for every field."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.reference.data import Capability, FundingSource, PartnerType, load_reference_data
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(min_length=1, max_length=5000)]
+Short = Annotated[str, Field(min_length=1, max_length=80)]
+
+ACCEPTED_CLASSIFICATIONS = ("OFFICIAL", "OFFICIAL-SENSITIVE")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RoleProfileIn(_Strict):
+    rank: Short = Field(description="Rank or grade sought", examples=["Inspector"])
+    skills: list[Short] = Field(default=[], max_length=20, examples=[["public order command"]])
+    languages: list[Short] = Field(default=[], max_length=10, examples=[["English", "French"]])
+
+
+class ContactIn(_Strict):
+    name: Text = Field(description="Who the hub should talk to", examples=["Amina Diallo"])
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = Field(
+        examples=["a.diallo@un.org"]
+    )
+    phone: Annotated[str, Field(max_length=40)] | None = Field(default=None, examples=["+41 22 917 1234"])
+
+
+def _country(code: str) -> str:
+    code = code.strip().upper()
+    if load_reference_data().country(code) is None:
+        raise ValueError(f"'{code}' is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _classification(value: str) -> str:
+    value = value.strip().upper()
+    if value not in ACCEPTED_CLASSIFICATIONS:
+        raise ValueError(
+            f"this system does not accept {value} material: only OFFICIAL and "
+            "OFFICIAL-SENSITIVE may be submitted; send higher classifications through "
+            "accredited channels"
+        )
+    return value
+
+
+class SubmitRequest(_Strict):
+    """A request for UK policing assistance. The organisation is taken from your token."""
+
+    title: Text = Field(description="A short title", examples=["Public order advisers for elections"])
+    description: LongText = Field(
+        description="What is needed and why",
+        examples=["Two advisers to mentor the national police's public order unit ahead of ..."],
+    )
+    country: Annotated[str, Field(min_length=2, max_length=2)] = Field(
+        description="ISO 3166-1 alpha-2 code of the country of deployment", examples=["SO"]
+    )
+    mission: Text | None = Field(default=None, description="Mission, if any", examples=["UNSOM"])
+    requesting_body: Text = Field(description="Who asks", examples=["UN Police Division"])
+    partner_type: PartnerType = Field(examples=["un"])
+    capability: Capability = Field(description="Capability category", examples=["public-order"])
+    headcount: int = Field(ge=1, le=100, description="Officers needed", examples=[2])
+    role_profile: RoleProfileIn
+    tour_length_months: int = Field(ge=1, le=24, examples=[12])
+    needed_by: date = Field(description="Date by which officers are needed (future)",
+                            examples=["2027-03-01"])  # fmt: skip
+    funding_source: FundingSource = Field(examples=["cssf-oda"])
+    classification: Annotated[str, Field(max_length=40)] = Field(
+        description="OFFICIAL or OFFICIAL-SENSITIVE; nothing higher is accepted",
+        examples=["OFFICIAL"],
+    )
+    contact: ContactIn
+
+    @field_validator("country")
+    @classmethod
+    def _iso_country(cls, value: str) -> str:
+        return _country(value)
+
+    @field_validator("classification")
+    @classmethod
+    def _accepted_classification(cls, value: str) -> str:
+        return _classification(value)
+
+    @field_validator("needed_by")
+    @classmethod
+    def _future(cls, value: date) -> date:
+        if value <= date.today():
+            raise ValueError("needed_by must be a date in the future")
+        return value
+
+
+class RequestChanges(_Strict):
+    """Fields a partner may change before assessment (all optional)."""
+
+    title: Text | None = None
+    description: LongText | None = None
+    mission: Text | None = None
+    headcount: int | None = Field(default=None, ge=1, le=100)
+    role_profile: RoleProfileIn | None = None
+    tour_length_months: int | None = Field(default=None, ge=1, le=24)
+    needed_by: date | None = None
+    contact: ContactIn | None = None
+
+    @field_validator("needed_by")
+    @classmethod
+    def _future(cls, value: date | None) -> date | None:
+        if value is not None and value <= date.today():
+            raise ValueError("needed_by must be a date in the future")
+        return value
+
+    def as_changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class AmendRequest(_Strict):
+    """Answers to the hub's questions, and/or changes made before assessment."""
+
+    changes: RequestChanges = Field(default_factory=RequestChanges)
+    answers: list[Annotated[str, Field(min_length=1, max_length=5000)]] = Field(
+        default=[], max_length=20, examples=[["Yes: the mission provides armoured transport."]]
+    )
+    information_request_id: UUID | None = Field(
+        default=None, description="Which information request the answers reply to"
+    )
+
+
+class WithdrawRequest(_Strict):
+    reason: LongText = Field(description="Why the request is withdrawn",
+                             examples=["The mission's mandate was not renewed."])  # fmt: skip

@@ -1,0 +1,107 @@
+"""Intake's command handlers: load the stream, decide (pure), append. No HTTP, no SQL text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+from uuid6 import uuid7
+
+from services.intake import domain, queries
+from services.intake.commands import AmendRequest, SubmitRequest
+from shared.catalogue.intake import Contact, RequestSubmitted, RoleProfile
+from shared.consumer import ProjectionApplier
+from shared.events import Envelope
+from shared.eventstore import CommandContext, EventStore
+
+
+@dataclass(frozen=True)
+class Deps:
+    store: EventStore
+    applier: ProjectionApplier
+
+
+class NotFound(Exception):
+    pass
+
+
+def stream_id(request_id: UUID) -> str:
+    return f"request-{request_id}"
+
+
+_sequences_known: set[int] = set()
+
+
+async def next_reference(conn: AsyncConnection, year: int) -> str:
+    """JIPH-2026-000123: a sequence per year (gaps after a rollback, never a duplicate)."""
+    sequence = f"request_reference_{year}"
+    if year not in _sequences_known:  # DDL once per process and year, not per request
+        await conn.execute(sa.text(f"CREATE SEQUENCE IF NOT EXISTS {sequence}"))
+        _sequences_known.add(year)
+    number = await conn.scalar(sa.text(f"SELECT nextval('{sequence}')"))
+    return f"JIPH-{year}-{int(number or 0):06d}"
+
+
+async def submit(
+    conn: AsyncConnection, deps: Deps, partner_id: str, body: SubmitRequest, ctx: CommandContext
+) -> list[Envelope]:
+    request_id = uuid7()
+    reference = await next_reference(conn, datetime.now(UTC).year)
+    event = RequestSubmitted(
+        request_id=request_id, reference=reference, partner_id=partner_id, title=body.title,
+        description=body.description, country=body.country, mission=body.mission,
+        requesting_body=body.requesting_body, partner_type=body.partner_type.value,
+        capability=body.capability.value, headcount=body.headcount,
+        role_profile=RoleProfile(**body.role_profile.model_dump()),
+        tour_length_months=body.tour_length_months, needed_by=body.needed_by,
+        funding_source=body.funding_source.value, classification=body.classification,
+        contact=Contact(**body.contact.model_dump()),
+    )  # fmt: skip
+    envelopes = await deps.store.append(
+        conn, stream_id(request_id), [event], expected_version=0, context=ctx
+    )
+    await deps.applier.apply_inline(conn, envelopes)
+    return envelopes
+
+
+async def _load(conn: AsyncConnection, deps: Deps, partner_id: str, request_id: UUID) -> domain.RequestState:
+    history = await deps.store.load(conn, stream_id(request_id))
+    state = domain.fold(env.payload() for env in history)
+    if state is None or state.partner_id != partner_id:
+        raise NotFound(request_id)  # another partner's request looks exactly like a missing one
+    return state
+
+
+async def amend(
+    conn: AsyncConnection, deps: Deps, partner_id: str, request_id: UUID, body: AmendRequest,
+    ctx: CommandContext,
+) -> list[Envelope]:  # fmt: skip
+    state = await _load(conn, deps, partner_id, request_id)
+    view = await queries.status_view(conn, request_id)
+    events = domain.decide_amend(
+        state, view.status, changes=body.changes.as_changes(), answers=body.answers,
+        information_request_id=body.information_request_id,
+        open_information_request=view.open_information_request,
+    )  # fmt: skip
+    envelopes = await deps.store.append(
+        conn, stream_id(request_id), events, expected_version=state.version, context=ctx
+    )
+    await deps.applier.apply_inline(conn, envelopes)
+    return envelopes
+
+
+async def withdraw(
+    conn: AsyncConnection, deps: Deps, partner_id: str, request_id: UUID, reason: str,
+    ctx: CommandContext,
+) -> list[Envelope]:  # fmt: skip
+    state = await _load(conn, deps, partner_id, request_id)
+    view = await queries.status_view(conn, request_id)
+    events = domain.decide_withdraw(state, view.status, reason)
+    envelopes = await deps.store.append(
+        conn, stream_id(request_id), events, expected_version=state.version, context=ctx
+    )
+    await deps.applier.apply_inline(conn, envelopes)
+    return envelopes

@@ -1,0 +1,33 @@
+"""The intake service: `uvicorn --factory services.intake.main:create_app`."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+import shared.catalogue  # noqa: F401  (registers the event types)
+from services.intake.api import router
+from services.intake.projection import PROJECTION
+from shared.service import ServiceDefinition, create_service_app
+from shared.settings import ServiceSettings, settings_for
+
+Settings = settings_for("intake")
+
+DEFINITION = ServiceDefinition(
+    name="intake",
+    title="JIPH Gateway — Intake",
+    description=(
+        "The partner-facing door of the gateway. UN and EU missions, OSCE, foreign governments "
+        "and UK embassies submit requests for UK policing assistance here, answer the hub's "
+        "questions, withdraw when plans change, and follow each request to deployment.\n\n"
+        "Authenticate with `Authorization: Bearer <token>` (role `partner`, claim `partner_id`); "
+        "locally: `jiph token --role partner --partner un-dpo`. Errors are RFC 9457 problem+json."
+    ),
+    migrations=Path(__file__).parent / "migrations",
+    routers=(router,),
+    projection=PROJECTION,
+    openapi_tags=({"name": "requests", "description": "Submit, amend, withdraw, follow"},),
+)
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    return create_service_app(DEFINITION, settings or Settings())

@@ -1,0 +1,125 @@
+"""Read-model SELECTs behind intake's GET endpoints (and the status a command checks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, UTC
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.intake.domain import Status
+from services.intake.tables import requests, timeline
+
+
+@dataclass(frozen=True)
+class StatusView:
+    status: Status
+    open_information_request: UUID | None
+
+
+async def status_view(conn: AsyncConnection, request_id: UUID) -> StatusView:
+    row = (
+        await conn.execute(
+            sa.select(requests.c.status, requests.c.open_information_request).where(
+                requests.c.request_id == request_id
+            )
+        )
+    ).first()
+    if row is None:  # not projected yet: the request was just submitted
+        return StatusView(Status.SUBMITTED, None)
+    return StatusView(Status(row.status), row.open_information_request)
+
+
+@dataclass(frozen=True)
+class RequestFilters:
+    status: str | None = None
+    country: str | None = None
+    capability: str | None = None
+    submitted_from: date | None = None
+    submitted_to: date | None = None
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    d = row.details
+    return {
+        "id": row.request_id,
+        "reference": row.reference,
+        "title": row.title,
+        "country": row.country,
+        "capability": row.capability,
+        "classification": row.classification,
+        "status": row.status,
+        "headcount": d.get("headcount"),
+        "needed_by": d.get("needed_by"),
+        "submitted_at": row.submitted_at,
+        "updated_at": row.updated_at,
+    }
+
+
+async def list_requests(
+    conn: AsyncConnection,
+    partner_id: str,
+    filters: RequestFilters,
+    *,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The partner's own requests, newest first; keyset pagination on (submitted_at, id)."""
+    q = sa.select(requests).where(requests.c.partner_id == partner_id)
+    if filters.status:
+        q = q.where(requests.c.status == filters.status)
+    if filters.country:
+        q = q.where(requests.c.country == filters.country.upper())
+    if filters.capability:
+        q = q.where(requests.c.capability == filters.capability)
+    if filters.submitted_from:
+        q = q.where(requests.c.submitted_at >= datetime.combine(filters.submitted_from, time(), UTC))
+    if filters.submitted_to:
+        end = datetime.combine(filters.submitted_to + timedelta(days=1), time(), UTC)
+        q = q.where(requests.c.submitted_at < end)
+    if after is not None:
+        q = q.where(sa.tuple_(requests.c.submitted_at, requests.c.request_id) < sa.tuple_(*after))
+    q = q.order_by(requests.c.submitted_at.desc(), requests.c.request_id.desc()).limit(limit)
+    return [_summary(row) for row in await conn.execute(q)]
+
+
+async def get_request(conn: AsyncConnection, partner_id: str, request_id: UUID) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            sa.select(requests).where(
+                requests.c.request_id == request_id, requests.c.partner_id == partner_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    entries = await conn.execute(
+        sa.select(timeline)
+        .where(timeline.c.request_id == request_id)
+        .order_by(timeline.c.occurred_at, timeline.c.event_id)
+    )
+    d = dict(row.details)
+    view = _summary(row) | {
+        "description": d.get("description"),
+        "mission": d.get("mission"),
+        "requesting_body": d.get("requesting_body"),
+        "partner_type": d.get("partner_type"),
+        "role_profile": d.get("role_profile"),
+        "tour_length_months": d.get("tour_length_months"),
+        "funding_source": d.get("funding_source"),
+        "contact": d.get("contact"),
+        "open_information_request": (
+            {"id": row.open_information_request, "questions": row.open_questions}
+            if row.open_information_request
+            else None
+        ),
+        "headcount_deployed": row.headcount_deployed,
+        "timeline": [
+            {"at": e.occurred_at, "event": e.event_type, "summary": e.summary, "details": e.details}
+            for e in entries
+        ],
+    }
+    return view

@@ -1,0 +1,66 @@
+"""What intake answers: the response models shown in the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from services.intake.domain import Status
+
+
+class RequestSummary(BaseModel):
+    id: UUID
+    reference: str = Field(examples=["JIPH-2026-000123"])
+    title: str
+    country: str
+    capability: str
+    classification: str
+    status: Status
+    headcount: int | None
+    needed_by: date | None
+    submitted_at: datetime
+    updated_at: datetime
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str = Field(examples=["InformationRequested"])
+    summary: str = Field(examples=["The hub asked for more information"])
+    details: dict[str, Any]
+
+
+class OpenInformationRequest(BaseModel):
+    id: UUID
+    questions: list[str]
+
+
+class RequestDetail(RequestSummary):
+    description: str | None
+    mission: str | None
+    requesting_body: str | None
+    partner_type: str | None
+    role_profile: dict[str, Any] | None
+    tour_length_months: int | None
+    funding_source: str | None
+    contact: dict[str, Any] | None
+    open_information_request: OpenInformationRequest | None
+    headcount_deployed: int
+    timeline: list[TimelineEntry]
+
+
+class RequestPage(BaseModel):
+    items: list[RequestSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end")
+
+
+class Accepted(BaseModel):
+    """The outcome of a write: the request as it now stands and a consistency token."""
+
+    request: RequestDetail
+    consistency_token: str = Field(
+        description="Send as `X-Consistency-Token` on a later read (here or on any service) to "
+        "wait until that read includes this write"
+    )

@@ -1,0 +1,121 @@
+"""FastAPI edge pieces every service uses: the runtime, the command transaction, consistency
+tokens on reads, cursors, rate limits. `Depends` lives here and in the routers, nowhere deeper."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+from uuid6 import uuid7
+
+from shared.auth import Principal
+from shared.consistency import STATE_HEADER, TOKEN_HEADER, BadToken, parse_token, wait_applied
+from shared.events import Actor
+from shared.eventstore import CommandContext
+from shared.problems import Problem
+
+if TYPE_CHECKING:
+    from shared.service import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated["Runtime", Depends(get_runtime)]
+
+
+@contextlib.asynccontextmanager
+async def command_transaction(runtime: Runtime) -> AsyncIterator[AsyncConnection]:
+    """The one place a command commits: when the block ends, before the response is sent; or
+    not at all when it raises. (Not a yield-dependency: those may finish after the response.)"""
+    async with runtime.engine.begin() as conn:
+        yield conn
+
+
+def command_context(principal: Principal, request: Request) -> CommandContext:
+    correlation = request.headers.get("x-correlation-id") or request.headers.get("x-request-id")
+    return CommandContext(
+        actor=Actor(subject=principal.subject, role=principal.role.value),
+        correlation_id=(correlation or "")[:100] or _new_correlation_id(),
+    )
+
+
+def _new_correlation_id() -> str:
+    return str(uuid7())
+
+
+async def read_consistency(
+    runtime: RuntimeDep,
+    response: Response,
+    token: Annotated[
+        str | None,
+        Header(
+            alias=TOKEN_HEADER,
+            max_length=100,
+            description="A write's consistency token: wait (bounded) until this read includes it",
+        ),
+    ] = None,
+) -> None:
+    if token is None:
+        return
+    try:
+        event_id = parse_token(token)
+    except BadToken as exc:
+        raise Problem(400, "bad-consistency-token", "Bad consistency token", str(exc)) from exc
+    applied = await wait_applied(runtime.engine, event_id, runtime.settings.consistency_wait_max_s)
+    response.headers[STATE_HEADER] = "applied" if applied else "pending"
+
+
+Consistent = Depends(read_consistency)
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = orjson.loads(raw)
+        if not isinstance(value, dict):
+            raise ValueError
+        return value
+    except ValueError as exc:
+        raise Problem(400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out",
+                      errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from exc  # fmt: skip
+
+
+CursorQuery = Annotated[
+    str | None, Query(max_length=500, description="Opaque cursor from the previous page's `next_cursor`")
+]
+LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size (default 50, at most 200)")]
+
+
+class RateLimiter:
+    """A token bucket per caller. Per process: with N processes the effective limit is N times
+    higher; a gateway in front (or a shared store) would make it global."""
+
+    def __init__(self, per_minute: int, burst: int | None = None) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst or max(1, per_minute // 6))
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, who: str) -> None:
+        now = time.monotonic()
+        tokens, last = self._buckets.get(who, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            retry = max(1, int((1.0 - tokens) / self.rate + 0.999))
+            self._buckets[who] = (tokens, now)
+            raise Problem(429, "rate-limited", "Too many requests",
+                          f"write limit reached; retry in {retry} s",
+                          headers={"Retry-After": str(retry)})  # fmt: skip
+        self._buckets[who] = (tokens - 1.0, now)

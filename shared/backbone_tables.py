@@ -1,0 +1,150 @@
+"""Tables every service database holds for the backbone: event store, outbox, idempotency keys
+(write side, schema `public`); consumer offsets, processed event ids, dead letters and the events
+parked behind them (projection side, schema `projection`).
+
+Each service's first Alembic revision creates them (`create_backbone_tables`); the service's own
+projection tables live in its `tables.py`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB, UUID
+
+metadata = sa.MetaData()
+
+events = sa.Table(
+    "events",
+    metadata,
+    # (stream_id, stream_version) is the optimistic-concurrency guard: a second writer at the
+    # same expected version hits the primary key and gets a conflict.
+    sa.Column("stream_id", sa.Text, primary_key=True),
+    sa.Column("stream_version", sa.Integer, primary_key=True),
+    sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("schema_version", sa.Integer, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("envelope", BYTEA, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    # Rows are deleted once published, so the relay never tracks a high-water mark that a late
+    # committing transaction could slip beneath (see shared/outbox.py).
+    sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("value", BYTEA, nullable=False),
+    sa.Column("headers", JSONB, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("body", BYTEA, nullable=False),
+    sa.Column("headers", JSONB, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+#: The projection side lives in its own PostgreSQL schema, so that a rebuild can fill a shadow
+#: copy (same tables, schema `projection_rebuild`) and swap it in by renaming schemas.
+PROJECTION_SCHEMA = "projection"
+REBUILD_SCHEMA = "projection_rebuild"
+consumer_metadata = sa.MetaData(schema=PROJECTION_SCHEMA)
+
+consumer_offsets = sa.Table(
+    "consumer_offsets",
+    consumer_metadata,
+    sa.Column("topic", sa.Text, primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("next_offset", sa.BigInteger, nullable=False),
+)
+
+processed_events = sa.Table(
+    "processed_events",
+    consumer_metadata,
+    sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+)
+
+projection_meta = sa.Table(
+    "projection_meta",
+    consumer_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # Bumped by each swap: a consumer that sees another generation re-seeks to the stored offsets.
+    sa.Column("generation", sa.Integer, nullable=False),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    consumer_metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("partition", sa.Integer, nullable=False),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("event_id", sa.Text),
+    sa.Column("event_type", sa.Text),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("value", BYTEA, nullable=False),
+    sa.Column("headers", JSONB, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # parked | redriven | skipped
+    sa.Column("failed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Column("resolved_by", sa.Text),
+)
+sa.Index(
+    "dead_letters_one_open_per_key",
+    dead_letters.c.key,
+    unique=True,
+    postgresql_where=dead_letters.c.status == "parked",
+)
+
+parked_events = sa.Table(
+    "parked_events",
+    consumer_metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("partition", sa.Integer, nullable=False),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("value", BYTEA, nullable=False),
+    sa.Column("headers", JSONB, nullable=False),
+    sa.Index("parked_events_by_key", "key", "seq"),
+)
+
+
+OUTBOX_NOTIFY_TRIGGER = (
+    """CREATE OR REPLACE FUNCTION jiph_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_notify('jiph_outbox', ''); RETURN NULL; END $$""",
+    """CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION jiph_outbox_notify()""",
+)
+
+
+def create_backbone_tables(connection: sa.Connection) -> None:
+    """Used by each service's first migration: the write side, then the projection schema."""
+    metadata.create_all(connection)
+    # The relay sleeps on LISTEN; one notification per inserting statement wakes it at commit.
+    for statement in OUTBOX_NOTIFY_TRIGGER:
+        connection.exec_driver_sql(statement)
+    create_projection_schema(connection, PROJECTION_SCHEMA)
+
+
+def create_projection_schema(
+    connection: sa.Connection, schema: str, *extra: sa.MetaData, generation: int = 1
+) -> None:
+    """The consumer's tables (and a service's projection tables) in `schema`."""
+    connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    translated = connection.execution_options(schema_translate_map={PROJECTION_SCHEMA: schema})
+    for md in (consumer_metadata, *extra):
+        md.create_all(translated)
+    translated.execute(
+        projection_meta.insert().values(id=1, generation=generation)
+    )

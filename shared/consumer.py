@@ -1,0 +1,391 @@
+"""The one consumer loop: Kafka records → projection tables, exactly once in effect.
+
+* Offsets live in PostgreSQL, written in the same transaction as the projection changes; on
+  assignment the consumer seeks to them. A crash between applying and committing rolls both back.
+* Applying an event twice changes nothing: every applied `event_id` is recorded (same
+  transaction) and a repeat is skipped, which also absorbs the relay's at-least-once duplicates.
+* An event that still fails after bounded retries is dead-lettered (a row here, and a record on
+  `jiph.deadletter.<service>` through the outbox) and its key is parked: later events of the same
+  key are stored behind it, never applied out of order, while other keys keep flowing.
+  `shared/deadletters.py` redrives or skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.backbone_tables import (
+    PROJECTION_SCHEMA,
+    consumer_offsets,
+    dead_letters,
+    outbox,
+    parked_events,
+    processed_events,
+    projection_meta,
+)
+from shared.events import Envelope
+from shared.projection import Projection
+from shared.telemetry import (
+    consumer_duplicates_skipped,
+    consumer_events_applied,
+    consumer_lag,
+    deadletters_total,
+    start_consumer_span,
+)
+from shared.topics import deadletter_topic
+
+log = logging.getLogger(__name__)
+Record = ConsumerRecord[bytes, bytes]
+
+
+def projection_lock_id(service: str) -> int:
+    """Batches hold it shared; a rebuild's swap holds it exclusively."""
+    return zlib.crc32(f"projection:{service}".encode())
+
+
+class StaleGeneration(Exception):
+    """The projection was swapped under us: re-seek to the stored offsets."""
+
+
+@dataclass
+class Decoded:
+    record: Record
+    key: str
+    envelope: Envelope | None
+    error: str | None
+
+
+def decode(record: Record) -> Decoded:
+    key = record.key.decode(errors="replace") if record.key else f"offset:{record.offset}"
+    try:
+        return Decoded(record, key, Envelope.from_bytes(record.value or b""), None)
+    except Exception as exc:
+        return Decoded(record, key, None, f"undecodable event: {exc}")
+
+
+def headers_json(record: Record) -> list[list[str]]:
+    return [[k, v.decode(errors="replace")] for k, v in (record.headers or ())]
+
+
+class ProjectionApplier:
+    """Applies records to one copy of a projection (the live schema or a rebuild's)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        projection: Projection,
+        *,
+        service: str,
+        schema: str = PROJECTION_SCHEMA,
+        max_retries: int = 3,
+        retry_backoff_s: float = 0.05,
+    ) -> None:
+        self.engine = engine
+        self.projection = projection
+        self.service = service
+        self.schema = schema
+        self.max_retries = max_retries
+        self.retry_backoff_s = retry_backoff_s
+        self.generation: int | None = None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> Any:
+        async with self.engine.begin() as conn:
+            yield await conn.execution_options(
+                schema_translate_map={PROJECTION_SCHEMA: self.schema}
+            )
+
+    async def stored_offsets(self, conn: AsyncConnection) -> dict[tuple[str, int], int]:
+        rows = await conn.execute(sa.select(consumer_offsets))
+        return {(r.topic, r.partition): r.next_offset for r in rows}
+
+    async def current_generation(self, conn: AsyncConnection) -> int:
+        return int(await conn.scalar(sa.select(projection_meta.c.generation)) or 0)
+
+    async def apply_records(self, records: Sequence[Record], *, shared_lock: bool = True) -> int:
+        """Apply one fetched batch in one transaction. Returns how many events were applied."""
+        if not records:
+            return 0
+        async with self.transaction() as conn:
+            if shared_lock:
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock_shared(:id)"),
+                    {"id": projection_lock_id(self.service)},
+                )
+            generation = await self.current_generation(conn)
+            if self.generation is not None and generation != self.generation:
+                raise StaleGeneration()
+            return await self._apply_in(conn, records)
+
+    async def _apply_in(self, conn: AsyncConnection, records: Sequence[Record]) -> int:
+        stored = await self.stored_offsets(conn)
+        fresh = [r for r in records if r.offset >= stored.get((r.topic, r.partition), 0)]
+        items = [decode(r) for r in fresh]
+        ids = [d.envelope.event_id for d in items if d.envelope]
+        done: set[UUID] = set()
+        if ids:
+            done = set(
+                await conn.scalars(
+                    sa.select(processed_events.c.event_id).where(processed_events.c.event_id.in_(ids))
+                )
+            )
+        parked = await self.parked_keys(conn, {d.key for d in items})
+        applied: list[UUID] = []
+        for item in items:
+            env = item.envelope
+            if item.key in parked:
+                await self._park(conn, item.record, item.key)
+            elif env is not None and (env.event_id in done or env.event_id in applied):
+                consumer_duplicates_skipped.labels(self.service, item.record.topic).inc()
+            else:
+                error = item.error or await self._apply_with_retries(conn, item)
+                if error is None and env is not None:
+                    applied.append(env.event_id)
+                    consumer_events_applied.labels(
+                        self.service, item.record.topic, env.event_type
+                    ).inc()
+                elif error is not None:
+                    await self._dead_letter(conn, item, error)
+                    parked.add(item.key)
+        if applied:
+            await conn.execute(
+                insert(processed_events).on_conflict_do_nothing(),
+                [{"event_id": event_id} for event_id in applied],
+            )
+        await self._store_offsets(conn, records)
+        return len(applied)
+
+    async def apply_inline(self, conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+        """Write-through from a command's own transaction, so its author reads it at once. The
+        consumer later meets the same events and skips them by id. A key with a dead letter is
+        left to the consumer (it parks them in order), and so is an event whose handler fails."""
+        parked = await self.parked_keys(conn, {e.key for e in envelopes})
+        for env in envelopes:
+            if env.key in parked:
+                continue
+            try:
+                await self.apply_one(conn, env)
+            except Exception:
+                log.warning("inline apply of %s failed; the consumer will retry", env.event_type)
+                continue
+            await conn.execute(
+                insert(processed_events).values(event_id=env.event_id).on_conflict_do_nothing()
+            )
+
+    async def parked_keys(self, conn: AsyncConnection, keys: set[str]) -> set[str]:
+        if not keys:
+            return set()
+        # FOR SHARE: a redrive holding the row FOR UPDATE makes us wait, then see it released.
+        rows = await conn.scalars(
+            sa.select(dead_letters.c.key)
+            .where(dead_letters.c.status == "parked", dead_letters.c.key.in_(keys))
+            .with_for_update(read=True)
+        )
+        return set(rows)
+
+    async def apply_one(self, conn: AsyncConnection, envelope: Envelope) -> None:
+        """Apply one event in a savepoint, so that a failure leaves the batch intact."""
+        async with conn.begin_nested():
+            with start_consumer_span(
+                f"apply {envelope.event_type}",
+                envelope.traceparent,
+                {"jiph.service": self.service, "jiph.event_id": str(envelope.event_id)},
+            ):
+                await self.projection.apply(conn, envelope)
+
+    async def _apply_with_retries(self, conn: AsyncConnection, item: Decoded) -> str | None:
+        assert item.envelope is not None
+        error = "not attempted"
+        for attempt in range(self.max_retries):
+            try:
+                await self.apply_one(conn, item.envelope)
+                return None
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                log.warning(
+                    "applying %s failed (attempt %d/%d): %s",
+                    item.envelope.event_type, attempt + 1, self.max_retries, error,
+                )  # fmt: skip
+                await asyncio.sleep(self.retry_backoff_s * 2**attempt)
+        return error
+
+    async def _park(self, conn: AsyncConnection, record: Record, key: str) -> None:
+        await conn.execute(
+            parked_events.insert().values(
+                key=key,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                value=record.value or b"",
+                headers=headers_json(record),
+            )
+        )
+
+    async def _dead_letter(self, conn: AsyncConnection, item: Decoded, error: str) -> None:
+        record, env = item.record, item.envelope
+        log.error("dead-lettering %s at %s/%d@%d: %s", env and env.event_type, record.topic,
+                  record.partition, record.offset, error)  # fmt: skip
+        await conn.execute(
+            dead_letters.insert().values(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=item.key,
+                event_id=str(env.event_id) if env else None,
+                event_type=env.event_type if env else None,
+                error=error,
+                attempts=self.max_retries if env else 1,
+                value=record.value or b"",
+                headers=headers_json(record),
+                status="parked",
+            )
+        )
+        # The original bytes and the error go to the dead-letter topic through the outbox, so
+        # the record exists there if and only if this transaction commits.
+        dl_headers = [
+            *headers_json(record),
+            ["dl_error", error[:1000]],
+            ["dl_topic", record.topic],
+            ["dl_partition", str(record.partition)],
+            ["dl_offset", str(record.offset)],
+            ["dl_service", self.service],
+        ]
+        await conn.execute(
+            outbox.insert().values(
+                topic=deadletter_topic(self.service),
+                key=item.key,
+                value=record.value or b"",
+                headers=dl_headers,
+            )
+        )
+        deadletters_total.labels(self.service, record.topic).inc()
+
+    async def _store_offsets(self, conn: AsyncConnection, records: Sequence[Record]) -> None:
+        latest: dict[tuple[str, int], int] = {}
+        for r in records:
+            latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), 0), r.offset + 1)
+        stmt = insert(consumer_offsets)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[consumer_offsets.c.topic, consumer_offsets.c.partition],
+                set_={"next_offset": sa.func.greatest(consumer_offsets.c.next_offset,
+                                                      stmt.excluded.next_offset)},
+            ),  # fmt: skip
+            [{"topic": t, "partition": p, "next_offset": o} for (t, p), o in latest.items()],
+        )
+
+
+class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: ProjectionConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.owner.assigned -= set(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.owner.seek_to_stored(assigned)
+        self.owner.assigned |= set(assigned)
+
+
+class ProjectionConsumer:
+    """A service's live consumer: a member of the service's consumer group."""
+
+    def __init__(
+        self,
+        applier: ProjectionApplier,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        max_records: int = 500,
+    ) -> None:
+        self.applier = applier
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+        self.max_records = max_records
+        self.assigned: set[TopicPartition] = set()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.batches = 0
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"{self.group_id}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=self.max_records,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=1000,
+        )
+
+    async def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
+        assert self.consumer is not None
+        async with self.applier.transaction() as conn:
+            stored = await self.applier.stored_offsets(conn)
+            self.applier.generation = await self.applier.current_generation(conn)
+        for tp in partitions:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+
+    async def run(self) -> None:
+        """Forever: consume, apply, repeat; reconnect after failures."""
+        while True:
+            self.consumer = self._new_consumer()
+            try:
+                await self.consumer.start()
+                self.consumer.subscribe(
+                    list(self.applier.projection.topics), listener=_SeekToStored(self)
+                )
+                await self._loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consumer %s failed; restarting", self.group_id)
+                await asyncio.sleep(1.0)
+            finally:
+                self.assigned = set()
+                with contextlib.suppress(Exception):
+                    await self.consumer.stop()
+
+    async def _loop(self) -> None:
+        assert self.consumer is not None
+        while True:
+            fetched = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            records = [r for batch in fetched.values() for r in batch]
+            if not records:
+                continue
+            try:
+                await self.applier.apply_records(records)
+            except StaleGeneration:
+                await self.seek_to_stored(list(self.consumer.assignment()))
+                continue
+            except Exception:
+                # The transaction rolled back: read the same records again from the stored offsets.
+                log.exception("batch failed; re-reading from stored offsets")
+                await asyncio.sleep(0.5)
+                await self.seek_to_stored(list(self.consumer.assignment()))
+                continue
+            self.batches += 1
+            for tp in fetched:
+                high = self.consumer.highwater(tp)
+                if high is not None:
+                    lag = max(0, high - (fetched[tp][-1].offset + 1))
+                    consumer_lag.labels(self.applier.service, tp.topic, tp.partition).set(lag)
+

@@ -1,0 +1,48 @@
+"""Engines and migrations. Each service owns its database and its Alembic revisions."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # asyncpg's prepared-statement cache is per connection; keep it.
+        connect_args={"server_settings": {"application_name": "jiph"}},
+    )
+
+
+async def migrate(engine: AsyncEngine, script_location: Path) -> None:
+    """Apply the service's migrations to head. Serialised by an advisory lock, so that several
+    processes of one service starting together do not race each other."""
+    lock_id = zlib.crc32(f"migrate:{script_location}".encode())
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        await conn.run_sync(_upgrade, script_location)
+
+
+def _upgrade(connection: sa.Connection, script_location: Path) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def run_alembic_env(target_metadata: sa.MetaData | None = None) -> None:
+    """The body of every service's `migrations/env.py`: run on the connection handed in."""
+    from alembic import context
+
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()

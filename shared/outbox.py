@@ -1,0 +1,145 @@
+"""The outbox relay: publishes every stored event to Kafka, in order per key, at least once.
+
+Why rows are deleted instead of tracking "position > last published": identity values are
+allocated at insert but transactions commit in another order, so a reader that remembers the
+highest position it saw skips a row whose transaction commits late. Here the relay publishes what
+is in the table and deletes exactly the rows it published; a late commit is simply still there at
+the next poll. Order per key holds because a stream's next event is only appended after its
+previous one committed (optimistic concurrency), so it always has the higher position.
+
+One relay per service is active: it holds a session-level advisory lock on its own connection
+(released by PostgreSQL if the process dies). A crash between publishing and deleting republishes
+those rows; consumers de-duplicate by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from typing import Any
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.backbone_tables import outbox
+from shared.telemetry import outbox_backlog, outbox_published
+
+log = logging.getLogger(__name__)
+NOTIFY_CHANNEL = "jiph_outbox"
+
+
+def relay_lock_id(service: str) -> int:
+    return zlib.crc32(f"outbox-relay:{service}".encode())
+
+
+def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    """Idempotent producer: acks=all, no duplicates from its own retries, order per partition."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        request_timeout_ms=15000,
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        service: str,
+        *,
+        batch_size: int = 500,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.producer = producer
+        self.service = service
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.active = False  # holds the lock
+        self.published = 0
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Forever: take the lock (or wait for it), then publish until cancelled or disconnected."""
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    if await self._try_lock(conn):
+                        self.active = True
+                        log.info("outbox relay active", extra={"service": self.service})
+                        await self._serve(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+            finally:
+                self.active = False
+            await asyncio.sleep(1.0)
+
+    async def _try_lock(self, conn: AsyncConnection) -> bool:
+        got = await conn.scalar(
+            sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": relay_lock_id(self.service)}
+        )
+        await conn.commit()
+        return bool(got)
+
+    async def _serve(self, conn: AsyncConnection) -> None:
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        try:
+            while True:
+                if await self.publish_batch(conn) < self.batch_size:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+        finally:
+            with contextlib.suppress(Exception):
+                await driver.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def publish_batch(self, conn: AsyncConnection) -> int:
+        """Publish the oldest rows, wait for Kafka's acks, then delete them. Returns the count."""
+        rows = (
+            await conn.execute(
+                sa.select(outbox.c.position, outbox.c.topic, outbox.c.key, outbox.c.value,
+                          outbox.c.headers)  # fmt: skip
+                .order_by(outbox.c.position)
+                .limit(self.batch_size)
+            )
+        ).all()
+        await conn.commit()
+        if not rows:
+            outbox_backlog.labels(self.service).set(0)
+            return 0
+        pending = [
+            await self.producer.send(
+                row.topic,
+                value=bytes(row.value),
+                key=row.key.encode(),
+                headers=[(k, v.encode()) for k, v in row.headers],
+            )
+            for row in rows
+        ]
+        # A timeout here leaves the outcome unknown: the rows stay and are sent again (at least once).
+        await asyncio.gather(*pending)
+        await conn.execute(outbox.delete().where(outbox.c.position.in_([r.position for r in rows])))
+        await conn.commit()
+        self.published += len(rows)
+        for row in rows:
+            outbox_published.labels(self.service, row.topic).inc()
+        return len(rows)
+
+
+async def backlog(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(sa.select(sa.func.count()).select_from(outbox)) or 0)

@@ -1,0 +1,210 @@
+"""One way to run a service: settings → engine, migrations, producer, outbox relay, projection
+consumer, auth, errors, telemetry, health. Each service's `main.py` only describes itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.admin_api import admin_router
+from shared.api import RateLimiter
+from shared.auth import TokenVerifier, load_or_create_dev_key
+from shared.consumer import ProjectionApplier, ProjectionConsumer
+from shared.db import create_engine, migrate
+from shared.eventstore import EventStore
+from shared.outbox import OutboxRelay, create_producer
+from shared.problems import BodySizeLimitMiddleware, install_problem_handlers
+from shared.projection import Projection
+from shared.rebuild import ProjectionRebuild
+from shared.settings import ServiceSettings
+from shared.telemetry import add_metrics_route, instrument_app, setup_telemetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    migrations: Path
+    routers: Sequence[APIRouter] = ()
+    projection: Projection | None = None
+    openapi_tags: Sequence[dict[str, str]] = ()
+
+
+@dataclass
+class Runtime:
+    """Everything a running service holds; handlers receive the parts they need."""
+
+    definition: ServiceDefinition
+    settings: ServiceSettings
+    engine: AsyncEngine
+    store: EventStore
+    verifier: TokenVerifier
+    producer: AIOKafkaProducer | None = None
+    relay: OutboxRelay | None = None
+    applier: ProjectionApplier | None = None
+    consumer: ProjectionConsumer | None = None
+    rebuild: ProjectionRebuild | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    kafka_up: bool = False
+
+    async def start(self) -> None:
+        await migrate(self.engine, self.definition.migrations)
+        self.tasks.append(asyncio.create_task(self._run_kafka(), name="outbox-relay"))
+        projection = self.definition.projection
+        if projection is not None:
+            self.applier = ProjectionApplier(
+                self.engine, projection, service=self.definition.name,
+                max_retries=self.settings.consumer_max_retries,
+            )  # fmt: skip
+            self.consumer = ProjectionConsumer(
+                self.applier,
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                group_id=self.settings.group_id,
+            )
+            self.tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
+
+    async def _run_kafka(self) -> None:
+        """Connect the producer (retrying while Kafka is away), then run the relay forever."""
+        while self.producer is None:
+            producer = create_producer(
+                self.settings.kafka_bootstrap_servers, f"jiph-{self.definition.name}"
+            )
+            try:
+                await producer.start()
+                self.producer = producer
+            except Exception as exc:
+                log.warning("Kafka not reachable yet: %s", exc)
+                await producer.stop()
+                await asyncio.sleep(2.0)
+        self.kafka_up = True
+        self.relay = OutboxRelay(
+            self.engine, self.producer, self.definition.name,
+            batch_size=self.settings.relay_batch_size,
+            poll_interval_s=self.settings.relay_poll_interval_s,
+        )  # fmt: skip
+        await self.relay.run()
+
+    def start_rebuild(self) -> ProjectionRebuild:
+        if self.definition.projection is None:
+            raise RuntimeError("this service has no projection")
+        if self.rebuild is None or not self.rebuild.running:
+            self.rebuild = ProjectionRebuild(
+                self.engine, self.definition.projection, service=self.definition.name,
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            )  # fmt: skip
+            self.tasks.append(asyncio.create_task(self.rebuild.run(), name="rebuild"))
+        return self.rebuild
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["kafka"] = "ok" if self.kafka_up else "unreachable"
+        checks["outbox_relay"] = (
+            "active" if self.relay and self.relay.active else "standby (another process holds it)"
+        )
+        if self.consumer is not None:
+            checks["consumer"] = (
+                f"assigned {len(self.consumer.assigned)} partitions"
+                if self.consumer.assigned
+                else "not assigned"
+            )
+        return checks
+
+
+def build_verifier(settings: ServiceSettings) -> TokenVerifier:
+    if settings.jwks_url:
+        return TokenVerifier(
+            issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+            algorithms=settings.jwt_algorithms, jwks_url=settings.jwks_url,
+        )  # fmt: skip
+    if settings.dev_key_file is None:
+        raise RuntimeError("set DEV_KEY_FILE (development) or JWKS_URL (production)")
+    key = load_or_create_dev_key(settings.dev_key_file)
+    return TokenVerifier(
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        algorithms=settings.jwt_algorithms, keys={key.kid: key.public_key},
+    )  # fmt: skip
+
+
+def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+    setup_telemetry(definition.name)
+    runtime = Runtime(
+        definition=definition,
+        settings=settings,
+        engine=create_engine(settings.database_url),
+        store=EventStore(producer=definition.name),
+        verifier=build_verifier(settings),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_tags=list(definition.openapi_tags),
+    )
+    app.state.runtime = runtime
+    app.state.token_verifier = runtime.verifier
+    app.state.write_limiter = RateLimiter(settings.write_rate_per_minute)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    instrument_app(app)
+    add_metrics_route(app)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": definition.name}
+
+    @app.get("/readyz", tags=["operations"], summary="Database and Kafka reachable, consumer assigned")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = checks["database"] == "ok" and checks["kafka"] == "ok"
+        if "consumer" in checks:
+            ready = ready and checks["consumer"] != "not assigned"
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    app.include_router(admin_router)
+    for router in definition.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,67 @@
+"""One settings object per service, read from the environment under the service's own prefix.
+
+`JIPH_INTAKE_DATABASE_URL`, `JIPH_TRIAGE_KAFKA_BOOTSTRAP_SERVERS`, ... `jiph up` sets them all;
+production manifests set them explicitly. Development defaults are refused outside development.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ISSUER = "jiph-gateway-dev"
+AUDIENCE = "jiph-gateway"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    env: Literal["development", "production"] = "development"
+    database_url: str = Field(description="SQLAlchemy URL (postgresql+asyncpg://) of the service's own database")
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    consumer_group: str | None = None
+    port: int = 8000
+
+    jwt_issuer: str = DEV_ISSUER
+    jwt_audience: str = AUDIENCE
+    jwt_algorithms: list[str] = ["ES256"]
+    jwks_url: str | None = None
+    dev_key_file: Path | None = None
+
+    max_body_bytes: int = 64 * 1024
+    #: Writes per minute per caller (partner organisation or staff subject), with a burst.
+    write_rate_per_minute: int = 600
+    #: How long a read waits for a consistency token before answering "not yet applied".
+    consistency_wait_max_s: float = 5.0
+    consumer_max_retries: int = 3
+    relay_batch_size: int = 500
+    relay_poll_interval_s: float = 0.05
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"jiph-{self.service_name}"
+
+    @model_validator(mode="after")
+    def _refuse_dev_defaults_in_production(self) -> ServiceSettings:
+        if self.env == "production":
+            if self.jwks_url is None:
+                raise ValueError("production needs JWKS_URL: development signing keys are refused")
+            if "-local" in self.database_url or self.jwt_issuer == DEV_ISSUER:
+                raise ValueError("production refuses development passwords and the dev issuer")
+        return self
+
+
+def settings_for(service: str) -> type[ServiceSettings]:
+    """The settings class of `service`, reading `JIPH_<SERVICE>_*`."""
+    prefix = f"JIPH_{service.upper()}_"
+
+    class _Settings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix=prefix, extra="ignore", frozen=True)
+        service_name: str = service
+
+    _Settings.__name__ = f"{service.title()}Settings"
+    return _Settings

@@ -1,0 +1,23 @@
+"""Kafka topic names: stable wire strings, never derived from module paths."""
+
+from typing import Final
+
+INTAKE_EVENTS: Final = "jiph.intake.events"
+TRIAGE_EVENTS: Final = "jiph.triage.events"
+DEPLOYMENT_EVENTS: Final = "jiph.deployment.events"
+
+EVENT_TOPICS: Final = (INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS)
+SERVICES: Final = ("intake", "triage", "deployment", "reporting")
+
+PARTITIONS: Final = 6
+#: Topics are the replayable history of the gateway: nothing is ever deleted by time or size.
+TOPIC_CONFIG: Final = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+def deadletter_topic(service: str) -> str:
+    """Where events that `service` could not apply go, with their error and original bytes."""
+    return f"jiph.deadletter.{service}"
+
+
+def all_topics() -> list[str]:
+    return [*EVENT_TOPICS, *(deadletter_topic(s) for s in SERVICES)]

@@ -1,0 +1,245 @@
+"""The projection consumer on the real PostgreSQL and Kafka: exactly-once effects, crash safety,
+dead letters that park their key, redrive and skip, and a rebuild identical to the live copy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.backbone_tables import REBUILD_SCHEMA
+from shared.consumer import ProjectionApplier, ProjectionConsumer
+from shared.deadletters import list_dead_letters, resolve
+from shared.events import Envelope
+from shared.rebuild import ProjectionRebuild
+from shared.topics import deadletter_topic
+from tests.conftest import NewTopicFactory
+from tests.support import (
+    CONTEXT,
+    PoisonSwitch,
+    ThingHappened,
+    create_tally_tables,
+    read_tally,
+    read_topic,
+    tally_projection,
+)
+
+pytestmark = pytest.mark.integration
+CONSUMER_SCRIPT = Path(__file__).with_name("consumer_process.py")
+
+
+def envelope(thing: str, n: int, *, poison: bool = False) -> Envelope:
+    return Envelope.wrap(
+        ThingHappened(thing_id=thing, n=n, poison=poison),
+        stream_id=thing, stream_version=n, producer="test", actor=CONTEXT.actor,
+        correlation_id="test",
+    )  # fmt: skip
+
+
+async def publish(bootstrap: str, topic: str, envelopes: list[Envelope], *, twice: bool = False) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        for env in envelopes:
+            for _ in range(2 if twice else 1):
+                await producer.send(topic, env.to_bytes(), key=env.key.encode(),
+                                    headers=env.kafka_headers())  # fmt: skip
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def consume_until(
+    engine: AsyncEngine, applier: ProjectionApplier, bootstrap: str, check: object,
+    timeout_s: float = 60,
+) -> None:  # fmt: skip
+    consumer = ProjectionConsumer(applier, bootstrap_servers=bootstrap,
+                                  group_id=f"g-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    task = asyncio.create_task(consumer.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not await check():  # type: ignore[operator]
+            assert asyncio.get_running_loop().time() < deadline, "consumer did not catch up"
+            assert not task.done(), task
+            await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def expected_tally(things: int, per_thing: int) -> dict[str, list[int]]:
+    return {f"t{i}": list(range(1, per_thing + 1)) for i in range(things)}
+
+
+async def test_every_event_applied_once_even_when_delivered_twice(
+    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    topic = await new_topics("dupes")
+    await create_tally_tables(backbone_engine)
+    await publish(bootstrap, topic, [envelope(f"t{i}", n) for n in range(1, 21) for i in range(5)],
+                  twice=True)  # fmt: skip
+    applier = ProjectionApplier(backbone_engine, tally_projection(topic), service="tally")
+    want = expected_tally(5, 20)
+
+    async def done() -> bool:
+        return await read_tally(backbone_engine) == want
+
+    await consume_until(backbone_engine, applier, bootstrap, done)
+    # Replaying the same records again (as after a lost offset) changes nothing either.
+    records = await read_topic(bootstrap, topic, expect=200)
+    await applier.apply_records(records)
+    assert await read_tally(backbone_engine) == want
+
+
+async def test_consumer_killed_between_apply_and_commit_ends_equal_to_full_replay(
+    backbone_engine: AsyncEngine, fresh_database: str, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    topic = await new_topics("crash")
+    await create_tally_tables(backbone_engine)
+    await publish(bootstrap, topic, [envelope(f"t{i}", n) for n in range(1, 61) for i in range(6)])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    want = expected_tally(6, 60)
+    deaths = 0
+    for _ in range(30):
+        # A new group each time: a SIGKILLed member would hold its partitions until its session
+        # expires. Positions come from PostgreSQL, not from the group, so nothing else changes.
+        group = f"crash-{uuid.uuid4().hex[:8]}"
+        proc = subprocess.Popen(
+            [sys.executable, str(CONSUMER_SCRIPT), fresh_database, bootstrap, topic, group, "3"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            code = await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout=20)
+        except TimeoutError:
+            proc.terminate()
+            code = await asyncio.to_thread(proc.wait)
+        if code == -signal.SIGKILL:
+            deaths += 1
+        so_far = await read_tally(backbone_engine)
+        for thing, ns in so_far.items():  # never a duplicate, never a gap, at every crash
+            assert ns == list(range(1, len(ns) + 1)), thing
+        if so_far == want:
+            break
+    assert deaths >= 2, "the consumer should have died mid-transaction several times"
+    live = await read_tally(backbone_engine)
+    assert live == want
+    # A full replay into a fresh copy gives the same projection.
+    rebuild = ProjectionRebuild(backbone_engine, tally_projection(topic), service="tally",
+                                bootstrap_servers=bootstrap)  # fmt: skip
+    rebuild.applier.projection = tally_projection(topic)
+    await rebuild._prepare_shadow()
+    await _replay_into_shadow(rebuild, bootstrap, topic)
+    assert await read_tally(backbone_engine, REBUILD_SCHEMA) == live
+
+
+async def _replay_into_shadow(rebuild: ProjectionRebuild, bootstrap: str, topic: str) -> None:
+    records = await read_topic(bootstrap, topic, expect=10**9, timeout_s=5)
+    await rebuild.applier.apply_records(records, shared_lock=False)
+
+
+async def test_poison_event_is_dead_lettered_parks_its_key_and_redrive_applies_in_order(
+    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    topic = await new_topics("poison")
+    await create_tally_tables(backbone_engine)
+    switch = PoisonSwitch(broken=True)
+    projection = tally_projection(topic, switch)
+    applier = ProjectionApplier(backbone_engine, projection, service=f"svc{uuid.uuid4().hex[:6]}",
+                                max_retries=2, retry_backoff_s=0.01)  # fmt: skip
+    events = [envelope("bad", 1), envelope("bad", 2, poison=True), envelope("bad", 3),
+              envelope("bad", 4), envelope("good", 1), envelope("good", 2)]  # fmt: skip
+    await publish(bootstrap, topic, events)
+
+    async def settled() -> bool:
+        return (await read_tally(backbone_engine)).get("good") == [1, 2] and bool(
+            await _dead(applier)
+        ) and (await _dead(applier))[0].parked_behind == 2
+
+    await consume_until(backbone_engine, applier, bootstrap, settled)
+    dead = (await _dead(applier))[0]
+    assert dead.key == "bad" and dead.event_type == "TestThingHappened"
+    assert "poison event 2 of bad" in dead.error
+    assert dead.attempts == 2
+    assert (await read_tally(backbone_engine))["bad"] == [1]  # 3 and 4 wait behind 2
+    # The dead letter is on the service's dead-letter topic, with the error and original bytes.
+    on_topic = await read_topic(bootstrap, deadletter_topic(applier.service), expect=1, timeout_s=5)
+    assert on_topic == [] or Envelope.from_bytes(on_topic[0].value).data["n"] == 2
+    # Redrive while still broken: refused, nothing changes.
+    outcome = await resolve(applier, dead.id, "redrive", "operator-1")
+    assert outcome.still_failing and not outcome.released
+    switch.broken = False  # the operator fixes the cause
+    outcome = await resolve(applier, dead.id, "redrive", "operator-1")
+    assert outcome.released and outcome.applied == 2
+    assert (await read_tally(backbone_engine))["bad"] == [1, 2, 3, 4]
+    assert await _dead(applier) == []
+
+
+async def test_skip_drops_the_poison_event_and_releases_the_parked_ones(
+    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    topic = await new_topics("skip")
+    await create_tally_tables(backbone_engine)
+    applier = ProjectionApplier(backbone_engine, tally_projection(topic), service="tally-skip",
+                                max_retries=1, retry_backoff_s=0.01)  # fmt: skip
+    await publish(bootstrap, topic, [envelope("x", 1, poison=True), envelope("x", 2)])
+
+    async def parked() -> bool:
+        dead = await _dead(applier)
+        return bool(dead) and dead[0].parked_behind == 1
+
+    await consume_until(backbone_engine, applier, bootstrap, parked)
+    dead = (await _dead(applier))[0]
+    outcome = await resolve(applier, dead.id, "skip", "operator-1")
+    assert outcome.released and outcome.applied == 1
+    assert (await read_tally(backbone_engine))["x"] == [2]
+
+
+async def _dead(applier: ProjectionApplier) -> list:
+    async with applier.transaction() as conn:
+        return await list_dead_letters(conn)
+
+
+async def test_rebuild_while_live_serves_swaps_in_an_identical_projection(
+    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    topic = await new_topics("rebuild")
+    await create_tally_tables(backbone_engine)
+    await publish(bootstrap, topic, [envelope(f"t{i}", n) for n in range(1, 51) for i in range(8)])
+    projection = tally_projection(topic)
+    applier = ProjectionApplier(backbone_engine, projection, service="tally-rebuild")
+    consumer = ProjectionConsumer(applier, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}")
+    task = asyncio.create_task(consumer.run())
+    try:
+        while await read_tally(backbone_engine) != expected_tally(8, 50):
+            await asyncio.sleep(0.1)
+        before = await read_tally(backbone_engine)
+        rebuild = ProjectionRebuild(backbone_engine, projection, service="tally-rebuild",
+                                    bootstrap_servers=bootstrap)  # fmt: skip
+        # More events arrive while the rebuild runs; the live copy keeps serving reads.
+        more = asyncio.create_task(
+            publish(bootstrap, topic, [envelope(f"t{i}", n) for n in range(51, 61) for i in range(8)])
+        )
+        progress = await rebuild.run()
+        await more
+        assert progress.state == "done", progress.error
+        assert progress.records_read >= 400
+        assert await read_tally(backbone_engine) != {}
+        # After the swap, the live consumer continues from the rebuilt offsets.
+        want = expected_tally(8, 60)
+        for _ in range(200):
+            if await read_tally(backbone_engine) == want:
+                break
+            await asyncio.sleep(0.1)
+        assert await read_tally(backbone_engine) == want
+        assert before == expected_tally(8, 50)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
