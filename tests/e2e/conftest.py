@@ -1,0 +1,42 @@
+"""End-to-end fixtures: the four services running as processes against the test stack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from jiph.stack import lifecycle, services as stack_services
+from jiph.stack.config import StackConfig
+from jiph.stack.postgres import PostgresTarget
+from shared.auth import Role, load_or_create_dev_key, mint_token
+from shared.settings import AUDIENCE, DEV_ISSUER
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def services(test_stack: StackConfig, infra: PostgresTarget) -> dict[str, str]:
+    """Base URLs of intake, triage, deployment and reporting, freshly started from this tree."""
+    for name in stack_services.all_services():
+        stack_services.service_process(test_stack, name).stop()
+    lifecycle.up(test_stack, with_services=True, say=lambda _: None)
+    return {name: f"http://127.0.0.1:{port}" for name, port in test_stack.service_ports.items()}
+
+
+@pytest.fixture(scope="session")
+def token(test_stack: StackConfig) -> TokenFactory:
+    """`token("partner", partner_id="un-dpo")` → a bearer token the running services accept."""
+    key = load_or_create_dev_key(test_stack.dev_key_file)
+
+    def make(role: str, **claims: Any) -> str:
+        subject = claims.pop("sub", None) or claims.pop("subject", None) or f"{role}-tester"
+        return mint_token(key, role=Role(role), subject=subject, issuer=DEV_ISSUER,
+                          audience=AUDIENCE, **claims)  # fmt: skip
+
+    return make
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
