@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from jiph import stack_commands, token_command
+from jiph import ops_commands, stack_commands, tail_command, token_command
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stack_commands.register(sub)
     token_command.register(sub)
+    tail_command.register(sub)
+    ops_commands.register(sub)
     return parser
 
 

@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up.set_defaults(handler=cmd_up)
     down = sub.add_parser("down", help="stop everything the stack started")
     down.set_defaults(handler=cmd_down)
+    reset = sub.add_parser("reset", help="stop the stack and delete all its data")
+    reset.add_argument("--yes", action="store_true", help="really delete")
+    reset.set_defaults(handler=cmd_reset)
     status = sub.add_parser("status", help="each component with pid, port and health")
     status.set_defaults(handler=cmd_status)
 
@@ -31,6 +34,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     except StackError as exc:
         print(f"jiph up: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a full disk, a read-only folder, ...
+        print(f"jiph up: {exc.strerror or exc} ({exc.filename or 'no file'})", file=sys.stderr)
+        return 1
     print(f"stack '{cfg.name}' is up in {time.monotonic() - started:.1f}s; logs in {cfg.log_dir}")
     if not args.infra_only:
         print(f"token for the API docs:  jiph token --role partner --partner un-dpo")
@@ -41,6 +47,15 @@ def cmd_down(args: argparse.Namespace) -> int:
     cfg = stack_config(args.stack)
     lifecycle.down(cfg)
     print(f"stack '{cfg.name}' is down")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    cfg = stack_config(args.stack)
+    if not args.yes:
+        print(f"jiph reset deletes every event and projection of stack '{cfg.name}'; add --yes")
+        return 2
+    lifecycle.reset(cfg)
     return 0
 
 

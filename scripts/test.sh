@@ -12,6 +12,8 @@ cleanup() { "$JIPH" --stack test down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 started=$(date +%s)
+# Every run starts from nothing: no events, topics or databases left by an earlier run.
+"$JIPH" --stack test reset --yes >/dev/null
 if ! "$JIPH" --stack test up --infra-only; then
   echo "test stack did not start" >&2
   exit 1

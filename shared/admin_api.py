@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from uuid import UUID
+
+from pydantic import BaseModel, Field
 
 from shared.auth import Principal, Role, require_roles
-from shared.backbone_tables import consumer_offsets, dead_letters, parked_events
+from shared.backbone_tables import consumer_offsets, dead_letters, parked_events, processed_events
 from shared.deadletters import DeadLetterNotFound, list_dead_letters, resolve
 from shared.problems import PROBLEM_RESPONSES, Problem
 
@@ -42,13 +44,13 @@ async def get_dead_letters(
     _: Operator,
     runtime: RuntimeDep,
     status: Annotated[
-        Literal["parked", "redriven", "skipped"] | None, Query(description="filter by status")
+        Literal["parked", "redriven", "skipped", "any"], Query(description="filter by status")
     ] = "parked",
     key: Annotated[str | None, Query(max_length=200, description="only this key")] = None,
 ) -> dict[str, Any]:
     """Each dead letter with its error, its key and how many later events are parked behind it."""
     async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
-        items = await list_dead_letters(conn, status=status, limit=1000)
+        items = await list_dead_letters(conn, status=None if status == "any" else status, limit=1000)
     rows = [asdict(i) for i in items if key is None or i.key == key]
     return {"service": runtime.definition.name, "items": rows}
 
@@ -83,11 +85,34 @@ async def get_rebuild(_: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     return asdict(runtime.rebuild.progress) if runtime.rebuild else {"state": "idle"}
 
 
+class EventIds(BaseModel):
+    model_config = {"extra": "forbid"}
+    event_ids: list[UUID] = Field(max_length=10000)
+
+
+@admin_router.post("/applied", summary="Which of these events this service has applied")
+async def post_applied(body: EventIds, _: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+    async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
+        applied = await conn.scalars(
+            sa.select(processed_events.c.event_id).where(processed_events.c.event_id.in_(body.event_ids))
+        )
+        return {"applied": [str(e) for e in applied]}
+
+
+@admin_router.get("/requests/{request_id}", summary="What this service's projection holds")
+async def get_request_state(request_id: UUID, _: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+    """The request as this service's read model holds it (for `jiph where`)."""
+    describe = runtime.definition.describe_request
+    if describe is None:
+        return {"service": runtime.definition.name, "state": None}
+    async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
+        return {"service": runtime.definition.name, "state": await describe(conn, request_id)}
+
+
 @admin_router.get("/consumer", summary="Stored offsets, lag and dead letters of this consumer")
 async def get_consumer(
     _: Operator,
     runtime: RuntimeDep,
-    key: Annotated[str | None, Query(max_length=200, description="dead letters of this key")] = None,
 ) -> dict[str, Any]:
     async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
         offsets = (await conn.execute(sa.select(consumer_offsets))).all()

@@ -1,29 +1,40 @@
-"""RFC 9457 problem details: the one error format of every service.
+"""RFC 9457 problem details: the one error format of every service, produced only here.
 
-`type` is a stable relative URI (`/problems/<slug>`) naming the rule that refused the request;
-`detail` says it for a human; validation problems list every field at fault.
+`type` is a stable relative URI (`/problems/<slug>`) naming the rule that refused the request,
+so clients branch on it rather than on prose; `detail` says it for a human; validation problems
+list every field at fault; `trace_id` ties the answer to the trace an operator can look up.
+Unexpected errors say nothing about their cause: internals are logged, never sent.
 """
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import AuthError
 
 log = logging.getLogger(__name__)
+
 MEDIA_TYPE = "application/problem+json"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
 class Problem(Exception):
+    """Raise anywhere in a request to answer with this problem.
+
+    `errors` items are `{"field": "body.country", "message": "..."}`; `extra` holds extension
+    members (they never override the standard ones)."""
+
     def __init__(
         self,
         status: int,
@@ -44,6 +55,10 @@ class Problem(Exception):
         self.headers = headers or {}
         self.extra = extra or {}
 
+    @property
+    def type_uri(self) -> str:
+        return f"/problems/{self.type_slug}"
+
 
 def not_found(what: str) -> Problem:
     return Problem(404, "not-found", "Not found", f"no such {what}")
@@ -57,81 +72,136 @@ def forbidden(detail: str, slug: str = "forbidden") -> Problem:
     return Problem(403, slug, "Forbidden", detail)
 
 
-def _trace_id() -> str | None:
-    ctx = trace.get_current_span().get_span_context()
-    return format(ctx.trace_id, "032x") if ctx.is_valid else None
+def current_trace_id() -> str | None:
+    """The current OpenTelemetry trace id as 32 hex digits, if a valid span is current."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": f"/problems/{problem.type_slug}",
+        "type": problem.type_uri,
         "title": problem.title,
         "status": problem.status,
         "detail": problem.detail,
     }
-    if instance:
+    if instance is not None:
         body["instance"] = instance
     if problem.errors:
         body["errors"] = problem.errors
-    if trace_id := _trace_id():
+    if trace_id := current_trace_id():
         body["trace_id"] = trace_id
-    body.update(problem.extra)
-    return JSONResponse(body, status_code=problem.status, headers=problem.headers,
-                        media_type=MEDIA_TYPE)  # fmt: skip
+    for name, value in problem.extra.items():
+        body.setdefault(name, value)
+    return JSONResponse(
+        jsonable_encoder(body),
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type=MEDIA_TYPE,
+    )
 
 
-def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
+# --- mapping framework errors ------------------------------------------------------------------
+def _field_path(loc: Any) -> str:
+    """`("body", "country")` → `body.country`; `("header", "idempotency-key")` likewise."""
+    if isinstance(loc, list | tuple):
+        return ".".join(str(part) for part in loc)
+    return str(loc)
 
 
-def _validation_problem(exc: RequestValidationError) -> Problem:
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        where = next(e for e in errors if e.get("type") == "json_invalid")
-        return Problem(400, "malformed-json", "Malformed JSON",
-                       f"the request body is not valid JSON: {where.get('msg', '')}")  # fmt: skip
-    listed = []
-    for e in errors:
-        message = "unknown field" if e.get("type") == "extra_forbidden" else str(e.get("msg"))
-        message = message.removeprefix("Value error, ")
-        listed.append({"field": _field(tuple(e.get("loc", ()))), "message": message})
-    fields = ", ".join(item["field"] for item in listed)
-    return Problem(422, "validation-error", "Invalid request",
-                   f"{len(listed)} field(s) at fault: {fields}", errors=listed)  # fmt: skip
+def validation_problem(exc: RequestValidationError) -> Problem:
+    """400 for a body that is not JSON at all, else 422 listing every field at fault."""
+    errors = list(exc.errors())
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error") or error.get("msg", "")
+            return Problem(
+                400,
+                "malformed-json",
+                "Malformed JSON",
+                f"the request body is not valid JSON: {reason}",
+            )
+    listed: list[dict[str, str]] = []
+    for error in errors:
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        else:
+            # Custom validators' messages arrive as "Value error, <ours>"; keep only ours.
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        listed.append({"field": _field_path(error.get("loc", ())), "message": message})
+    fields = ", ".join(dict.fromkeys(item["field"] for item in listed))
+    return Problem(
+        422,
+        "validation-error",
+        "Invalid request",
+        f"{len(listed)} problem(s) with: {fields}",
+        errors=listed,
+    )
 
 
-_STATUS_SLUGS = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated",
-                 403: "forbidden", 413: "payload-too-large", 429: "rate-limited"}  # fmt: skip
+# Slugs already used by clients; other statuses get one derived from the reason phrase.
+_STATUS_SLUGS = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    429: "rate-limited",
+}
+
+
+def _http_problem(exc: StarletteHTTPException, path: str) -> Problem:
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        phrase = "Error"
+    slug = _STATUS_SLUGS.get(exc.status_code) or phrase.lower().replace(" ", "-")
+    detail = str(exc.detail) if exc.detail else phrase
+    if exc.status_code == 404 and detail == phrase:
+        detail = f"nothing is at {path}"
+    elif exc.status_code == 405 and detail == phrase:
+        allowed = (exc.headers or {}).get("Allow")
+        detail = f"{path} allows only {allowed}" if allowed else "method not allowed here"
+    return Problem(exc.status_code, slug, phrase, detail, headers=dict(exc.headers or {}))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+    """Make every error of `app` answer with problem+json."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         return problem_response(exc, request.url.path)
 
-    async def on_auth(request: Request, exc: Exception) -> JSONResponse:
+    async def on_auth(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AuthError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
-        title = "Authentication required" if exc.status == 401 else "Forbidden"
-        return problem_response(Problem(exc.status, exc.problem_type, title, exc.detail,
-                                        headers=headers), request.url.path)  # fmt: skip
+        if exc.status == 401:
+            title, headers = "Authentication required", {"WWW-Authenticate": "Bearer"}
+        else:
+            title, headers = "Forbidden", {}
+        problem = Problem(exc.status, exc.problem_type, title, exc.detail, headers=headers)
+        return problem_response(problem, request.url.path)
 
-    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(_validation_problem(exc), request.url.path)
+        return problem_response(validation_problem(exc), request.url.path)
 
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        slug = _STATUS_SLUGS.get(exc.status_code, "http-error")
-        detail = str(exc.detail) if exc.detail else slug.replace("-", " ")
-        return problem_response(Problem(exc.status_code, slug, slug.replace("-", " ").capitalize(),
-                                        detail, headers=dict(exc.headers or {})), request.url.path)  # fmt: skip
+        if exc.status_code < 400:  # e.g. 304: not an error, and must carry no body
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return problem_response(_http_problem(exc, request.url.path), request.url.path)
 
-    async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+    async def on_unhandled(request: Request, exc: Exception) -> Response:
+        # Starlette re-raises after this response is sent, so the server logs it too; ours
+        # carries the request line (and, via the logging setup, the trace id).
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(Problem(500, "internal-error", "Internal error",
-                                        "an unexpected error occurred; quote the trace id"),
-                                request.url.path)  # fmt: skip
+        problem = Problem(
+            500,
+            "internal-error",
+            "Internal error",
+            "an unexpected error occurred; quote the trace id",
+        )
+        return problem_response(problem, request.url.path)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(AuthError, on_auth)
@@ -140,18 +210,21 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unhandled)
 
 
+# --- body size limit ---------------------------------------------------------------------------
 class BodySizeLimitMiddleware:
-    """Refuses bodies over `max_bytes` with 413, whether announced by Content-Length or streamed.
+    """Refuses request bodies over `max_bytes` with 413, announced or streamed.
 
-    The body (small by definition) is read here first and replayed to the app, so the app never
-    sees a partial body and the refusal is always a clean 413."""
+    A pure ASGI middleware: it reads the (small, by definition) body first and only then hands
+    it to the app, so an oversized request never reaches a handler, not even in part."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
@@ -163,8 +236,8 @@ class BodySizeLimitMiddleware:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return  # the client went away
-            chunk = message.get("body", b"")
+                return  # the client went away before finishing its request
+            chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
                 await self._refuse(scope, receive, send)
@@ -173,51 +246,78 @@ class BodySizeLimitMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        replayed = False
+        delivered = False
 
         async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
+            nonlocal delivered
+            if not delivered:
+                delivered = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+            return await receive()  # later calls wait for http.disconnect, as usual
 
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(Problem(
-            413, "payload-too-large", "Payload too large",
+        problem = Problem(
+            413,
+            "payload-too-large",
+            "Payload too large",
             f"the request body exceeds {self.max_bytes} bytes",
-        ), scope.get("path"))  # fmt: skip
-        await response(scope, receive, send)
+            # The rest of the body is left unread, so the connection cannot be reused.
+            headers={"Connection": "close"},
+        )
+        await problem_response(problem, scope.get("path"))(scope, receive, send)
 
 
+# --- OpenAPI -----------------------------------------------------------------------------------
 class ProblemModel(BaseModel):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details, as every error of this API is answered."""
 
-    type: str = Field(examples=["/problems/validation-error"])
-    title: str = Field(examples=["Invalid request"])
-    status: int = Field(examples=[422])
-    detail: str = Field(examples=["1 field(s) at fault: body.country"])
-    instance: str | None = Field(default=None, examples=["/v1/requests"])
-    errors: list[dict[str, str]] | None = Field(
-        default=None, examples=[[{"field": "body.country", "message": "'XX' is not an ISO code"}]]
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(
+        description="Stable relative URI naming the rule; branch on this",
+        examples=["/problems/validation-error"],
     )
-    trace_id: str | None = None
+    title: str = Field(
+        description="Short summary of the problem type", examples=["Invalid request"]
+    )
+    status: int = Field(description="The HTTP status code", examples=[422])
+    detail: str = Field(
+        description="What went wrong this time, for a human",
+        examples=["1 problem(s) with: body.country"],
+    )
+    instance: str | None = Field(
+        default=None, description="The request path", examples=["/v1/requests"]
+    )
+    errors: list[dict[str, str]] | None = Field(
+        default=None,
+        description="Validation problems only: every field at fault",
+        examples=[[{"field": "body.country", "message": "unknown field"}]],
+    )
+    trace_id: str | None = Field(
+        default=None,
+        description="Trace id (32 hex digits) to quote to operators",
+        examples=["4bf92f3577b34da6a3ce929d0e0e4736"],
+    )
 
 
-def _doc(description: str) -> dict[str, Any]:
-    return {"model": ProblemModel, "description": description,
-            "content": {MEDIA_TYPE: {"schema": ProblemModel.model_json_schema()}}}  # fmt: skip
+def _documented(description: str) -> dict[str, Any]:
+    # No "model" key: FastAPI would document it as application/json, which these never are.
+    return {
+        "description": description,
+        "content": {MEDIA_TYPE: {"schema": ProblemModel.model_json_schema()}},
+    }
 
 
+#: For a route's or router's `responses=`: documents the problem answers in OpenAPI.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _doc("Malformed JSON or a bad cursor/token"),
-    401: _doc("Missing or invalid bearer token"),
-    403: _doc("Your role may not do this"),
-    404: _doc("No such resource (or not yours)"),
-    409: _doc("Not possible in the current state; `type` names the rule"),
-    413: _doc("Request body too large"),
-    422: _doc("Invalid fields, listed in `errors`"),
-    429: _doc("Rate limited; see `Retry-After`"),
+    400: _documented("Malformed JSON, or a bad cursor or token"),
+    401: _documented("Missing or invalid bearer token"),
+    403: _documented("Your role may not do this"),
+    404: _documented("No such resource (or not yours)"),
+    409: _documented("Not possible in the current state; `type` names the rule"),
+    413: _documented("Request body too large"),
+    422: _documented("Invalid fields, each listed in `errors`"),
+    429: _documented("Rate limited; see `Retry-After`"),
 }

@@ -6,19 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.admin_api import admin_router
 from shared.api import RateLimiter
+from shared.catalogue.document import asyncapi
 from shared.auth import TokenVerifier, load_or_create_dev_key
 from shared.consumer import ProjectionApplier, ProjectionConsumer
 from shared.db import create_engine, migrate
@@ -42,6 +44,8 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     projection: Projection | None = None
     openapi_tags: Sequence[dict[str, str]] = ()
+    #: For `jiph where`: what this service's read model holds about one request.
+    describe_request: Callable[[AsyncConnection, UUID], Awaitable[dict[str, Any] | None]] | None = None
 
 
 @dataclass
@@ -205,6 +209,11 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         )
 
     app.include_router(admin_router)
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="The event catalogue (AsyncAPI 3.0)")
+    async def catalogue() -> dict[str, Any]:
+        """Every event type the gateway publishes, generated from the code."""
+        return asyncapi()
     for router in definition.routers:
         app.include_router(router)
     return app

@@ -142,6 +142,7 @@ def start_kafka(cfg: StackConfig) -> bool:
     for port in (cfg.kafka_port, cfg.controller_port):
         if port_open(port):
             raise StackError(f"port {port} is already taken by another program; Kafka cannot start")
+    cfg.log_dir.mkdir(parents=True, exist_ok=True)
     libs = fetch_kafka(cfg.log_dir)
     properties = _render_config(cfg)
     _format_storage(libs, cfg, properties)

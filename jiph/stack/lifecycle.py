@@ -96,6 +96,16 @@ def down(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
         say("postgres    stopped")
 
 
+def reset(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
+    """Stop the stack and delete its data: Kafka's folder, the managed PostgreSQL cluster."""
+    down(cfg, say)
+    if not cfg.external_database_url and postgres.drop_cluster(cfg):
+        say(f"postgres    cluster {cfg.pg_cluster} dropped")
+    if cfg.state_dir.exists():
+        shutil.rmtree(cfg.state_dir)
+        say(f"state       {cfg.state_dir} removed")
+
+
 def status(cfg: StackConfig) -> list[Component]:
     rows = []
     kproc = kafka.kafka_process(cfg)

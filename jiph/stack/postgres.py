@@ -178,6 +178,13 @@ def stop_postgres(cfg: StackConfig) -> bool:
     return True
 
 
+def drop_cluster(cfg: StackConfig) -> bool:
+    if cluster_status(cfg) is None:
+        return False
+    _ctl("pg_dropcluster", "--stop", _cluster_version(cfg), cfg.pg_cluster)
+    return True
+
+
 async def provision(target: PostgresTarget, services: tuple[str, ...] = SERVICE_NAMES) -> None:
     """One login role and one database per service; PUBLIC may connect to none of them."""
     conn = await asyncpg.connect(target.admin_url, timeout=10)

@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import shared.catalogue  # noqa: F401  (registers the event types)
+from services.intake import queries
 from services.intake.api import router
 from services.intake.projection import PROJECTION
 from shared.service import ServiceDefinition, create_service_app
@@ -26,6 +27,7 @@ DEFINITION = ServiceDefinition(
     routers=(router,),
     projection=PROJECTION,
     openapi_tags=({"name": "requests", "description": "Submit, amend, withdraw, follow"},),
+    describe_request=queries.describe,
 )
 
 

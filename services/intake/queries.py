@@ -123,3 +123,12 @@ async def get_request(conn: AsyncConnection, partner_id: str, request_id: UUID) 
         ],
     }
     return view
+
+
+async def describe(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | None:
+    """For operators (`jiph where`): the partner-visible state, no personal details."""
+    row = (await conn.execute(sa.select(requests).where(requests.c.request_id == request_id))).first()
+    if row is None:
+        return None
+    return {"reference": row.reference, "status": row.status, "partner_id": row.partner_id,
+            "updated_at": row.updated_at.isoformat()}  # fmt: skip

@@ -33,8 +33,10 @@ def stack_pids() -> list[int | None]:
 
 @pytest.fixture(scope="module")
 def scratch_down() -> object:
+    # From nothing, as on a fresh machine: no Kafka data, no PostgreSQL cluster, no state folder.
+    assert jiph("reset", "--yes").returncode == 0
     yield
-    jiph("down")
+    jiph("reset", "--yes")
 
 
 def test_up_twice_is_harmless_status_reports_and_down_leaves_nothing(scratch_down: object) -> None:

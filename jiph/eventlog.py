@@ -1,0 +1,106 @@
+"""Reading the gateway's topics as operators do: from the beginning, from a time, or live."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared import topics
+from shared.events import Envelope
+from shared.rebuild import topic_partitions
+
+REFERENCE = re.compile(r"^JIPH-\d{4}-\d{6}$")
+
+
+@dataclass(frozen=True)
+class Read:
+    topic: str
+    partition: int
+    offset: int
+    headers: dict[str, str]
+    envelope: Envelope | None
+    raw: bytes
+
+
+def expand(names: Sequence[str]) -> list[str]:
+    """`all` means every project topic; otherwise the names given (short `intake` allowed)."""
+    if not names or "all" in names:
+        return topics.all_topics()
+    short = {"intake": topics.INTAKE_EVENTS, "triage": topics.TRIAGE_EVENTS,
+             "deployment": topics.DEPLOYMENT_EVENTS}  # fmt: skip
+    return [short.get(n, n) for n in names]
+
+
+async def read(
+    bootstrap: str,
+    names: Sequence[str],
+    *,
+    from_beginning: bool = False,
+    since: datetime | None = None,
+    follow: bool = True,
+) -> AsyncIterator[Read]:
+    partitions = await topic_partitions(bootstrap, tuple(names))
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        if since is not None:
+            stamps = await consumer.offsets_for_times(
+                {tp: int(since.timestamp() * 1000) for tp in partitions}
+            )
+            ends = await consumer.end_offsets(partitions)
+            for tp in partitions:
+                found = stamps.get(tp)
+                consumer.seek(tp, found.offset if found else ends[tp])
+        elif from_beginning:
+            await consumer.seek_to_beginning(*partitions)
+        else:
+            await consumer.seek_to_end(*partitions)
+        end = None if follow else await consumer.end_offsets(partitions)
+        while True:
+            if end is not None and await _reached(consumer, end):
+                return
+            fetched = await consumer.getmany(timeout_ms=300)
+            batch = sorted((r for rs in fetched.values() for r in rs), key=lambda r: r.timestamp)
+            for record in batch:
+                yield _decode(record)
+    finally:
+        await consumer.stop()
+
+
+async def _reached(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
+    for tp, offset in end.items():
+        if await consumer.position(tp) < offset:
+            return False
+    return True
+
+
+def _decode(record: object) -> Read:
+    r: object = record
+    value: bytes = getattr(r, "value", b"") or b""
+    headers = {k: v.decode(errors="replace") for k, v in getattr(r, "headers", ()) or ()}
+    try:
+        env: Envelope | None = Envelope.from_bytes(value)
+    except Exception:
+        env = None
+    return Read(getattr(r, "topic"), getattr(r, "partition"), getattr(r, "offset"), headers, env, value)  # noqa: B009
+
+
+async def resolve_request(bootstrap: str, request: str) -> tuple[str, str | None]:
+    """(request id, reference) for an id or a `JIPH-YYYY-NNNNNN` reference."""
+    if not REFERENCE.match(request):
+        return request, None
+    async for item in read(bootstrap, [topics.INTAKE_EVENTS], from_beginning=True, follow=False):
+        env = item.envelope
+        if env and env.event_type == "RequestSubmitted" and env.data.get("reference") == request:
+            return env.key, request
+    raise LookupError(f"no request with reference {request}")
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]

@@ -1,0 +1,136 @@
+"""`jiph tail TOPIC…|all`: the gateway's events as they happen, one line each (or JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from jiph import eventlog
+from jiph.stack.config import stack_config
+
+#: The facts worth a glance for each event type.
+KEY_FACTS: dict[str, tuple[str, ...]] = {
+    "RequestSubmitted": ("country", "capability", "headcount", "partner_type", "needed_by"),
+    "RequestAmended": ("changes", "answers"),
+    "RequestWithdrawn": ("reason",),
+    "RequestTriaged": ("score", "country", "capability", "policy_version"),
+    "InformationRequested": ("questions",),
+    "RequestAssessed": ("score", "risk_tier", "assessor"),
+    "ApprovalGiven": ("stage", "approver"),
+    "RequestApproved": ("headcount", "country"),
+    "RequestRejected": ("reason_code", "reason"),
+    "RequestPutOnHold": ("reason",),
+    "RequestResumed": ("reason",),
+    "CapabilityOffered": ("officer_ref", "force", "capability", "rank"),
+    "CapabilityWithdrawn": ("officer_ref", "reason"),
+    "DeploymentPlanned": ("country", "headcount", "tour_start", "tour_end"),
+    "OfficerNominated": ("officer_ref", "force"),
+    "OfficerReleased": ("officer_ref", "force"),
+    "OfficerCleared": ("officer_ref", "valid_until"),
+    "DeploymentStarted": ("started_on", "officer_refs"),
+    "TourExtended": ("months", "new_end"),
+    "OfficerRepatriated": ("officer_ref", "reason_code"),
+    "DeploymentCompleted": ("completed_on",),
+    "DeploymentCancelled": ("reason",),
+}
+COLOURS = {"intake": "36", "triage": "33", "deployment": "35", "deadletter": "31"}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("tail", help="print the gateway's events, live or from the beginning")
+    p.add_argument("topics", nargs="*", default=["all"], metavar="TOPIC",
+                   help="topic names, intake|triage|deployment, or all (default)")  # fmt: skip
+    p.add_argument("--from-beginning", action="store_true", help="start at the first event")
+    p.add_argument("--since", help="start at this time (ISO 8601, e.g. 2026-11-26T09:00)")
+    follow = p.add_mutually_exclusive_group()
+    follow.add_argument("--follow", dest="follow", action="store_true", default=True,
+                        help="keep waiting for new events (default)")  # fmt: skip
+    follow.add_argument("--no-follow", dest="follow", action="store_false",
+                        help="stop at the current end")  # fmt: skip
+    p.add_argument("--type", action="append", dest="types", metavar="T", help="only this type")
+    p.add_argument("--request", metavar="ID|REFERENCE", help="only this request's events")
+    p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka (default: the stack's)")
+    p.add_argument("--json", action="store_true", help="one envelope per line, for jq")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.set_defaults(handler=cmd_tail)
+
+
+def fact(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)[:60]
+    if isinstance(value, dict):
+        return ",".join(sorted(value))[:60]
+    return str(value)[:60]
+
+
+def pretty(item: eventlog.Read, references: dict[str, str], colour: bool) -> str:
+    """`time  topic  type  reference  actor  facts` — one readable line per event."""
+    env = item.envelope
+    short_topic = item.topic.removeprefix("jiph.").removesuffix(".events")
+    paint = COLOURS.get(short_topic.split(".")[0], "0")
+    if env is None:
+        line = f"{'?':<20} {short_topic:<18} {'(undecodable)':<22} {item.raw[:60]!r}"
+        return f"\033[31m{line}\033[0m" if colour else line
+    when = env.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ref = references.get(env.key) or env.key[:13]
+    facts = "  ".join(f"{k}={fact(env.data[k])}" for k in KEY_FACTS.get(env.event_type, ())
+                      if k in env.data and env.data[k] not in (None, "", [], {}))  # fmt: skip
+    if "dl_error" in item.headers:
+        facts = f"error={item.headers['dl_error'][:80]}  {facts}"
+    actor = f"{env.actor.role}:{env.actor.subject}"
+    event_type = env.event_type
+    if colour:
+        event_type = f"\033[1;{paint}m{event_type:<22}\033[0m"
+        short_topic = f"\033[{paint}m{short_topic:<18}\033[0m"
+    else:
+        event_type = f"{event_type:<22}"
+        short_topic = f"{short_topic:<18}"
+    return f"{when}  {short_topic} {event_type} {ref:<17} {actor:<28} {facts}".rstrip()
+
+
+def remember_reference(env: Any, references: dict[str, str]) -> None:
+    if env is not None and "reference" in env.data:
+        references[env.key] = env.data["reference"]
+
+
+async def _tail(args: argparse.Namespace) -> int:
+    bootstrap = args.bootstrap or stack_config(args.stack).kafka_bootstrap
+    names = eventlog.expand(args.topics)
+    since = datetime.fromisoformat(args.since).replace(tzinfo=UTC) if args.since else None
+    if since and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    wanted_request = None
+    if args.request:
+        wanted_request, _ = await eventlog.resolve_request(bootstrap, args.request)
+    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    references: dict[str, str] = {}
+    async for item in eventlog.read(bootstrap, names, from_beginning=args.from_beginning,
+                                    since=since, follow=args.follow):  # fmt: skip
+        env = item.envelope
+        remember_reference(env, references)
+        if args.types and (env is None or env.event_type not in args.types):
+            continue
+        if wanted_request and (env is None or env.key != wanted_request):
+            continue
+        if args.json:
+            line = orjson.dumps(orjson.loads(item.raw)).decode() if env else item.raw.decode(errors="replace")
+        else:
+            line = pretty(item, references, colour)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_tail(args))
+    except LookupError as exc:
+        print(f"jiph tail: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
