@@ -11,6 +11,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared import topics
+from shared.consumer import Record
 from shared.events import Envelope
 from shared.rebuild import topic_partitions
 
@@ -31,8 +32,11 @@ def expand(names: Sequence[str]) -> list[str]:
     """`all` means every project topic; otherwise the names given (short `intake` allowed)."""
     if not names or "all" in names:
         return topics.all_topics()
-    short = {"intake": topics.INTAKE_EVENTS, "triage": topics.TRIAGE_EVENTS,
-             "deployment": topics.DEPLOYMENT_EVENTS}  # fmt: skip
+    short = {
+        "intake": topics.INTAKE_EVENTS,
+        "triage": topics.TRIAGE_EVENTS,
+        "deployment": topics.DEPLOYMENT_EVENTS,
+    }
     return [short.get(n, n) for n in names]
 
 
@@ -80,15 +84,14 @@ async def _reached(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -
     return True
 
 
-def _decode(record: object) -> Read:
-    r: object = record
-    value: bytes = getattr(r, "value", b"") or b""
-    headers = {k: v.decode(errors="replace") for k, v in getattr(r, "headers", ()) or ()}
+def _decode(record: Record) -> Read:
+    value = record.value or b""
+    headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
     try:
         env: Envelope | None = Envelope.from_bytes(value)
     except Exception:
         env = None
-    return Read(getattr(r, "topic"), getattr(r, "partition"), getattr(r, "offset"), headers, env, value)  # noqa: B009
+    return Read(record.topic, record.partition, record.offset, headers, env, value)
 
 
 async def resolve_request(bootstrap: str, request: str) -> tuple[str, str | None]:

@@ -21,8 +21,14 @@ def operator_token(cfg: StackConfig) -> str:
     if token := os.environ.get("JIPH_TOKEN"):
         return token
     key = load_or_create_dev_key(cfg.dev_key_file)
-    return mint_token(key, role=Role.OPERATOR, subject=os.environ.get("USER", "operator"),
-                      issuer=DEV_ISSUER, audience=AUDIENCE, ttl_seconds=600)  # fmt: skip
+    return mint_token(
+        key,
+        role=Role.OPERATOR,
+        subject=os.environ.get("USER", "operator"),
+        issuer=DEV_ISSUER,
+        audience=AUDIENCE,
+        ttl_seconds=600,
+    )
 
 
 class OpsClient:
@@ -36,8 +42,13 @@ class OpsClient:
 
     def call(self, method: str, service: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = httpx.request(method, self.url(service, path), headers=self.headers,
-                                     timeout=self.timeout, **kwargs)  # fmt: skip
+            response = httpx.request(
+                method,
+                self.url(service, path),
+                headers=self.headers,
+                timeout=self.timeout,
+                **kwargs,
+            )
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"{service} is not answering ({exc})") from exc
         if response.status_code >= 400:

@@ -39,7 +39,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     print(f"stack '{cfg.name}' is up in {time.monotonic() - started:.1f}s; logs in {cfg.log_dir}")
     if not args.infra_only:
-        print(f"token for the API docs:  jiph token --role partner --partner un-dpo")
+        print("token for the API docs:  jiph token --role partner --partner un-dpo")
     return 0
 
 

@@ -43,15 +43,26 @@ COLOURS = {"intake": "36", "triage": "33", "deployment": "35", "deadletter": "31
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("tail", help="print the gateway's events, live or from the beginning")
-    p.add_argument("topics", nargs="*", default=["all"], metavar="TOPIC",
-                   help="topic names, intake|triage|deployment, or all (default)")  # fmt: skip
+    p.add_argument(
+        "topics",
+        nargs="*",
+        default=["all"],
+        metavar="TOPIC",
+        help="topic names, intake|triage|deployment, or all (default)",
+    )
     p.add_argument("--from-beginning", action="store_true", help="start at the first event")
     p.add_argument("--since", help="start at this time (ISO 8601, e.g. 2026-11-26T09:00)")
     follow = p.add_mutually_exclusive_group()
-    follow.add_argument("--follow", dest="follow", action="store_true", default=True,
-                        help="keep waiting for new events (default)")  # fmt: skip
-    follow.add_argument("--no-follow", dest="follow", action="store_false",
-                        help="stop at the current end")  # fmt: skip
+    follow.add_argument(
+        "--follow",
+        dest="follow",
+        action="store_true",
+        default=True,
+        help="keep waiting for new events (default)",
+    )
+    follow.add_argument(
+        "--no-follow", dest="follow", action="store_false", help="stop at the current end"
+    )
     p.add_argument("--type", action="append", dest="types", metavar="T", help="only this type")
     p.add_argument("--request", metavar="ID|REFERENCE", help="only this request's events")
     p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka (default: the stack's)")
@@ -78,8 +89,11 @@ def pretty(item: eventlog.Read, references: dict[str, str], colour: bool) -> str
         return f"\033[31m{line}\033[0m" if colour else line
     when = env.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     ref = references.get(env.key) or env.key[:13]
-    facts = "  ".join(f"{k}={fact(env.data[k])}" for k in KEY_FACTS.get(env.event_type, ())
-                      if k in env.data and env.data[k] not in (None, "", [], {}))  # fmt: skip
+    facts = "  ".join(
+        f"{k}={fact(env.data[k])}"
+        for k in KEY_FACTS.get(env.event_type, ())
+        if k in env.data and env.data[k] not in (None, "", [], {})
+    )
     if "dl_error" in item.headers:
         facts = f"error={item.headers['dl_error'][:80]}  {facts}"
     actor = f"{env.actor.role}:{env.actor.subject}"
@@ -109,8 +123,9 @@ async def _tail(args: argparse.Namespace) -> int:
         wanted_request, _ = await eventlog.resolve_request(bootstrap, args.request)
     colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     references: dict[str, str] = {}
-    async for item in eventlog.read(bootstrap, names, from_beginning=args.from_beginning,
-                                    since=since, follow=args.follow):  # fmt: skip
+    async for item in eventlog.read(
+        bootstrap, names, from_beginning=args.from_beginning, since=since, follow=args.follow
+    ):
         env = item.envelope
         remember_reference(env, references)
         if args.types and (env is None or env.event_type not in args.types):
@@ -118,7 +133,11 @@ async def _tail(args: argparse.Namespace) -> int:
         if wanted_request and (env is None or env.key != wanted_request):
             continue
         if args.json:
-            line = orjson.dumps(orjson.loads(item.raw)).decode() if env else item.raw.decode(errors="replace")
+            line = (
+                orjson.dumps(orjson.loads(item.raw)).decode()
+                if env
+                else item.raw.decode(errors="replace")
+            )
         else:
             line = pretty(item, references, colour)
         sys.stdout.write(line + "\n")

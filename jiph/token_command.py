@@ -29,11 +29,15 @@ def dev_token(stack: str | None, role: str, **claims: object) -> str:
 def cmd_token(args: argparse.Namespace) -> int:
     try:
         token = dev_token(
-            args.stack, args.role,
+            args.stack,
+            args.role,
             subject=args.sub or f"{args.role}-{args.partner or args.force or 'dev'}",
-            partner_id=args.partner, force=args.force, clearance=args.clearance,
-            name=args.name, ttl_seconds=args.ttl,
-        )  # fmt: skip
+            partner_id=args.partner,
+            force=args.force,
+            clearance=args.clearance,
+            name=args.name,
+            ttl_seconds=args.ttl,
+        )
     except ValueError as exc:
         raise SystemExit(f"jiph token: {exc}") from exc
     print(token)

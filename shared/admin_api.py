@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
-from uuid import UUID
-
 from pydantic import BaseModel, Field
 
 from shared.auth import Principal, Role, require_roles
@@ -50,7 +49,9 @@ async def get_dead_letters(
 ) -> dict[str, Any]:
     """Each dead letter with its error, its key and how many later events are parked behind it."""
     async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
-        items = await list_dead_letters(conn, status=None if status == "any" else status, limit=1000)
+        items = await list_dead_letters(
+            conn, status=None if status == "any" else status, limit=1000
+        )
     rows = [asdict(i) for i in items if key is None or i.key == key]
     return {"service": runtime.definition.name, "items": rows}
 
@@ -64,12 +65,16 @@ async def post_dead_letter(
     try:
         outcome = await resolve(runtime.applier, dead_letter_id, body.action, who.subject)  # type: ignore[arg-type]
     except DeadLetterNotFound as exc:
-        raise Problem(404, "not-found", "Not found", f"no parked dead letter {dead_letter_id}") from exc
+        raise Problem(
+            404, "not-found", "Not found", f"no parked dead letter {dead_letter_id}"
+        ) from exc
     if outcome.still_failing:
         raise Problem(
-            409, "still-failing", "The event still fails",
+            409,
+            "still-failing",
+            "The event still fails",
             f"dead letter {dead_letter_id} failed again: {outcome.still_failing}",
-        )  # fmt: skip
+        )
     return asdict(outcome)
 
 
@@ -94,7 +99,9 @@ class EventIds(BaseModel):
 async def post_applied(body: EventIds, _: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
         applied = await conn.scalars(
-            sa.select(processed_events.c.event_id).where(processed_events.c.event_id.in_(body.event_ids))
+            sa.select(processed_events.c.event_id).where(
+                processed_events.c.event_id.in_(body.event_ids)
+            )
         )
         return {"applied": [str(e) for e in applied]}
 
@@ -117,7 +124,9 @@ async def get_consumer(
     async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
         offsets = (await conn.execute(sa.select(consumer_offsets))).all()
         open_dead = await conn.scalar(
-            sa.select(sa.func.count()).select_from(dead_letters).where(dead_letters.c.status == "parked")
+            sa.select(sa.func.count())
+            .select_from(dead_letters)
+            .where(dead_letters.c.status == "parked")
         )
         parked = await conn.scalar(sa.select(sa.func.count()).select_from(parked_events))
     consumer = runtime.consumer
@@ -125,8 +134,14 @@ async def get_consumer(
     if consumer is not None and consumer.consumer is not None:
         for tp in consumer.assigned:
             high = consumer.consumer.highwater(tp)
-            stored = next((o.next_offset for o in offsets
-                           if o.topic == tp.topic and o.partition == tp.partition), 0)  # fmt: skip
+            stored = next(
+                (
+                    o.next_offset
+                    for o in offsets
+                    if o.topic == tp.topic and o.partition == tp.partition
+                ),
+                0,
+            )
             if high is not None:
                 lag[f"{tp.topic}/{tp.partition}"] = max(0, high - stored)
     return {

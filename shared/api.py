@@ -89,12 +89,18 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
             raise ValueError
         return value
     except ValueError as exc:
-        raise Problem(400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out",
-                      errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from exc  # fmt: skip
+        raise Problem(
+            400,
+            "bad-cursor",
+            "Bad cursor",
+            "the cursor is not one this API gave out",
+            errors=[{"field": "query.cursor", "message": "invalid cursor"}],
+        ) from exc
 
 
 CursorQuery = Annotated[
-    str | None, Query(max_length=500, description="Opaque cursor from the previous page's `next_cursor`")
+    str | None,
+    Query(max_length=500, description="Opaque cursor from the previous page's `next_cursor`"),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size (default 50, at most 200)")]
 
@@ -115,7 +121,11 @@ class RateLimiter:
         if tokens < 1.0:
             retry = max(1, int((1.0 - tokens) / self.rate + 0.999))
             self._buckets[who] = (tokens, now)
-            raise Problem(429, "rate-limited", "Too many requests",
-                          f"write limit reached; retry in {retry} s",
-                          headers={"Retry-After": str(retry)})  # fmt: skip
+            raise Problem(
+                429,
+                "rate-limited",
+                "Too many requests",
+                f"write limit reached; retry in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )
         self._buckets[who] = (tokens - 1.0, now)

@@ -37,7 +37,9 @@ outbox = sa.Table(
     sa.Column("key", sa.Text, nullable=False),
     sa.Column("value", BYTEA, nullable=False),
     sa.Column("headers", JSONB, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
 )
 
 idempotency_keys = sa.Table(
@@ -49,7 +51,9 @@ idempotency_keys = sa.Table(
     sa.Column("status_code", sa.Integer, nullable=False),
     sa.Column("body", BYTEA, nullable=False),
     sa.Column("headers", JSONB, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
 )
 
 #: The projection side lives in its own PostgreSQL schema, so that a rebuild can fill a shadow
@@ -95,7 +99,9 @@ dead_letters = sa.Table(
     sa.Column("value", BYTEA, nullable=False),
     sa.Column("headers", JSONB, nullable=False),
     sa.Column("status", sa.Text, nullable=False),  # parked | redriven | skipped
-    sa.Column("failed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column(
+        "failed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
     sa.Column("resolved_at", sa.DateTime(timezone=True)),
     sa.Column("resolved_by", sa.Text),
 )
@@ -145,6 +151,4 @@ def create_projection_schema(
     translated = connection.execution_options(schema_translate_map={PROJECTION_SCHEMA: schema})
     for md in (consumer_metadata, *extra):
         md.create_all(translated)
-    translated.execute(
-        projection_meta.insert().values(id=1, generation=generation)
-    )
+    translated.execute(projection_meta.insert().values(id=1, generation=generation))

@@ -18,12 +18,11 @@ import logging
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.structs import ConsumerRecord
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -48,7 +47,18 @@ from shared.telemetry import (
 from shared.topics import deadletter_topic
 
 log = logging.getLogger(__name__)
-Record = ConsumerRecord[bytes, bytes]
+
+
+class Record(Protocol):
+    """The parts of aiokafka's ConsumerRecord the backbone reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
 
 
 def projection_lock_id(service: str) -> int:
@@ -139,7 +149,9 @@ class ProjectionApplier:
         if ids:
             done = set(
                 await conn.scalars(
-                    sa.select(processed_events.c.event_id).where(processed_events.c.event_id.in_(ids))
+                    sa.select(processed_events.c.event_id).where(
+                        processed_events.c.event_id.in_(ids)
+                    )
                 )
             )
         parked = await self.parked_keys(conn, {d.key for d in items})
@@ -217,8 +229,11 @@ class ProjectionApplier:
                 error = f"{type(exc).__name__}: {exc}"[:2000]
                 log.warning(
                     "applying %s failed (attempt %d/%d): %s",
-                    item.envelope.event_type, attempt + 1, self.max_retries, error,
-                )  # fmt: skip
+                    item.envelope.event_type,
+                    attempt + 1,
+                    self.max_retries,
+                    error,
+                )
                 await asyncio.sleep(self.retry_backoff_s * 2**attempt)
         return error
 
@@ -236,8 +251,14 @@ class ProjectionApplier:
 
     async def _dead_letter(self, conn: AsyncConnection, item: Decoded, error: str) -> None:
         record, env = item.record, item.envelope
-        log.error("dead-lettering %s at %s/%d@%d: %s", env and env.event_type, record.topic,
-                  record.partition, record.offset, error)  # fmt: skip
+        log.error(
+            "dead-lettering %s at %s/%d@%d: %s",
+            env and env.event_type,
+            record.topic,
+            record.partition,
+            record.offset,
+            error,
+        )
         await conn.execute(
             dead_letters.insert().values(
                 topic=record.topic,
@@ -276,14 +297,19 @@ class ProjectionApplier:
     async def _store_offsets(self, conn: AsyncConnection, records: Sequence[Record]) -> None:
         latest: dict[tuple[str, int], int] = {}
         for r in records:
-            latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), 0), r.offset + 1)
+            latest[(r.topic, r.partition)] = max(
+                latest.get((r.topic, r.partition), 0), r.offset + 1
+            )
         stmt = insert(consumer_offsets)
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[consumer_offsets.c.topic, consumer_offsets.c.partition],
-                set_={"next_offset": sa.func.greatest(consumer_offsets.c.next_offset,
-                                                      stmt.excluded.next_offset)},
-            ),  # fmt: skip
+                set_={
+                    "next_offset": sa.func.greatest(
+                        consumer_offsets.c.next_offset, stmt.excluded.next_offset
+                    )
+                },
+            ),
             [{"topic": t, "partition": p, "next_offset": o} for (t, p), o in latest.items()],
         )
 
@@ -388,4 +414,3 @@ class ProjectionConsumer:
                 if high is not None:
                     lag = max(0, high - (fetched[tp][-1].offset + 1))
                     consumer_lag.labels(self.applier.service, tp.topic, tp.partition).set(lag)
-

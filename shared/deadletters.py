@@ -67,12 +67,21 @@ async def list_dead_letters(
 def _view(row: sa.Row[tuple[object, ...]]) -> DeadLetterView:
     m = row._mapping
     return DeadLetterView(
-        id=m["id"], topic=m["topic"], partition=m["partition"], offset=m["offset"], key=m["key"],
-        event_id=m["event_id"], event_type=m["event_type"], error=m["error"],
-        attempts=m["attempts"], status=m["status"], failed_at=m["failed_at"],
-        resolved_at=m["resolved_at"], resolved_by=m["resolved_by"],
+        id=m["id"],
+        topic=m["topic"],
+        partition=m["partition"],
+        offset=m["offset"],
+        key=m["key"],
+        event_id=m["event_id"],
+        event_type=m["event_type"],
+        error=m["error"],
+        attempts=m["attempts"],
+        status=m["status"],
+        failed_at=m["failed_at"],
+        resolved_at=m["resolved_at"],
+        resolved_by=m["resolved_by"],
         parked_behind=int(m.get("parked_behind") or 0),
-    )  # fmt: skip
+    )
 
 
 async def resolve(
@@ -81,7 +90,7 @@ async def resolve(
     action: Literal["redrive", "skip"],
     operator: str,
 ) -> ResolveOutcome:
-    """Redrive or skip one parked dead letter, in one transaction of the projection it belongs to."""
+    """Redrive or skip one parked dead letter, in one transaction of its projection."""
     async with applier.transaction() as conn:
         row = (
             await conn.execute(
@@ -111,8 +120,9 @@ async def resolve(
             )
         )
         applied, new_id = await _drain_parked(applier, conn, row.key)
-        return ResolveOutcome(dead_letter_id, action, applied, new_id is None,
-                              new_dead_letter_id=new_id)  # fmt: skip
+        return ResolveOutcome(
+            dead_letter_id, action, applied, new_id is None, new_dead_letter_id=new_id
+        )
 
 
 async def _try_apply(applier: ProjectionApplier, conn: AsyncConnection, value: bytes) -> str | None:
@@ -121,7 +131,9 @@ async def _try_apply(applier: ProjectionApplier, conn: AsyncConnection, value: b
     except Exception as exc:
         return f"undecodable event: {exc}"
     already = await conn.scalar(
-        sa.select(processed_events.c.event_id).where(processed_events.c.event_id == envelope.event_id)
+        sa.select(processed_events.c.event_id).where(
+            processed_events.c.event_id == envelope.event_id
+        )
     )
     if already is not None:
         return None
@@ -153,14 +165,20 @@ async def _drain_parked(
             new_id = await conn.scalar(
                 dead_letters.insert()
                 .values(
-                    topic=row.topic, partition=row.partition, offset=row.offset, key=key,
+                    topic=row.topic,
+                    partition=row.partition,
+                    offset=row.offset,
+                    key=key,
                     event_id=str(envelope.event_id) if envelope else None,
                     event_type=envelope.event_type if envelope else None,
-                    error=error, attempts=1, value=row.value, headers=row.headers,
+                    error=error,
+                    attempts=1,
+                    value=row.value,
+                    headers=row.headers,
                     status="parked",
                 )
                 .returning(dead_letters.c.id)
-            )  # fmt: skip
+            )
             await conn.execute(parked_events.delete().where(parked_events.c.seq == row.seq))
             return applied, int(new_id or 0)
         await conn.execute(parked_events.delete().where(parked_events.c.seq == row.seq))

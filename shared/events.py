@@ -172,7 +172,9 @@ class EventRegistry:
         return self._models[(event_type, version)].model_validate(data)
 
     def models(self) -> Iterator[type[EventData]]:
-        yield from sorted(self._models.values(), key=lambda m: (m.topic, m.event_type, m.schema_version))
+        yield from sorted(
+            self._models.values(), key=lambda m: (m.topic, m.event_type, m.schema_version)
+        )
 
     def knows(self, event_type: str) -> bool:
         return event_type in self._latest

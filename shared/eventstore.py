@@ -134,4 +134,3 @@ class EventStore:
                 for env, value, topic in zip(envelopes, values, topics, strict=True)
             ],
         )
-

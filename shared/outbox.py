@@ -111,8 +111,13 @@ class OutboxRelay:
         """Publish the oldest rows, wait for Kafka's acks, then delete them. Returns the count."""
         rows = (
             await conn.execute(
-                sa.select(outbox.c.position, outbox.c.topic, outbox.c.key, outbox.c.value,
-                          outbox.c.headers)  # fmt: skip
+                sa.select(
+                    outbox.c.position,
+                    outbox.c.topic,
+                    outbox.c.key,
+                    outbox.c.value,
+                    outbox.c.headers,
+                )
                 .order_by(outbox.c.position)
                 .limit(self.batch_size)
             )
@@ -130,7 +135,7 @@ class OutboxRelay:
             )
             for row in rows
         ]
-        # A timeout here leaves the outcome unknown: the rows stay and are sent again (at least once).
+        # A timeout leaves the outcome unknown: the rows stay and are sent again (at least once).
         await asyncio.gather(*pending)
         await conn.execute(outbox.delete().where(outbox.c.position.in_([r.position for r in rows])))
         await conn.commit()

@@ -9,7 +9,6 @@ one transaction. The live consumer then sees a new generation and seeks to the r
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -95,13 +94,17 @@ class ProjectionRebuild:
 
     async def _prepare_shadow(self) -> int:
         async with self.engine.begin() as conn:
-            live = await conn.scalar(sa.text(f"SELECT generation FROM {PROJECTION_SCHEMA}.projection_meta"))
+            live = await conn.scalar(
+                sa.text(f"SELECT generation FROM {PROJECTION_SCHEMA}.projection_meta")
+            )
             await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{REBUILD_SCHEMA}" CASCADE'))
             generation = int(live or 0) + 1
             await conn.run_sync(
-                create_projection_schema, REBUILD_SCHEMA, self.projection.metadata,
+                create_projection_schema,
+                REBUILD_SCHEMA,
+                self.projection.metadata,
                 generation=generation,
-            )  # fmt: skip
+            )
         return generation
 
     async def _catch_up(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.admin_api import admin_router
 from shared.api import RateLimiter
-from shared.catalogue.document import asyncapi
 from shared.auth import TokenVerifier, load_or_create_dev_key
+from shared.catalogue.document import asyncapi
 from shared.consumer import ProjectionApplier, ProjectionConsumer
 from shared.db import create_engine, migrate
 from shared.eventstore import EventStore
@@ -45,7 +45,9 @@ class ServiceDefinition:
     projection: Projection | None = None
     openapi_tags: Sequence[dict[str, str]] = ()
     #: For `jiph where`: what this service's read model holds about one request.
-    describe_request: Callable[[AsyncConnection, UUID], Awaitable[dict[str, Any] | None]] | None = None
+    describe_request: Callable[[AsyncConnection, UUID], Awaitable[dict[str, Any] | None]] | None = (
+        None
+    )
 
 
 @dataclass
@@ -71,9 +73,11 @@ class Runtime:
         projection = self.definition.projection
         if projection is not None:
             self.applier = ProjectionApplier(
-                self.engine, projection, service=self.definition.name,
+                self.engine,
+                projection,
+                service=self.definition.name,
                 max_retries=self.settings.consumer_max_retries,
-            )  # fmt: skip
+            )
             self.consumer = ProjectionConsumer(
                 self.applier,
                 bootstrap_servers=self.settings.kafka_bootstrap_servers,
@@ -96,10 +100,12 @@ class Runtime:
                 await asyncio.sleep(2.0)
         self.kafka_up = True
         self.relay = OutboxRelay(
-            self.engine, self.producer, self.definition.name,
+            self.engine,
+            self.producer,
+            self.definition.name,
             batch_size=self.settings.relay_batch_size,
             poll_interval_s=self.settings.relay_poll_interval_s,
-        )  # fmt: skip
+        )
         await self.relay.run()
 
     def start_rebuild(self) -> ProjectionRebuild:
@@ -107,9 +113,11 @@ class Runtime:
             raise RuntimeError("this service has no projection")
         if self.rebuild is None or not self.rebuild.running:
             self.rebuild = ProjectionRebuild(
-                self.engine, self.definition.projection, service=self.definition.name,
+                self.engine,
+                self.definition.projection,
+                service=self.definition.name,
                 bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            )  # fmt: skip
+            )
             self.tasks.append(asyncio.create_task(self.rebuild.run(), name="rebuild"))
         return self.rebuild
 
@@ -148,16 +156,20 @@ class Runtime:
 def build_verifier(settings: ServiceSettings) -> TokenVerifier:
     if settings.jwks_url:
         return TokenVerifier(
-            issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-            algorithms=settings.jwt_algorithms, jwks_url=settings.jwks_url,
-        )  # fmt: skip
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            algorithms=settings.jwt_algorithms,
+            jwks_url=settings.jwks_url,
+        )
     if settings.dev_key_file is None:
         raise RuntimeError("set DEV_KEY_FILE (development) or JWKS_URL (production)")
     key = load_or_create_dev_key(settings.dev_key_file)
     return TokenVerifier(
-        issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-        algorithms=settings.jwt_algorithms, keys={key.kid: key.public_key},
-    )  # fmt: skip
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        algorithms=settings.jwt_algorithms,
+        keys={key.kid: key.public_key},
+    )
 
 
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
@@ -197,7 +209,9 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": definition.name}
 
-    @app.get("/readyz", tags=["operations"], summary="Database and Kafka reachable, consumer assigned")
+    @app.get(
+        "/readyz", tags=["operations"], summary="Database and Kafka reachable, consumer assigned"
+    )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = checks["database"] == "ok" and checks["kafka"] == "ok"
@@ -214,6 +228,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     async def catalogue() -> dict[str, Any]:
         """Every event type the gateway publishes, generated from the code."""
         return asyncapi()
+
     for router in definition.routers:
         app.include_router(router)
     return app

@@ -21,7 +21,9 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "service"
     env: Literal["development", "production"] = "development"
-    database_url: str = Field(description="SQLAlchemy URL (postgresql+asyncpg://) of the service's own database")
+    database_url: str = Field(
+        description="SQLAlchemy URL (postgresql+asyncpg://) of the service's own database"
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     consumer_group: str | None = None
     port: int = 8000

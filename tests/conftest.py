@@ -51,7 +51,10 @@ async def fresh_database(infra: PostgresTarget) -> AsyncIterator[str]:
         await admin.execute(f"CREATE DATABASE {name}")
     finally:
         await admin.close()
-    yield infra.admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+    yield (
+        infra.admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+        + f"/{name}"
+    )
     admin = await asyncpg.connect(infra.admin_url)
     try:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.backbone_tables import PROJECTION_SCHEMA, create_projection_schema
+from shared.backbone_tables import PROJECTION_SCHEMA
 from shared.events import Actor, Envelope, EventData, event
 from shared.eventstore import CommandContext
 from shared.projection import Projection

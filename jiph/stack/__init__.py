@@ -1,1 +1,1 @@
-"""The local stack: a real Kafka broker, a real PostgreSQL and the four services, run by `jiph up`."""
+"""The local stack: a real Kafka broker, PostgreSQL and the four services (`jiph up`)."""

@@ -1,4 +1,4 @@
-"""Apache Kafka 4.x (KRaft, one combined broker+controller) fetched from Maven Central and run with java.
+"""Apache Kafka 4.x (KRaft, one broker+controller) fetched from Maven Central, run with java.
 
 The Apache download site is not reachable here, so `deploy/kafka/pom.xml` names `kafka_2.13` and
 its runtime dependencies and Maven copies the jars into a cache folder outside the source tree,
@@ -54,11 +54,15 @@ def fetch_kafka(log_dir: Path) -> Path:
     partial = target.with_name(f"libs.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     argv = [
-        "mvn", "-B", "-f", str(KAFKA_DEPLOY_DIR / "pom.xml"),
+        "mvn",
+        "-B",
+        "-f",
+        str(KAFKA_DEPLOY_DIR / "pom.xml"),
         f"-Dkafka.version={KAFKA_VERSION}",
         "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={partial}",
-    ]  # fmt: skip
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={partial}",
+    ]
     try:
         with log_file.open("w") as log:
             done = subprocess.run(
@@ -105,8 +109,18 @@ def _format_storage(libs: Path, cfg: StackConfig, properties: Path) -> None:
     cfg.kafka_data_dir.mkdir(parents=True, exist_ok=True)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     log_file = cfg.log_dir / "kafka-format.log"
-    argv = _java_argv(libs, cfg, "kafka.tools.StorageTool", "format", "--standalone",
-                      "-t", cluster_id, "-c", str(properties), "--ignore-formatted")  # fmt: skip
+    argv = _java_argv(
+        libs,
+        cfg,
+        "kafka.tools.StorageTool",
+        "format",
+        "--standalone",
+        "-t",
+        cluster_id,
+        "-c",
+        str(properties),
+        "--ignore-formatted",
+    )
     with log_file.open("w") as log:
         done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, timeout=120, check=False)
     if done.returncode != 0:

@@ -76,7 +76,7 @@ def _start_services(
     launched = []
     for name in services.all_services():
         if services.start_service(cfg, name, target):
-            started.append(lambda name=name: services.service_process(cfg, name).stop())
+            started.append(services.service_process(cfg, name).stop)
             launched.append(name)
     for name in services.all_services():
         services.wait_service_ready(cfg, name)

@@ -100,10 +100,18 @@ def _create_cluster(cfg: StackConfig, version: str) -> None:
     os.chmod(pw.name, 0o644)  # initdb runs as the postgres user
     try:
         done = _ctl(
-            "pg_createcluster", version, cfg.pg_cluster, "-p", str(cfg.pg_port),
-            "--start-conf", "manual",
-            "--", "--auth-local=peer", "--auth-host=scram-sha-256", f"--pwfile={pw.name}",
-        )  # fmt: skip
+            "pg_createcluster",
+            version,
+            cfg.pg_cluster,
+            "-p",
+            str(cfg.pg_port),
+            "--start-conf",
+            "manual",
+            "--",
+            "--auth-local=peer",
+            "--auth-host=scram-sha-256",
+            f"--pwfile={pw.name}",
+        )
     finally:
         os.unlink(pw.name)
     if done.returncode != 0:
@@ -114,7 +122,9 @@ def _create_cluster(cfg: StackConfig, version: str) -> None:
 
 
 def _cluster_version(cfg: StackConfig) -> str:
-    return next(Path("/etc/postgresql").glob(f"*/{cfg.pg_cluster}/postgresql.conf")).parent.parent.name
+    return next(
+        Path("/etc/postgresql").glob(f"*/{cfg.pg_cluster}/postgresql.conf")
+    ).parent.parent.name
 
 
 def cluster_log(cfg: StackConfig) -> Path:
@@ -128,7 +138,7 @@ def managed_admin_url(cfg: StackConfig) -> str:
 async def _answers(url: str) -> bool:
     try:
         conn = await asyncpg.connect(url, timeout=3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True
@@ -174,7 +184,9 @@ def stop_postgres(cfg: StackConfig) -> bool:
     if cluster_status(cfg) != "online":
         return False
     version = _cluster_version(cfg)
-    _ctl("pg_ctlcluster", "--skip-systemctl-redirect", version, cfg.pg_cluster, "stop", "-m", "fast")
+    _ctl(
+        "pg_ctlcluster", "--skip-systemctl-redirect", version, cfg.pg_cluster, "stop", "-m", "fast"
+    )
     return True
 
 

@@ -1,4 +1,4 @@
-"""Background processes with pid files: start once, find again, stop cleanly, survive stale files."""
+"""Background processes with pid files: start once, find again, stop cleanly, outlive crashes."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class ManagedProcess:
         return proc.pid
 
     def stop(self, timeout: float = 20.0) -> bool:
-        """SIGTERM the process group, then SIGKILL after `timeout`. True if something was stopped."""
+        """SIGTERM the process group, SIGKILL after `timeout`. True if something was stopped."""
         pid = self.pid()
         if pid is None:
             return False

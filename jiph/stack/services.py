@@ -39,10 +39,19 @@ def service_env(cfg: StackConfig, service: str, pg: PostgresTarget) -> dict[str,
 
 def service_argv(cfg: StackConfig, service: str) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
-        "--host", "127.0.0.1", "--port", str(cfg.service_ports[service]),
-        "--no-access-log", "--timeout-graceful-shutdown", "10",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        f"services.{service}.main:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(cfg.service_ports[service]),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "10",
+    ]
 
 
 def health(port: int, path: str = "/readyz") -> tuple[int, str]:
@@ -80,7 +89,9 @@ def wait_service_ready(cfg: StackConfig, service: str) -> None:
         raise StackError(f"{service} exited during start: {last}", proc.log_file)
     status, body = health(port)
     if status != 200:
-        raise StackError(f"{service} not ready after {READY_TIMEOUT_S}s: {body[:200]}", proc.log_file)
+        raise StackError(
+            f"{service} not ready after {READY_TIMEOUT_S}s: {body[:200]}", proc.log_file
+        )
 
 
 def all_services() -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,9 +24,9 @@ from shared.api import (
     RateLimiter,
     RuntimeDep,
     command_context,
+    command_transaction,
     decode_cursor,
     encode_cursor,
-    command_transaction,
 )
 from shared.auth import Principal, Role, require_roles
 from shared.consistency import TOKEN_HEADER, make_token
@@ -37,9 +37,13 @@ router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEM_R
 Partner = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200,
-           description="Repeat a POST safely: the same key and body answer the first response again"),
-]  # fmt: skip
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Repeat a POST safely: the same key and body answer the first response again",
+    ),
+]
 
 
 def _deps(runtime: RuntimeDep) -> handlers.Deps:
@@ -63,8 +67,9 @@ async def _respond(
     conn: AsyncConnection, partner: Principal, request_id: UUID, token: str, status: int
 ) -> JSONResponse:
     view = await queries.get_request(conn, partner.partner_id or "", request_id)
-    body = jsonable_encoder(Accepted(request=RequestDetail.model_validate(view),
-                                     consistency_token=token))  # fmt: skip
+    body = jsonable_encoder(
+        Accepted(request=RequestDetail.model_validate(view), consistency_token=token)
+    )
     headers = {TOKEN_HEADER: token, "Location": f"/v1/requests/{request_id}"}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -79,22 +84,38 @@ async def _idempotent(
         try:
             stored = await idempotency.lock_and_find(conn, scope, key, digest)
         except idempotency.IdempotencyKeyReused as exc:
-            raise Problem(422, "idempotency-key-reused", "Idempotency key reused",
-                          "this Idempotency-Key was used with a different body") from exc  # fmt: skip
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was used with a different body",
+            ) from exc
         if stored is not None:
-            return JSONResponse(orjson.loads(stored.body), status_code=stored.status_code,
-                                headers={**stored.headers, "Idempotent-Replayed": "true"})  # fmt: skip
+            return JSONResponse(
+                orjson.loads(stored.body),
+                status_code=stored.status_code,
+                headers={**stored.headers, "Idempotent-Replayed": "true"},
+            )
     response: JSONResponse = await run()
     if key is not None:
-        keep = {k: v for k, v in response.headers.items() if k.lower() in ("location", TOKEN_HEADER.lower())}
+        keep = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() in ("location", TOKEN_HEADER.lower())
+        }
         await idempotency.remember(
-            conn, scope, key, digest,
+            conn,
+            scope,
+            key,
+            digest,
             idempotency.StoredResponse(response.status_code, bytes(response.body), keep, digest),
-        )  # fmt: skip
+        )
     return response
 
 
-@router.post("", status_code=201, response_model=Accepted, summary="Submit a request for assistance")
+@router.post(
+    "", status_code=201, response_model=Accepted, summary="Submit a request for assistance"
+)
 async def submit_request(
     request: Request,
     partner: Partner,
@@ -111,8 +132,9 @@ async def submit_request(
     async with command_transaction(runtime) as conn:
 
         async def run() -> JSONResponse:
-            envelopes = await handlers.submit(conn, deps, partner.partner_id or "", body,
-                                              command_context(partner, request))  # fmt: skip
+            envelopes = await handlers.submit(
+                conn, deps, partner.partner_id or "", body, command_context(partner, request)
+            )
             request_id = UUID(envelopes[0].data["request_id"])
             token = make_token(envelopes[-1].event_id)
             return await _respond(conn, partner, request_id, token, 201)
@@ -125,8 +147,12 @@ async def list_requests(
     partner: Partner,
     runtime: RuntimeDep,
     status: Annotated[Status | None, Query(description="Only this status")] = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2, description="ISO alpha-2")] = None,
-    capability: Annotated[str | None, Query(max_length=40, description="Capability category")] = None,
+    country: Annotated[
+        str | None, Query(min_length=2, max_length=2, description="ISO alpha-2")
+    ] = None,
+    capability: Annotated[
+        str | None, Query(max_length=40, description="Capability category")
+    ] = None,
     submitted_from: Annotated[date | None, Query(description="Submitted on or after")] = None,
     submitted_to: Annotated[date | None, Query(description="Submitted on or before")] = None,
     cursor: CursorQuery = None,
@@ -140,12 +166,16 @@ async def list_requests(
         try:
             after = (datetime.fromisoformat(c["t"]), UUID(c["id"]))
         except (KeyError, ValueError, TypeError) as exc:
-            raise Problem(400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out") from exc
-    filters = queries.RequestFilters(status and status.value, country, capability,
-                                     submitted_from, submitted_to)  # fmt: skip
+            raise Problem(
+                400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out"
+            ) from exc
+    filters = queries.RequestFilters(
+        status and status.value, country, capability, submitted_from, submitted_to
+    )
     async with runtime.engine.connect() as conn:
-        items = await queries.list_requests(conn, partner.partner_id or "", filters,
-                                            after=after, limit=limit + 1)  # fmt: skip
+        items = await queries.list_requests(
+            conn, partner.partner_id or "", filters, after=after, limit=limit + 1
+        )
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
@@ -154,7 +184,9 @@ async def list_requests(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/{request_id}", response_model=RequestDetail, summary="One request, its status and timeline")
+@router.get(
+    "/{request_id}", response_model=RequestDetail, summary="One request, its status and timeline"
+)
 async def get_request(
     request_id: UUID, partner: Partner, runtime: RuntimeDep, _: None = Consistent
 ) -> dict[str, Any]:
@@ -167,18 +199,30 @@ async def get_request(
     return view
 
 
-@router.post("/{request_id}/amendments", response_model=Accepted, summary="Amend or answer questions")
+@router.post(
+    "/{request_id}/amendments", response_model=Accepted, summary="Amend or answer questions"
+)
 async def amend_request(
-    request_id: UUID, request: Request, partner: Partner, runtime: RuntimeDep, deps: Deps,
+    request_id: UUID,
+    request: Request,
+    partner: Partner,
+    runtime: RuntimeDep,
+    deps: Deps,
     body: AmendRequest,
-) -> JSONResponse:  # fmt: skip
+) -> JSONResponse:
     """Answer the hub's information request, or change the request before it is assessed.
     In any other state: `409` with the reason."""
     _limit(request, partner)
     try:
         async with command_transaction(runtime) as conn:
-            envelopes = await handlers.amend(conn, deps, partner.partner_id or "", request_id,
-                                             body, command_context(partner, request))  # fmt: skip
+            envelopes = await handlers.amend(
+                conn,
+                deps,
+                partner.partner_id or "",
+                request_id,
+                body,
+                command_context(partner, request),
+            )
             token = make_token(envelopes[-1].event_id)
             return await _respond(conn, partner, request_id, token, 200)
     except handlers.NotFound as exc:
@@ -186,21 +230,35 @@ async def amend_request(
     except DomainError as err:
         raise _domain_problem(err) from err
     except ConcurrencyConflict as exc:
-        raise Problem(409, "version-conflict", "Changed meanwhile",
-                      "the request changed while you amended it; read it and try again") from exc  # fmt: skip
+        raise Problem(
+            409,
+            "version-conflict",
+            "Changed meanwhile",
+            "the request changed while you amended it; read it and try again",
+        ) from exc
 
 
 @router.post("/{request_id}/withdrawal", response_model=Accepted, summary="Withdraw a request")
 async def withdraw_request(
-    request_id: UUID, request: Request, partner: Partner, runtime: RuntimeDep, deps: Deps,
+    request_id: UUID,
+    request: Request,
+    partner: Partner,
+    runtime: RuntimeDep,
+    deps: Deps,
     body: WithdrawRequest,
-) -> JSONResponse:  # fmt: skip
+) -> JSONResponse:
     """Withdraw the request, with a reason; possible until its deployment starts."""
     _limit(request, partner)
     try:
         async with command_transaction(runtime) as conn:
-            envelopes = await handlers.withdraw(conn, deps, partner.partner_id or "", request_id,
-                                                body.reason, command_context(partner, request))  # fmt: skip
+            envelopes = await handlers.withdraw(
+                conn,
+                deps,
+                partner.partner_id or "",
+                request_id,
+                body.reason,
+                command_context(partner, request),
+            )
             token = make_token(envelopes[-1].event_id)
             return await _respond(conn, partner, request_id, token, 200)
     except handlers.NotFound as exc:
@@ -208,5 +266,9 @@ async def withdraw_request(
     except DomainError as err:
         raise _domain_problem(err) from err
     except ConcurrencyConflict as exc:
-        raise Problem(409, "version-conflict", "Changed meanwhile",
-                      "the request changed meanwhile; read it and try again") from exc  # fmt: skip
+        raise Problem(
+            409,
+            "version-conflict",
+            "Changed meanwhile",
+            "the request changed meanwhile; read it and try again",
+        ) from exc

@@ -33,7 +33,9 @@ class ContactIn(_Strict):
     email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = Field(
         examples=["a.diallo@un.org"]
     )
-    phone: Annotated[str, Field(max_length=40)] | None = Field(default=None, examples=["+41 22 917 1234"])
+    phone: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None, examples=["+41 22 917 1234"]
+    )
 
 
 def _country(code: str) -> str:
@@ -57,7 +59,9 @@ def _classification(value: str) -> str:
 class SubmitRequest(_Strict):
     """A request for UK policing assistance. The organisation is taken from your token."""
 
-    title: Text = Field(description="A short title", examples=["Public order advisers for elections"])
+    title: Text = Field(
+        description="A short title", examples=["Public order advisers for elections"]
+    )
     description: LongText = Field(
         description="What is needed and why",
         examples=["Two advisers to mentor the national police's public order unit ahead of ..."],
@@ -72,8 +76,9 @@ class SubmitRequest(_Strict):
     headcount: int = Field(ge=1, le=100, description="Officers needed", examples=[2])
     role_profile: RoleProfileIn
     tour_length_months: int = Field(ge=1, le=24, examples=[12])
-    needed_by: date = Field(description="Date by which officers are needed (future)",
-                            examples=["2027-03-01"])  # fmt: skip
+    needed_by: date = Field(
+        description="Date by which officers are needed (future)", examples=["2027-03-01"]
+    )
     funding_source: FundingSource = Field(examples=["cssf-oda"])
     classification: Annotated[str, Field(max_length=40)] = Field(
         description="OFFICIAL or OFFICIAL-SENSITIVE; nothing higher is accepted",
@@ -135,5 +140,7 @@ class AmendRequest(_Strict):
 
 
 class WithdrawRequest(_Strict):
-    reason: LongText = Field(description="Why the request is withdrawn",
-                             examples=["The mission's mandate was not renewed."])  # fmt: skip
+    reason: LongText = Field(
+        description="Why the request is withdrawn",
+        examples=["The mission's mandate was not renewed."],
+    )

@@ -109,8 +109,9 @@ class RequestState:
 def evolve(state: RequestState | None, event: EventData, version: int) -> RequestState:
     match event:
         case RequestSubmitted():
-            return RequestState(event.request_id, event.partner_id, version, False,
-                                event.model_dump(mode="json"))  # fmt: skip
+            return RequestState(
+                event.request_id, event.partner_id, version, False, event.model_dump(mode="json")
+            )
         case RequestAmended() if state is not None:
             merged = {**state.submitted, **event.changes}
             return RequestState(state.request_id, state.partner_id, version, False, merged)
@@ -139,8 +140,10 @@ def decide_amend(
         raise DomainError("empty-amendment", "an amendment needs changes or answers")
     if status == Status.INFORMATION_REQUESTED:
         if answers and information_request_id not in (None, open_information_request):
-            raise DomainError("unknown-information-request",
-                              "those answers do not belong to the open information request")  # fmt: skip
+            raise DomainError(
+                "unknown-information-request",
+                "those answers do not belong to the open information request",
+            )
     elif status not in AMENDABLE:
         raise DomainError(
             "not-amendable",
@@ -168,4 +171,6 @@ def decide_withdraw(state: RequestState, status: Status, reason: str) -> list[Ev
             "not-withdrawable",
             f"the request is {status.value}: withdrawal is possible only until deployment starts",
         )
-    return [RequestWithdrawn(request_id=state.request_id, partner_id=state.partner_id, reason=reason)]
+    return [
+        RequestWithdrawn(request_id=state.request_id, partner_id=state.partner_id, reason=reason)
+    ]

@@ -51,15 +51,24 @@ async def submit(
     request_id = uuid7()
     reference = await next_reference(conn, datetime.now(UTC).year)
     event = RequestSubmitted(
-        request_id=request_id, reference=reference, partner_id=partner_id, title=body.title,
-        description=body.description, country=body.country, mission=body.mission,
-        requesting_body=body.requesting_body, partner_type=body.partner_type.value,
-        capability=body.capability.value, headcount=body.headcount,
+        request_id=request_id,
+        reference=reference,
+        partner_id=partner_id,
+        title=body.title,
+        description=body.description,
+        country=body.country,
+        mission=body.mission,
+        requesting_body=body.requesting_body,
+        partner_type=body.partner_type.value,
+        capability=body.capability.value,
+        headcount=body.headcount,
         role_profile=RoleProfile(**body.role_profile.model_dump()),
-        tour_length_months=body.tour_length_months, needed_by=body.needed_by,
-        funding_source=body.funding_source.value, classification=body.classification,
+        tour_length_months=body.tour_length_months,
+        needed_by=body.needed_by,
+        funding_source=body.funding_source.value,
+        classification=body.classification,
         contact=Contact(**body.contact.model_dump()),
-    )  # fmt: skip
+    )
     envelopes = await deps.store.append(
         conn, stream_id(request_id), [event], expected_version=0, context=ctx
     )
@@ -67,7 +76,9 @@ async def submit(
     return envelopes
 
 
-async def _load(conn: AsyncConnection, deps: Deps, partner_id: str, request_id: UUID) -> domain.RequestState:
+async def _load(
+    conn: AsyncConnection, deps: Deps, partner_id: str, request_id: UUID
+) -> domain.RequestState:
     history = await deps.store.load(conn, stream_id(request_id))
     state = domain.fold(env.payload() for env in history)
     if state is None or state.partner_id != partner_id:
@@ -76,16 +87,23 @@ async def _load(conn: AsyncConnection, deps: Deps, partner_id: str, request_id: 
 
 
 async def amend(
-    conn: AsyncConnection, deps: Deps, partner_id: str, request_id: UUID, body: AmendRequest,
+    conn: AsyncConnection,
+    deps: Deps,
+    partner_id: str,
+    request_id: UUID,
+    body: AmendRequest,
     ctx: CommandContext,
-) -> list[Envelope]:  # fmt: skip
+) -> list[Envelope]:
     state = await _load(conn, deps, partner_id, request_id)
     view = await queries.status_view(conn, request_id)
     events = domain.decide_amend(
-        state, view.status, changes=body.changes.as_changes(), answers=body.answers,
+        state,
+        view.status,
+        changes=body.changes.as_changes(),
+        answers=body.answers,
         information_request_id=body.information_request_id,
         open_information_request=view.open_information_request,
-    )  # fmt: skip
+    )
     envelopes = await deps.store.append(
         conn, stream_id(request_id), events, expected_version=state.version, context=ctx
     )
@@ -94,9 +112,13 @@ async def amend(
 
 
 async def withdraw(
-    conn: AsyncConnection, deps: Deps, partner_id: str, request_id: UUID, reason: str,
+    conn: AsyncConnection,
+    deps: Deps,
+    partner_id: str,
+    request_id: UUID,
+    reason: str,
     ctx: CommandContext,
-) -> list[Envelope]:  # fmt: skip
+) -> list[Envelope]:
     state = await _load(conn, deps, partner_id, request_id)
     view = await queries.status_view(conn, request_id)
     events = domain.decide_withdraw(state, view.status, reason)

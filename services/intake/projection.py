@@ -32,14 +32,22 @@ async def _record(conn: AsyncConnection, env: Envelope) -> UUID | None:
     summary, details = entry
     await conn.execute(
         insert(timeline)
-        .values(event_id=env.event_id, request_id=UUID(request_id), occurred_at=env.occurred_at,
-                event_type=env.event_type, summary=summary, details=details)  # fmt: skip
+        .values(
+            event_id=env.event_id,
+            request_id=UUID(request_id),
+            occurred_at=env.occurred_at,
+            event_type=env.event_type,
+            summary=summary,
+            details=details,
+        )
         .on_conflict_do_nothing()
     )
     return UUID(request_id)
 
 
-async def _refresh(conn: AsyncConnection, request_id: UUID, env: Envelope, **values: object) -> None:
+async def _refresh(
+    conn: AsyncConnection, request_id: UUID, env: Envelope, **values: object
+) -> None:
     rows = await conn.execute(
         sa.select(timeline.c.event_type, timeline.c.details)
         .where(timeline.c.request_id == request_id)
@@ -49,8 +57,11 @@ async def _refresh(conn: AsyncConnection, request_id: UUID, env: Envelope, **val
     await conn.execute(
         requests.update()
         .where(requests.c.request_id == request_id)
-        .values(status=status.value, updated_at=sa.func.greatest(requests.c.updated_at,
-                                                                 env.occurred_at), **values)  # fmt: skip
+        .values(
+            status=status.value,
+            updated_at=sa.func.greatest(requests.c.updated_at, env.occurred_at),
+            **values,
+        )
     )
 
 
@@ -60,11 +71,18 @@ async def submitted(conn: AsyncConnection, env: Envelope) -> None:
     await conn.execute(
         insert(requests)
         .values(
-            request_id=UUID(d["request_id"]), reference=d["reference"], partner_id=d["partner_id"],
-            title=d["title"], country=d["country"], capability=d["capability"],
-            classification=d["classification"], status=Status.SUBMITTED.value,
-            submitted_at=env.occurred_at, updated_at=env.occurred_at, details=d,
-        )  # fmt: skip
+            request_id=UUID(d["request_id"]),
+            reference=d["reference"],
+            partner_id=d["partner_id"],
+            title=d["title"],
+            country=d["country"],
+            capability=d["capability"],
+            classification=d["classification"],
+            status=Status.SUBMITTED.value,
+            submitted_at=env.occurred_at,
+            updated_at=env.occurred_at,
+            details=d,
+        )
         .on_conflict_do_nothing()
     )
     request_id = await _record(conn, env)
@@ -92,10 +110,12 @@ async def information_requested(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     assert request_id is not None
     await _refresh(
-        conn, request_id, env,
+        conn,
+        request_id,
+        env,
         open_information_request=UUID(env.data["information_request_id"]),
         open_questions=env.data["questions"],
-    )  # fmt: skip
+    )
 
 
 @PROJECTION.on("DeploymentStarted")
@@ -109,8 +129,12 @@ async def deployment_started(conn: AsyncConnection, env: Envelope) -> None:
 async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     assert request_id is not None
-    await _refresh(conn, request_id, env,
-                   headcount_deployed=sa.func.greatest(requests.c.headcount_deployed - 1, 0))  # fmt: skip
+    await _refresh(
+        conn,
+        request_id,
+        env,
+        headcount_deployed=sa.func.greatest(requests.c.headcount_deployed - 1, 0),
+    )
 
 
 @PROJECTION.on("DeploymentCompleted")
@@ -121,10 +145,21 @@ async def completed(conn: AsyncConnection, env: Envelope) -> None:
 
 
 @PROJECTION.on(
-    "RequestWithdrawn", "RequestTriaged", "RequestAssessed", "ApprovalGiven", "RequestApproved",
-    "RequestRejected", "RequestPutOnHold", "RequestResumed", "DeploymentPlanned",
-    "OfficerNominated", "OfficerReleased", "OfficerCleared", "TourExtended", "DeploymentCancelled",
-)  # fmt: skip
+    "RequestWithdrawn",
+    "RequestTriaged",
+    "RequestAssessed",
+    "ApprovalGiven",
+    "RequestApproved",
+    "RequestRejected",
+    "RequestPutOnHold",
+    "RequestResumed",
+    "DeploymentPlanned",
+    "OfficerNominated",
+    "OfficerReleased",
+    "OfficerCleared",
+    "TourExtended",
+    "DeploymentCancelled",
+)
 async def status_change(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     if request_id is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, UTC
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -76,7 +76,9 @@ async def list_requests(
     if filters.capability:
         q = q.where(requests.c.capability == filters.capability)
     if filters.submitted_from:
-        q = q.where(requests.c.submitted_at >= datetime.combine(filters.submitted_from, time(), UTC))
+        q = q.where(
+            requests.c.submitted_at >= datetime.combine(filters.submitted_from, time(), UTC)
+        )
     if filters.submitted_to:
         end = datetime.combine(filters.submitted_to + timedelta(days=1), time(), UTC)
         q = q.where(requests.c.submitted_at < end)
@@ -86,7 +88,9 @@ async def list_requests(
     return [_summary(row) for row in await conn.execute(q)]
 
 
-async def get_request(conn: AsyncConnection, partner_id: str, request_id: UUID) -> dict[str, Any] | None:
+async def get_request(
+    conn: AsyncConnection, partner_id: str, request_id: UUID
+) -> dict[str, Any] | None:
     row = (
         await conn.execute(
             sa.select(requests).where(
@@ -127,8 +131,14 @@ async def get_request(conn: AsyncConnection, partner_id: str, request_id: UUID) 
 
 async def describe(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | None:
     """For operators (`jiph where`): the partner-visible state, no personal details."""
-    row = (await conn.execute(sa.select(requests).where(requests.c.request_id == request_id))).first()
+    row = (
+        await conn.execute(sa.select(requests).where(requests.c.request_id == request_id))
+    ).first()
     if row is None:
         return None
-    return {"reference": row.reference, "status": row.status, "partner_id": row.partner_id,
-            "updated_at": row.updated_at.isoformat()}  # fmt: skip
+    return {
+        "reference": row.reference,
+        "status": row.status,
+        "partner_id": row.partner_id,
+        "updated_at": row.updated_at.isoformat(),
+    }

@@ -34,15 +34,19 @@ def partner_entry(env: Envelope) -> tuple[str, dict[str, Any]] | None:
         case "RequestApproved":
             return "The request was approved", {}
         case "RequestRejected":
-            return "The request was declined", {"reason_code": d["reason_code"],
-                                                 "reason": d.get("reason", "")}  # fmt: skip
+            return "The request was declined", {
+                "reason_code": d["reason_code"],
+                "reason": d.get("reason", ""),
+            }
         case "RequestPutOnHold":
             return "The decision was put on hold", {"reason": d.get("reason", "")}
         case "RequestResumed":
             return "The decision was resumed", {}
         case "DeploymentPlanned":
-            return "A deployment was planned", {"tour_start": d["tour_start"],
-                                                "tour_end": d["tour_end"]}  # fmt: skip
+            return "A deployment was planned", {
+                "tour_start": d["tour_start"],
+                "tour_end": d["tour_end"],
+            }
         case "OfficerNominated":
             return "An officer was nominated", {}
         case "OfficerReleased":
@@ -50,8 +54,10 @@ def partner_entry(env: Envelope) -> tuple[str, dict[str, Any]] | None:
         case "OfficerCleared":
             return "A nominated officer was cleared to deploy", {}
         case "DeploymentStarted":
-            return "Officers deployed", {"headcount_deployed": len(d["officer_refs"]),
-                                         "started_on": d["started_on"]}  # fmt: skip
+            return "Officers deployed", {
+                "headcount_deployed": len(d["officer_refs"]),
+                "started_on": d["started_on"],
+            }
         case "TourExtended":
             return "The tour was extended", {"months": d["months"], "new_end": d["new_end"]}
         case "OfficerRepatriated":

@@ -53,7 +53,9 @@ class RequestDetail(RequestSummary):
 
 class RequestPage(BaseModel):
     items: list[RequestSummary]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
 
 
 class Accepted(BaseModel):

@@ -5,28 +5,49 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import shared.catalogue  # noqa: F401  (registers the event types)
-from services.triage.tables import metadata
-from shared.projection import Projection
+from services.triage.api import reference_router, router
+from services.triage.config import TriageConfig
+from services.triage.projection import build_projection
+from services.triage.reactions import CaseOpener
+from shared.eventstore import EventStore
 from shared.service import ServiceDefinition, create_service_app
 from shared.settings import ServiceSettings, settings_for
-from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS
 
-Settings = settings_for("triage")
+NAME = "triage"
+Settings = settings_for(NAME)
+CONFIG = TriageConfig.load()
 
-PROJECTION = Projection(
-    name="triage",
-    topics=(INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS),
-    metadata=metadata,
+#: The projection opens a case when a request is submitted: it appends through this store.
+PROJECTION = build_projection(
+    CaseOpener(EventStore(producer=NAME), CONFIG.policy, CONFIG.reference)
 )
 
 DEFINITION = ServiceDefinition(
-    name="triage",
+    name=NAME,
     title="JIPH Gateway — Triage",
-    description="The hub's queue: assess, prioritise, ask for information, approve or reject.",
+    description=(
+        "The hub's queue. Every submitted request opens a case with a transparent priority "
+        "score (a breakdown per criterion and the policy version that made it). Triage "
+        "officers ask partners for information and assess the human-rights risk; the approval "
+        "board (IPAB) approves, rejects or holds; high- and serious-risk requests also need a "
+        "minister's approval. Separation of duties: the board approver is never the assessor, "
+        "the minister neither of them.\n\n"
+        "Authenticate with `Authorization: Bearer <token>` (roles `triage_officer`, `approver`, "
+        "`minister`, `analyst`, `admin`; claim `clearance` sc or above to see OFFICIAL-SENSITIVE "
+        "text); locally: `jiph token --role approver --sub bob`. Errors are RFC 9457 "
+        "problem+json whose `type` names the rule."
+    ),
     migrations=Path(__file__).parent / "migrations",
+    routers=(router, reference_router),
     projection=PROJECTION,
+    openapi_tags=(
+        {"name": "cases", "description": "The queue; assess, ask, decide"},
+        {"name": "reference", "description": "Published code lists"},
+    ),
 )
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return create_service_app(DEFINITION, settings or Settings())
+    app = create_service_app(DEFINITION, settings or Settings())
+    app.state.triage_config = CONFIG
+    return app

@@ -28,19 +28,34 @@ def asyncapi(registry: EventRegistry = REGISTRY) -> dict[str, Any]:
             "title": model.event_type,
             "summary": (model.__doc__ or "").strip(),
             "contentType": "application/json",
-            "headers": {"type": "object", "properties": {
-                h: {"type": "string"} for h in ("event_id", "event_type", "schema_version",
-                                                "stream_id", "correlation_id", "traceparent")}},
+            "headers": {
+                "type": "object",
+                "properties": {
+                    h: {"type": "string"}
+                    for h in (
+                        "event_id",
+                        "event_type",
+                        "schema_version",
+                        "stream_id",
+                        "correlation_id",
+                        "traceparent",
+                    )
+                },
+            },
             "payload": {
                 "allOf": [
                     {"$ref": "#/components/schemas/Envelope"},
-                    {"type": "object", "properties": {
-                        "event_type": {"const": model.event_type},
-                        "schema_version": {"const": model.schema_version},
-                        "data": {"$ref": f"#/components/schemas/{name}"}}},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "event_type": {"const": model.event_type},
+                            "schema_version": {"const": model.schema_version},
+                            "data": {"$ref": f"#/components/schemas/{name}"},
+                        },
+                    },
                 ]
             },
-        }  # fmt: skip
+        }
         channel = channels.setdefault(
             model.topic.replace(".", "-"),
             {"address": model.topic, "messages": {}, "description": f"Kafka topic {model.topic}"},

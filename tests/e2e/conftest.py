@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from jiph.stack import lifecycle, services as stack_services
+from jiph.stack import lifecycle
+from jiph.stack import services as stack_services
 from jiph.stack.config import StackConfig
 from jiph.stack.postgres import PostgresTarget
 from shared.auth import Role, load_or_create_dev_key, mint_token
@@ -32,8 +33,9 @@ def token(test_stack: StackConfig) -> TokenFactory:
 
     def make(role: str, **claims: Any) -> str:
         subject = claims.pop("sub", None) or claims.pop("subject", None) or f"{role}-tester"
-        return mint_token(key, role=Role(role), subject=subject, issuer=DEV_ISSUER,
-                          audience=AUDIENCE, **claims)  # fmt: skip
+        return mint_token(
+            key, role=Role(role), subject=subject, issuer=DEV_ISSUER, audience=AUDIENCE, **claims
+        )
 
     return make
 

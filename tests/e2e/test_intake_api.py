@@ -33,8 +33,11 @@ def a_request(**overrides: Any) -> dict[str, Any]:
         "partner_type": "un",
         "capability": "public-order",
         "headcount": 2,
-        "role_profile": {"rank": "Inspector", "skills": ["public order command"],
-                         "languages": ["English"]},  # fmt: skip
+        "role_profile": {
+            "rank": "Inspector",
+            "skills": ["public order command"],
+            "languages": ["English"],
+        },
         "tour_length_months": 12,
         "needed_by": (date.today() + timedelta(days=90)).isoformat(),
         "funding_source": "cssf-oda",
@@ -51,7 +54,9 @@ def partner(token: TokenFactory) -> tuple[str, dict[str, str]]:
     return partner_id, bearer(token("partner", partner_id=partner_id))
 
 
-async def submit(client: httpx.AsyncClient, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
+async def submit(
+    client: httpx.AsyncClient, headers: dict[str, str], **overrides: Any
+) -> dict[str, Any]:
     response = await client.post("/v1/requests", json=a_request(**overrides), headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
@@ -66,19 +71,27 @@ async def intake_event_count(infra: PostgresTarget) -> int:
 
 
 async def publish(bootstrap: str, topic: str, data: EventData, stream: str, version: int) -> None:
-    env = Envelope.wrap(data, stream_id=stream, stream_version=version, producer="test",
-                        actor=Actor(subject="hub-staff", role="triage_officer"),
-                        correlation_id="e2e")  # fmt: skip
+    env = Envelope.wrap(
+        data,
+        stream_id=stream,
+        stream_version=version,
+        producer="test",
+        actor=Actor(subject="hub-staff", role="triage_officer"),
+        correlation_id="e2e",
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, env.to_bytes(), key=env.key.encode(),
-                                     headers=env.kafka_headers())  # fmt: skip
+        await producer.send_and_wait(
+            topic, env.to_bytes(), key=env.key.encode(), headers=env.kafka_headers()
+        )
     finally:
         await producer.stop()
 
 
-async def wait_status(client: httpx.AsyncClient, headers: dict[str, str], rid: str, want: str) -> dict[str, Any]:
+async def wait_status(
+    client: httpx.AsyncClient, headers: dict[str, str], rid: str, want: str
+) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for _ in range(150):
         body = (await client.get(f"/v1/requests/{rid}", headers=headers)).json()
@@ -98,8 +111,11 @@ async def test_submission_publishes_exactly_one_full_envelope(
     assert request["status"] == "submitted"
     assert request["reference"].startswith(f"JIPH-{date.today().year}-")
     records = await read_topic(bootstrap, INTAKE_EVENTS, expect=10**9, timeout_s=4)
-    mine = [Envelope.from_bytes(r.value) for r in records
-            if Envelope.from_bytes(r.value).data.get("request_id") == request["id"]]  # fmt: skip
+    mine = [
+        Envelope.from_bytes(r.value)
+        for r in records
+        if Envelope.from_bytes(r.value).data.get("request_id") == request["id"]
+    ]
     assert len(mine) == 1
     env = mine[0]
     assert env.event_type == "RequestSubmitted" and env.schema_version == 1
@@ -137,43 +153,105 @@ async def test_triage_and_deployment_events_change_status_and_timeline(
         rid = uuid.UUID(request["id"])
         case = f"case-{rid}"
         question = uuid.uuid4()
-        await publish(bootstrap, TRIAGE_EVENTS, InformationRequested(
-            request_id=rid, information_request_id=question, questions=["Is transport provided?"]),
-            case, 2)  # fmt: skip
+        await publish(
+            bootstrap,
+            TRIAGE_EVENTS,
+            InformationRequested(
+                request_id=rid,
+                information_request_id=question,
+                questions=["Is transport provided?"],
+            ),
+            case,
+            2,
+        )
         shown = await wait_status(client, headers, str(rid), "information_requested")
         assert shown["open_information_request"]["questions"] == ["Is transport provided?"]
 
-        answered = await client.post(f"/v1/requests/{rid}/amendments", headers=headers,
-                                     json={"answers": ["Yes, armoured vehicles."]})  # fmt: skip
+        answered = await client.post(
+            f"/v1/requests/{rid}/amendments",
+            headers=headers,
+            json={"answers": ["Yes, armoured vehicles."]},
+        )
         assert answered.status_code == 200, answered.text
         assert answered.json()["request"]["status"] == "in_triage"
 
-        await publish(bootstrap, TRIAGE_EVENTS, RequestAssessed(
-            request_id=rid, score=71.5, breakdown=[], policy_version="v1", risk_tier="high",
-            assessor="secret-assessor-name", computed_score=71.5), case, 3)  # fmt: skip
+        await publish(
+            bootstrap,
+            TRIAGE_EVENTS,
+            RequestAssessed(
+                request_id=rid,
+                score=71.5,
+                breakdown=[],
+                policy_version="v1",
+                risk_tier="high",
+                assessor="secret-assessor-name",
+                computed_score=71.5,
+            ),
+            case,
+            3,
+        )
         await wait_status(client, headers, str(rid), "assessed")
-        await publish(bootstrap, TRIAGE_EVENTS, RequestApproved(
-            request_id=rid, reference=request["reference"], country="SO", capability="public-order",
-            headcount=2, classification="OFFICIAL", needed_by=date.today() + timedelta(days=90),
-            tour_length_months=12), case, 4)  # fmt: skip
+        await publish(
+            bootstrap,
+            TRIAGE_EVENTS,
+            RequestApproved(
+                request_id=rid,
+                reference=request["reference"],
+                country="SO",
+                capability="public-order",
+                headcount=2,
+                classification="OFFICIAL",
+                needed_by=date.today() + timedelta(days=90),
+                tour_length_months=12,
+            ),
+            case,
+            4,
+        )
         await wait_status(client, headers, str(rid), "approved")
         deployment = uuid.uuid4()
         start = date.today() + timedelta(days=60)
-        await publish(bootstrap, DEPLOYMENT_EVENTS, DeploymentPlanned(
-            request_id=rid, deployment_id=deployment, country="SO", capability="public-order",
-            headcount=2, classification="OFFICIAL", tour_start=start,
-            tour_end=start + timedelta(days=365)), f"deployment-{deployment}", 1)  # fmt: skip
+        await publish(
+            bootstrap,
+            DEPLOYMENT_EVENTS,
+            DeploymentPlanned(
+                request_id=rid,
+                deployment_id=deployment,
+                country="SO",
+                capability="public-order",
+                headcount=2,
+                classification="OFFICIAL",
+                tour_start=start,
+                tour_end=start + timedelta(days=365),
+            ),
+            f"deployment-{deployment}",
+            1,
+        )
         await wait_status(client, headers, str(rid), "sourcing")
-        await publish(bootstrap, DEPLOYMENT_EVENTS, DeploymentStarted(
-            request_id=rid, deployment_id=deployment, started_on=start,
-            officer_refs=["OFF-1", "OFF-2"]), f"deployment-{deployment}", 2)  # fmt: skip
+        await publish(
+            bootstrap,
+            DEPLOYMENT_EVENTS,
+            DeploymentStarted(
+                request_id=rid,
+                deployment_id=deployment,
+                started_on=start,
+                officer_refs=["OFF-1", "OFF-2"],
+            ),
+            f"deployment-{deployment}",
+            2,
+        )
         final = await wait_status(client, headers, str(rid), "deployed")
     assert final["headcount_deployed"] == 2
     steps = [entry["summary"] for entry in final["timeline"]]
-    for expected in ("Request submitted", "The hub asked for more information",
-                     "You answered the hub's questions", "The request was assessed",
-                     "The request was approved", "A deployment was planned", "Officers deployed"):
-        assert expected in steps  # fmt: skip
+    for expected in (
+        "Request submitted",
+        "The hub asked for more information",
+        "You answered the hub's questions",
+        "The request was assessed",
+        "The request was approved",
+        "A deployment was planned",
+        "Officers deployed",
+    ):
+        assert expected in steps
     text = str(final)
     assert "secret-assessor-name" not in text and "71.5" not in text and "OFF-1" not in text
 
@@ -188,10 +266,14 @@ async def test_a_partner_cannot_see_or_touch_another_partners_request(
         missing = str(uuid.uuid4())
         for target in (rid, missing):
             got = await client.get(f"/v1/requests/{target}", headers=a)
-            amend = await client.post(f"/v1/requests/{target}/amendments", headers=a,
-                                      json={"changes": {"title": "Hijacked"}})  # fmt: skip
-            withdraw = await client.post(f"/v1/requests/{target}/withdrawal", headers=a,
-                                         json={"reason": "not mine"})  # fmt: skip
+            amend = await client.post(
+                f"/v1/requests/{target}/amendments",
+                headers=a,
+                json={"changes": {"title": "Hijacked"}},
+            )
+            withdraw = await client.post(
+                f"/v1/requests/{target}/withdrawal", headers=a, json={"reason": "not mine"}
+            )
             assert [got.status_code, amend.status_code, withdraw.status_code] == [404, 404, 404]
             assert got.json()["detail"] == "no such request"  # indistinguishable from a missing one
         listed = (await client.get("/v1/requests", headers=a)).json()["items"]
@@ -205,11 +287,18 @@ async def test_list_is_newest_first_filtered_and_paginated(
 ) -> None:
     _, headers = partner
     async with httpx.AsyncClient(base_url=services["intake"]) as client:
-        ids = [(await submit(client, headers, country=c))["request"]["id"] for c in ("SO", "KE", "SO")]
+        ids = [
+            (await submit(client, headers, country=c))["request"]["id"] for c in ("SO", "KE", "SO")
+        ]
         page1 = (await client.get("/v1/requests", params={"limit": 2}, headers=headers)).json()
-        page2 = (await client.get("/v1/requests", headers=headers,
-                                  params={"limit": 2, "cursor": page1["next_cursor"]})).json()  # fmt: skip
-        only_ke = (await client.get("/v1/requests", params={"country": "KE"}, headers=headers)).json()
+        page2 = (
+            await client.get(
+                "/v1/requests", headers=headers, params={"limit": 2, "cursor": page1["next_cursor"]}
+            )
+        ).json()
+        only_ke = (
+            await client.get("/v1/requests", params={"country": "KE"}, headers=headers)
+        ).json()
         bad = await client.get("/v1/requests", params={"cursor": "garbage"}, headers=headers)
     assert [i["id"] for i in page1["items"] + page2["items"]] == list(reversed(ids))
     assert page2["next_cursor"] is None
@@ -223,16 +312,22 @@ async def test_withdrawal_then_amendment_is_a_conflict_with_the_reason(
     _, headers = partner
     async with httpx.AsyncClient(base_url=services["intake"]) as client:
         rid = (await submit(client, headers))["request"]["id"]
-        changed = await client.post(f"/v1/requests/{rid}/amendments", headers=headers,
-                                    json={"changes": {"headcount": 3}})  # fmt: skip
+        changed = await client.post(
+            f"/v1/requests/{rid}/amendments", headers=headers, json={"changes": {"headcount": 3}}
+        )
         assert changed.status_code == 200 and changed.json()["request"]["headcount"] == 3
-        withdrawn = await client.post(f"/v1/requests/{rid}/withdrawal", headers=headers,
-                                      json={"reason": "Mandate not renewed"})  # fmt: skip
+        withdrawn = await client.post(
+            f"/v1/requests/{rid}/withdrawal",
+            headers=headers,
+            json={"reason": "Mandate not renewed"},
+        )
         assert withdrawn.json()["request"]["status"] == "withdrawn"
-        late = await client.post(f"/v1/requests/{rid}/amendments", headers=headers,
-                                 json={"changes": {"headcount": 4}})  # fmt: skip
-        twice = await client.post(f"/v1/requests/{rid}/withdrawal", headers=headers,
-                                  json={"reason": "again"})  # fmt: skip
+        late = await client.post(
+            f"/v1/requests/{rid}/amendments", headers=headers, json={"changes": {"headcount": 4}}
+        )
+        twice = await client.post(
+            f"/v1/requests/{rid}/withdrawal", headers=headers, json={"reason": "again"}
+        )
     assert late.status_code == 409 and late.json()["type"] == "/problems/not-amendable"
     assert "withdrawn" in late.json()["detail"]
     assert twice.status_code == 409 and twice.json()["type"] == "/problems/already-withdrawn"
@@ -242,8 +337,12 @@ BAD_BODIES = [
     ("unknown field", a_request(status="approved"), 422, "body.status"),
     ("server-set id", a_request(id=str(uuid.uuid4())), 422, "body.id"),
     ("over-long title", a_request(title="x" * 201), 422, "body.title"),
-    ("too many skills", a_request(role_profile={"rank": "PC", "skills": ["s"] * 21}), 422,
-     "body.role_profile.skills"),
+    (
+        "too many skills",
+        a_request(role_profile={"rank": "PC", "skills": ["s"] * 21}),
+        422,
+        "body.role_profile.skills",
+    ),
     ("not ISO", a_request(country="XX"), 422, "body.country"),
     ("past date", a_request(needed_by="2020-01-01"), 422, "body.needed_by"),
     ("headcount 0", a_request(headcount=0), 422, "body.headcount"),
@@ -252,14 +351,21 @@ BAD_BODIES = [
     ("unknown funding", a_request(funding_source="lottery"), 422, "body.funding_source"),
     ("SECRET", a_request(classification="SECRET"), 422, "body.classification"),
     ("missing field", {k: v for k, v in a_request().items() if k != "title"}, 422, "body.title"),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize(("case", "body", "status", "field"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+@pytest.mark.parametrize(
+    ("case", "body", "status", "field"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES]
+)
 async def test_bad_input_gets_a_clear_problem_and_leaves_no_event(
-    services: dict[str, str], partner: tuple[str, dict[str, str]], infra: PostgresTarget,
-    case: str, body: dict[str, Any], status: int, field: str,
-) -> None:  # fmt: skip
+    services: dict[str, str],
+    partner: tuple[str, dict[str, str]],
+    infra: PostgresTarget,
+    case: str,
+    body: dict[str, Any],
+    status: int,
+    field: str,
+) -> None:
     _, headers = partner
     before = await intake_event_count(infra)
     async with httpx.AsyncClient(base_url=services["intake"]) as client:
@@ -278,14 +384,19 @@ async def test_transport_and_auth_errors(
 ) -> None:
     _, headers = partner
     async with httpx.AsyncClient(base_url=services["intake"]) as client:
-        malformed = await client.post("/v1/requests", content=b"{not json",
-                                      headers={**headers, "content-type": "application/json"})  # fmt: skip
-        huge = await client.post("/v1/requests", json=a_request(description="x" * 100_000),
-                                 headers=headers)  # fmt: skip
+        malformed = await client.post(
+            "/v1/requests",
+            content=b"{not json",
+            headers={**headers, "content-type": "application/json"},
+        )
+        huge = await client.post(
+            "/v1/requests", json=a_request(description="x" * 100_000), headers=headers
+        )
         anonymous = await client.get("/v1/requests")
         forged = await client.get("/v1/requests", headers={"Authorization": "Bearer abc.def.ghi"})
-        staff = await client.post("/v1/requests", json=a_request(),
-                                  headers=bearer(token("triage_officer")))  # fmt: skip
+        staff = await client.post(
+            "/v1/requests", json=a_request(), headers=bearer(token("triage_officer"))
+        )
     assert malformed.status_code == 400 and malformed.json()["type"] == "/problems/malformed-json"
     assert huge.status_code == 413
     assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
@@ -300,16 +411,18 @@ async def test_writes_are_rate_limited_per_partner_with_retry_after(
     async with httpx.AsyncClient(base_url=services["intake"]) as client:
         statuses = []
         for _ in range(400):
-            r = await client.post(f"/v1/requests/{uuid.uuid4()}/withdrawal", headers=headers,
-                                  json={"reason": "load"})  # fmt: skip
+            r = await client.post(
+                f"/v1/requests/{uuid.uuid4()}/withdrawal", headers=headers, json={"reason": "load"}
+            )
             statuses.append(r.status_code)
             if r.status_code == 429:
                 assert int(r.headers["retry-after"]) >= 1
                 assert r.json()["type"] == "/problems/rate-limited"
                 break
         other = bearer(token("partner", partner_id=f"other-{uuid.uuid4().hex[:6]}"))
-        unaffected = await client.post(f"/v1/requests/{uuid.uuid4()}/withdrawal", headers=other,
-                                       json={"reason": "x"})  # fmt: skip
+        unaffected = await client.post(
+            f"/v1/requests/{uuid.uuid4()}/withdrawal", headers=other, json={"reason": "x"}
+        )
     assert statuses[-1] == 429 and set(statuses[:-1]) == {404}
     assert unaffected.status_code == 404
 
@@ -321,8 +434,9 @@ async def test_consistency_token_is_honoured_by_reads(
     async with httpx.AsyncClient(base_url=services["intake"]) as client:
         created = await client.post("/v1/requests", json=a_request(), headers=headers)
         token_value = created.headers["x-consistency-token"]
-        read = await client.get(created.headers["location"],
-                                headers={**headers, "X-Consistency-Token": token_value})  # fmt: skip
+        read = await client.get(
+            created.headers["location"], headers={**headers, "X-Consistency-Token": token_value}
+        )
         bad = await client.get("/v1/requests", headers={**headers, "X-Consistency-Token": "nope"})
     assert read.status_code == 200 and read.headers["x-consistency"] == "applied"
     assert bad.status_code == 400

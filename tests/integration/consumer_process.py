@@ -35,10 +35,12 @@ class CrashingApplier(ProjectionApplier):
 
 async def main(url: str, bootstrap: str, topic: str, group: str, kill_every: int) -> None:
     engine = create_engine(url)
-    applier = CrashingApplier(engine, tally_projection(topic), service="tally",
-                              kill_every=kill_every)  # fmt: skip
-    consumer = ProjectionConsumer(applier, bootstrap_servers=bootstrap, group_id=group,
-                                  max_records=37)  # fmt: skip
+    applier = CrashingApplier(
+        engine, tally_projection(topic), service="tally", kill_every=kill_every
+    )
+    consumer = ProjectionConsumer(
+        applier, bootstrap_servers=bootstrap, group_id=group, max_records=37
+    )
     print("consumer started", flush=True)
     await consumer.run()
 

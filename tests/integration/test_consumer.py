@@ -39,30 +39,40 @@ CONSUMER_SCRIPT = Path(__file__).with_name("consumer_process.py")
 def envelope(thing: str, n: int, *, poison: bool = False) -> Envelope:
     return Envelope.wrap(
         ThingHappened(thing_id=thing, n=n, poison=poison),
-        stream_id=thing, stream_version=n, producer="test", actor=CONTEXT.actor,
+        stream_id=thing,
+        stream_version=n,
+        producer="test",
+        actor=CONTEXT.actor,
         correlation_id="test",
-    )  # fmt: skip
+    )
 
 
-async def publish(bootstrap: str, topic: str, envelopes: list[Envelope], *, twice: bool = False) -> None:
+async def publish(
+    bootstrap: str, topic: str, envelopes: list[Envelope], *, twice: bool = False
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
         for env in envelopes:
             for _ in range(2 if twice else 1):
-                await producer.send(topic, env.to_bytes(), key=env.key.encode(),
-                                    headers=env.kafka_headers())  # fmt: skip
+                await producer.send(
+                    topic, env.to_bytes(), key=env.key.encode(), headers=env.kafka_headers()
+                )
         await producer.flush()
     finally:
         await producer.stop()
 
 
 async def consume_until(
-    engine: AsyncEngine, applier: ProjectionApplier, bootstrap: str, check: object,
+    engine: AsyncEngine,
+    applier: ProjectionApplier,
+    bootstrap: str,
+    check: object,
     timeout_s: float = 60,
-) -> None:  # fmt: skip
-    consumer = ProjectionConsumer(applier, bootstrap_servers=bootstrap,
-                                  group_id=f"g-{uuid.uuid4().hex[:8]}")  # fmt: skip
+) -> None:
+    consumer = ProjectionConsumer(
+        applier, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}"
+    )
     task = asyncio.create_task(consumer.run())
     try:
         deadline = asyncio.get_running_loop().time() + timeout_s
@@ -84,8 +94,9 @@ async def test_every_event_applied_once_even_when_delivered_twice(
 ) -> None:
     topic = await new_topics("dupes")
     await create_tally_tables(backbone_engine)
-    await publish(bootstrap, topic, [envelope(f"t{i}", n) for n in range(1, 21) for i in range(5)],
-                  twice=True)  # fmt: skip
+    await publish(
+        bootstrap, topic, [envelope(f"t{i}", n) for n in range(1, 21) for i in range(5)], twice=True
+    )
     applier = ProjectionApplier(backbone_engine, tally_projection(topic), service="tally")
     want = expected_tally(5, 20)
 
@@ -114,8 +125,10 @@ async def test_consumer_killed_between_apply_and_commit_ends_equal_to_full_repla
         group = f"crash-{uuid.uuid4().hex[:8]}"
         proc = subprocess.Popen(
             [sys.executable, str(CONSUMER_SCRIPT), fresh_database, bootstrap, topic, group, "3"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             code = await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout=20)
         except TimeoutError:
@@ -132,8 +145,9 @@ async def test_consumer_killed_between_apply_and_commit_ends_equal_to_full_repla
     live = await read_tally(backbone_engine)
     assert live == want
     # A full replay into a fresh copy gives the same projection.
-    rebuild = ProjectionRebuild(backbone_engine, tally_projection(topic), service="tally",
-                                bootstrap_servers=bootstrap)  # fmt: skip
+    rebuild = ProjectionRebuild(
+        backbone_engine, tally_projection(topic), service="tally", bootstrap_servers=bootstrap
+    )
     rebuild.applier.projection = tally_projection(topic)
     await rebuild._prepare_shadow()
     await _replay_into_shadow(rebuild, bootstrap, topic)
@@ -152,16 +166,29 @@ async def test_poison_event_is_dead_lettered_parks_its_key_and_redrive_applies_i
     await create_tally_tables(backbone_engine)
     switch = PoisonSwitch(broken=True)
     projection = tally_projection(topic, switch)
-    applier = ProjectionApplier(backbone_engine, projection, service=f"svc{uuid.uuid4().hex[:6]}",
-                                max_retries=2, retry_backoff_s=0.01)  # fmt: skip
-    events = [envelope("bad", 1), envelope("bad", 2, poison=True), envelope("bad", 3),
-              envelope("bad", 4), envelope("good", 1), envelope("good", 2)]  # fmt: skip
+    applier = ProjectionApplier(
+        backbone_engine,
+        projection,
+        service=f"svc{uuid.uuid4().hex[:6]}",
+        max_retries=2,
+        retry_backoff_s=0.01,
+    )
+    events = [
+        envelope("bad", 1),
+        envelope("bad", 2, poison=True),
+        envelope("bad", 3),
+        envelope("bad", 4),
+        envelope("good", 1),
+        envelope("good", 2),
+    ]
     await publish(bootstrap, topic, events)
 
     async def settled() -> bool:
-        return (await read_tally(backbone_engine)).get("good") == [1, 2] and bool(
-            await _dead(applier)
-        ) and (await _dead(applier))[0].parked_behind == 2
+        return (
+            (await read_tally(backbone_engine)).get("good") == [1, 2]
+            and bool(await _dead(applier))
+            and (await _dead(applier))[0].parked_behind == 2
+        )
 
     await consume_until(backbone_engine, applier, bootstrap, settled)
     dead = (await _dead(applier))[0]
@@ -187,8 +214,13 @@ async def test_skip_drops_the_poison_event_and_releases_the_parked_ones(
 ) -> None:
     topic = await new_topics("skip")
     await create_tally_tables(backbone_engine)
-    applier = ProjectionApplier(backbone_engine, tally_projection(topic), service="tally-skip",
-                                max_retries=1, retry_backoff_s=0.01)  # fmt: skip
+    applier = ProjectionApplier(
+        backbone_engine,
+        tally_projection(topic),
+        service="tally-skip",
+        max_retries=1,
+        retry_backoff_s=0.01,
+    )
     await publish(bootstrap, topic, [envelope("x", 1, poison=True), envelope("x", 2)])
 
     async def parked() -> bool:
@@ -215,17 +247,22 @@ async def test_rebuild_while_live_serves_swaps_in_an_identical_projection(
     await publish(bootstrap, topic, [envelope(f"t{i}", n) for n in range(1, 51) for i in range(8)])
     projection = tally_projection(topic)
     applier = ProjectionApplier(backbone_engine, projection, service="tally-rebuild")
-    consumer = ProjectionConsumer(applier, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}")
+    consumer = ProjectionConsumer(
+        applier, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}"
+    )
     task = asyncio.create_task(consumer.run())
     try:
         while await read_tally(backbone_engine) != expected_tally(8, 50):
             await asyncio.sleep(0.1)
         before = await read_tally(backbone_engine)
-        rebuild = ProjectionRebuild(backbone_engine, projection, service="tally-rebuild",
-                                    bootstrap_servers=bootstrap)  # fmt: skip
+        rebuild = ProjectionRebuild(
+            backbone_engine, projection, service="tally-rebuild", bootstrap_servers=bootstrap
+        )
         # More events arrive while the rebuild runs; the live copy keeps serving reads.
         more = asyncio.create_task(
-            publish(bootstrap, topic, [envelope(f"t{i}", n) for n in range(51, 61) for i in range(8)])
+            publish(
+                bootstrap, topic, [envelope(f"t{i}", n) for n in range(51, 61) for i in range(8)]
+            )
         )
         progress = await rebuild.run()
         await more

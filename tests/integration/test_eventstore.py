@@ -21,16 +21,24 @@ async def test_thousand_racing_appends_at_one_version_exactly_one_wins(
 ) -> None:
     store = EventStore(producer="test", topic_override="test.topic")
     async with backbone_engine.begin() as conn:
-        await store.append(conn, "thing-1", [ThingHappened(thing_id="thing-1", n=1)],
-                           expected_version=0, context=CONTEXT)  # fmt: skip
+        await store.append(
+            conn,
+            "thing-1",
+            [ThingHappened(thing_id="thing-1", n=1)],
+            expected_version=0,
+            context=CONTEXT,
+        )
 
     async def attempt(i: int) -> bool:
         try:
             async with backbone_engine.begin() as conn:
                 await store.append(
-                    conn, "thing-1", [ThingHappened(thing_id="thing-1", n=100 + i)],
-                    expected_version=1, context=CONTEXT,
-                )  # fmt: skip
+                    conn,
+                    "thing-1",
+                    [ThingHappened(thing_id="thing-1", n=100 + i)],
+                    expected_version=1,
+                    context=CONTEXT,
+                )
             return True
         except ConcurrencyConflict:
             return False
@@ -50,13 +58,19 @@ async def test_append_at_a_stale_or_future_version_is_a_conflict(
 ) -> None:
     store = EventStore(producer="test", topic_override="test.topic")
     async with backbone_engine.begin() as conn:
-        await store.append(conn, "s", [ThingHappened(thing_id="s", n=1)], expected_version=0,
-                           context=CONTEXT)  # fmt: skip
+        await store.append(
+            conn, "s", [ThingHappened(thing_id="s", n=1)], expected_version=0, context=CONTEXT
+        )
     for wrong in (0, 2, 5):
         with pytest.raises(ConcurrencyConflict) as err:
             async with backbone_engine.begin() as conn:
-                await store.append(conn, "s", [ThingHappened(thing_id="s", n=9)],
-                                   expected_version=wrong, context=CONTEXT)  # fmt: skip
+                await store.append(
+                    conn,
+                    "s",
+                    [ThingHappened(thing_id="s", n=9)],
+                    expected_version=wrong,
+                    context=CONTEXT,
+                )
         assert err.value.actual_version == 1
 
 
@@ -65,8 +79,13 @@ async def test_load_returns_envelopes_in_stream_order_with_full_metadata(
 ) -> None:
     store = EventStore(producer="intake", topic_override="test.topic")
     async with backbone_engine.begin() as conn:
-        await store.append(conn, "s", [ThingHappened(thing_id="s", n=i) for i in range(1, 4)],
-                           expected_version=0, context=CONTEXT)  # fmt: skip
+        await store.append(
+            conn,
+            "s",
+            [ThingHappened(thing_id="s", n=i) for i in range(1, 4)],
+            expected_version=0,
+            context=CONTEXT,
+        )
     async with backbone_engine.connect() as conn:
         loaded = await store.load(conn, "s")
         types = (await conn.execute(sa.select(events.c.event_type))).scalars().all()

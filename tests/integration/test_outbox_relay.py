@@ -29,8 +29,13 @@ async def append_stream(engine: AsyncEngine, store: EventStore, thing: str, coun
     """One writer: `count` single-event appends to one stream, each its own transaction."""
     for n in range(1, count + 1):
         async with engine.begin() as conn:
-            await store.append(conn, thing, [ThingHappened(thing_id=thing, n=n)],
-                               expected_version=n - 1, context=CONTEXT)  # fmt: skip
+            await store.append(
+                conn,
+                thing,
+                [ThingHappened(thing_id=thing, n=n)],
+                expected_version=n - 1,
+                context=CONTEXT,
+            )
 
 
 async def wait_for(check: Callable[[], object], timeout_s: float = 60) -> None:

@@ -31,8 +31,12 @@ async def test_idempotent_producer_and_consumer_round_trip_through_the_broker(
             await producer.send_and_wait(topic, f"v{i}".encode(), key=b"same-key")
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4()}",
-                                auto_offset_reset="earliest")  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"g-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     got: list[bytes] = []
     try:
@@ -49,8 +53,9 @@ async def test_a_consumer_group_shares_the_six_partitions(
 ) -> None:
     topic = await new_topics("group")
     group = f"g-{uuid.uuid4()}"
-    members = [AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group)
-               for _ in range(2)]  # fmt: skip
+    members = [
+        AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group) for _ in range(2)
+    ]
     for m in members:
         await m.start()
     try:
@@ -86,8 +91,9 @@ async def test_project_topics_have_six_partitions_and_infinite_retention(bootstr
 
 
 async def test_broker_does_not_create_topics_on_demand(bootstrap: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=3000,
-                                metadata_max_age_ms=1000)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, request_timeout_ms=3000, metadata_max_age_ms=1000
+    )
     await producer.start()
     try:
         with pytest.raises(KafkaError):
@@ -102,13 +108,23 @@ async def test_broker_does_not_create_topics_on_demand(bootstrap: str) -> None:
 async def test_each_service_role_reaches_only_its_own_database(
     infra: PostgresTarget, service: str
 ) -> None:
-    own = await asyncpg.connect(host=infra.host, port=infra.port, user=service_role(service),
-                                password=service_password(service), database=service_role(service))  # fmt: skip
+    own = await asyncpg.connect(
+        host=infra.host,
+        port=infra.port,
+        user=service_role(service),
+        password=service_password(service),
+        database=service_role(service),
+    )
     assert await own.fetchval("SELECT current_database()") == service_role(service)
     await own.close()
     for other in SERVICE_NAMES:
         if other == service:
             continue
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await asyncpg.connect(host=infra.host, port=infra.port, user=service_role(service),
-                                  password=service_password(service), database=service_role(other))  # fmt: skip
+            await asyncpg.connect(
+                host=infra.host,
+                port=infra.port,
+                user=service_role(service),
+                password=service_password(service),
+                database=service_role(other),
+            )

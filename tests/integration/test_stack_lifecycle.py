@@ -19,10 +19,19 @@ SCRATCH = stack_config("scratch")
 
 
 def jiph(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "JIPH_STACK")}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "jiph.cli", "--stack", "scratch", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "JIPH_STACK")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "jiph.cli", "--stack", "scratch", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def stack_pids() -> list[int | None]:
@@ -61,7 +70,7 @@ def test_up_twice_is_harmless_status_reports_and_down_leaves_nothing(scratch_dow
     assert down.returncode == 0
     assert stack_pids() == [None] * 5
     for pid in pids:
-        assert pid is not None and not Path(f"/proc/{pid}").exists() or _zombie(pid)
+        assert (pid is not None and not Path(f"/proc/{pid}").exists()) or _zombie(pid)
     after = jiph("status")
     assert after.returncode != 0
     assert "DOWN" in after.stdout

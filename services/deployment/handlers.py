@@ -1,0 +1,296 @@
+"""The deployment service's command handlers: load the stream, gather the facts a rule needs,
+decide (pure), append. No HTTP here; SQL lives in `privacy`, `staffing` and `queries`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+from uuid6 import uuid7
+
+from services.deployment import crypto, domain, privacy, queries, staffing
+from services.deployment.commands import OfferCapability, PlanDeployment
+from services.deployment.domain import Deployment, DomainError, Offer
+from shared.auth import Principal
+from shared.consumer import ProjectionApplier
+from shared.events import Envelope, EventData
+from shared.eventstore import CommandContext, EventStore
+from shared.reference.data import ReferenceData
+
+
+@dataclass(frozen=True)
+class Deps:
+    store: EventStore
+    applier: ProjectionApplier
+    ref: ReferenceData
+
+
+class NotFound(Exception):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def offer_stream(offer_id: UUID) -> str:
+    return f"offer-{offer_id}"
+
+
+def deployment_stream(deployment_id: UUID) -> str:
+    return f"deployment-{deployment_id}"
+
+
+async def _append(
+    conn: AsyncConnection, deps: Deps, stream_id: str, events: list[EventData], version: int,
+    ctx: CommandContext,
+) -> list[Envelope]:  # fmt: skip
+    envelopes = await deps.store.append(conn, stream_id, events, expected_version=version, context=ctx)
+    await deps.applier.apply_inline(conn, envelopes)
+    return envelopes
+
+
+def _double_booked(officer_ref: str) -> DomainError:
+    return DomainError("officer-double-booked",
+                       f"{officer_ref} was booked onto an overlapping tour meanwhile")  # fmt: skip
+
+
+# --- offers ------------------------------------------------------------------------------------
+async def load_offer(conn: AsyncConnection, store: EventStore, offer_id: UUID) -> Offer | None:
+    history = await store.load(conn, offer_stream(offer_id))
+    return domain.fold_offer(env.payload() for env in history)
+
+
+async def offer(
+    conn: AsyncConnection, deps: Deps, force: str, body: OfferCapability, ctx: CommandContext,
+    today: date,
+) -> list[Envelope]:  # fmt: skip
+    if body.officer_ref is not None:
+        known = await privacy.find_officer(conn, body.officer_ref, lock=True)
+        if known is None or known.force != force:
+            raise NotFound("officer")  # another force's officer looks exactly like a missing one
+        officer_ref, key = known.officer_ref, await privacy.key_of(conn, known.officer_ref)
+    else:
+        officer_ref, key = await privacy.register_officer(conn, force)
+    offer_id = uuid7()
+    sealed = crypto.seal(key, officer_ref, body.officer.personal_data()) if key else ""
+    events = domain.decide_offer(
+        offer_id=offer_id, officer_ref=officer_ref, force=force, terms=body.terms(),
+        personal_data=sealed, today=today, officer_erased=key is None,
+    )  # fmt: skip
+    return await _append(conn, deps, offer_stream(offer_id), events, 0, ctx)
+
+
+async def withdraw_offer(
+    conn: AsyncConnection, deps: Deps, force: str, offer_id: UUID, reason: str,
+    ctx: CommandContext, today: date,
+) -> list[Envelope]:  # fmt: skip
+    state = await load_offer(conn, deps.store, offer_id)
+    if state is None or state.force != force:
+        raise NotFound("offer")
+    await privacy.find_officer(conn, state.officer_ref, lock=True)  # not while being nominated
+    committed = await staffing.committed(conn, state.officer_ref, after=today)
+    events = domain.decide_withdraw_offer(state, reason=reason, committed_to=committed)
+    return await _append(conn, deps, offer_stream(offer_id), events, state.version, ctx)
+
+
+# --- officers' personal data -------------------------------------------------------------------
+async def read_officer(
+    conn: AsyncConnection, officer_ref: str, who: Principal, justification: str,
+    correlation_id: str,
+) -> dict[str, Any]:  # fmt: skip
+    """The officer with their personal data, and the access-log entry of this disclosure (in the
+    same transaction: no disclosure without its record). An erased officer discloses nothing."""
+    officer = await privacy.find_officer(conn, officer_ref)
+    if officer is None:
+        raise NotFound("officer")
+    key = await privacy.key_of(conn, officer_ref)
+    sealed = await queries.latest_sealed_personal_data(conn, officer_ref)
+    personal: dict[str, Any] = dict.fromkeys(privacy.PERSONAL_FIELDS, "erased")
+    log_id = None
+    if key is not None and sealed:
+        personal = orjson.loads(crypto.unseal(key, officer_ref, sealed))
+        disclosed = [f for f in privacy.PERSONAL_FIELDS if personal.get(f) is not None]
+        log_id = await privacy.log_access(
+            conn, actor=who.subject, actor_role=who.role.value, action="read",
+            officer_ref=officer_ref, justification=justification, fields=disclosed,
+            recipient=who.subject, correlation_id=correlation_id,
+        )  # fmt: skip
+    return {
+        "officer_ref": officer_ref,
+        "force": officer.force,
+        "erased_at": officer.erased_at,
+        **{f: personal.get(f) for f in privacy.PERSONAL_FIELDS},
+        "offers": await queries.list_offers(
+            conn, queries.OfferFilters(officer_ref=officer_ref, status=None), after=None, limit=100
+        ),
+        "deployments": await queries.officer_deployments(conn, officer_ref),
+        "access_log_id": log_id,
+    }
+
+
+async def erase_officer(
+    conn: AsyncConnection, officer_ref: str, who: Principal, justification: str,
+    correlation_id: str,
+) -> tuple[datetime, int]:  # fmt: skip
+    officer = await privacy.find_officer(conn, officer_ref, lock=True)
+    if officer is None:
+        raise NotFound("officer")
+    if officer.erased_at is not None:
+        raise DomainError("already-erased", f"the personal data of {officer_ref} is already erased")
+    erased_at = await privacy.erase(conn, officer_ref, by=who.subject)
+    log_id = await privacy.log_access(
+        conn, actor=who.subject, actor_role=who.role.value, action="erasure",
+        officer_ref=officer_ref, justification=justification,
+        fields=list(privacy.PERSONAL_FIELDS), recipient="none", correlation_id=correlation_id,
+    )  # fmt: skip
+    return erased_at, log_id
+
+
+# --- deployments -------------------------------------------------------------------------------
+async def load_deployment(conn: AsyncConnection, store: EventStore, deployment_id: UUID) -> Deployment:
+    history = await store.load(conn, deployment_stream(deployment_id))
+    state = domain.fold(env.payload() for env in history)
+    if state is None:
+        raise NotFound("deployment")
+    return state
+
+
+async def plan(
+    conn: AsyncConnection, deps: Deps, body: PlanDeployment, ctx: CommandContext, today: date
+) -> list[Envelope]:
+    requirement = await queries.lock_requirement(conn, body.request_id)
+    live = []
+    for deployment_id in await staffing.deployments_of(conn, body.request_id):
+        existing = await load_deployment(conn, deps.store, deployment_id)
+        if existing.status in domain.LIVE:
+            live.append(deployment_id)
+    deployment_id = uuid7()
+    events = domain.decide_plan(
+        requirement, deployment_id=deployment_id, live_deployments=live,
+        tour_start=body.tour_start, tour_end=body.tour_end, mission=body.mission, today=today,
+    )  # fmt: skip
+    await staffing.record_deployment(conn, deployment_id, body.request_id)
+    return await _append(conn, deps, deployment_stream(deployment_id), events, 0, ctx)
+
+
+async def _decide_and_append(
+    conn: AsyncConnection, deps: Deps, state: Deployment,
+    decide: Callable[[Deployment], list[EventData]], ctx: CommandContext,
+) -> list[Envelope]:  # fmt: skip
+    events = decide(state)
+    return await _append(conn, deps, deployment_stream(state.deployment_id), events, state.version, ctx)
+
+
+async def nominate(
+    conn: AsyncConnection, deps: Deps, deployment_id: UUID, officer_ref: str, ctx: CommandContext
+) -> list[Envelope]:
+    # The officer's row lock first: two nominations of one officer run one after the other, and
+    # the second sees the first's booking. The exclusion constraint backs this up.
+    officer = await privacy.find_officer(conn, officer_ref, lock=True)
+    if officer is None:
+        raise NotFound("officer")
+    state = await load_deployment(conn, deps.store, deployment_id)
+    offers = [o for i in await queries.offer_ids_of(conn, officer_ref)
+              if (o := await load_offer(conn, deps.store, i)) is not None]  # fmt: skip
+    booked = await staffing.overlapping(conn, officer_ref, state.tour_start, state.tour_end,
+                                        excluding=deployment_id)  # fmt: skip
+    events = domain.decide_nominate(state, officer_ref, offers=offers, booked_elsewhere=booked,
+                                    erased=officer.erased_at is not None, ref=deps.ref)  # fmt: skip
+    try:
+        await staffing.book(conn, officer_ref, deployment_id, state.tour_start, state.tour_end)
+    except staffing.DoubleBooked as exc:
+        raise _double_booked(officer_ref) from exc
+    return await _append(conn, deps, deployment_stream(deployment_id), events, state.version, ctx)
+
+
+async def release(
+    conn: AsyncConnection, deps: Deps, deployment_id: UUID, officer_ref: str, force: str,
+    ctx: CommandContext,
+) -> list[Envelope]:  # fmt: skip
+    state = await load_deployment(conn, deps.store, deployment_id)
+    return await _decide_and_append(
+        conn, deps, state, lambda s: domain.decide_release(s, officer_ref, force=force), ctx
+    )
+
+
+async def clear(
+    conn: AsyncConnection, deps: Deps, deployment_id: UUID, officer_ref: str, ctx: CommandContext
+) -> list[Envelope]:
+    state = await load_deployment(conn, deps.store, deployment_id)
+    nominee = state.nominee(officer_ref)
+    offer = None if nominee is None else await load_offer(conn, deps.store, nominee.offer_id)
+    return await _decide_and_append(
+        conn, deps, state, lambda s: domain.decide_clear(s, officer_ref, offer=offer, ref=deps.ref), ctx
+    )
+
+
+async def start(
+    conn: AsyncConnection, deps: Deps, deployment_id: UUID, on: date, ctx: CommandContext
+) -> list[Envelope]:
+    state = await load_deployment(conn, deps.store, deployment_id)
+    return await _decide_and_append(conn, deps, state, lambda s: domain.decide_start(s, on=on), ctx)
+
+
+async def extend(
+    conn: AsyncConnection, deps: Deps, deployment_id: UUID, months: int, ctx: CommandContext
+) -> list[Envelope]:
+    state = await load_deployment(conn, deps.store, deployment_id)
+    deployed = sorted(
+        (n for n in state.nominees if n.status == domain.OfficerStatus.DEPLOYED),
+        key=lambda n: n.officer_ref,
+    )
+    new_end = domain.extended_end(state.tour_end, months)
+    offers: dict[str, Offer] = {}
+    booked: dict[str, list[UUID]] = {}
+    for n in deployed:  # locked in a fixed order, so two extensions cannot deadlock
+        await privacy.find_officer(conn, n.officer_ref, lock=True)
+        offer_state = await load_offer(conn, deps.store, n.offer_id)
+        assert offer_state is not None
+        offers[n.officer_ref] = offer_state
+        booked[n.officer_ref] = await staffing.overlapping(
+            conn, n.officer_ref, state.tour_end + timedelta(days=1), new_end, excluding=deployment_id
+        )
+    events = domain.decide_extend(state, months, offers=offers, booked_elsewhere=booked, ref=deps.ref)
+    try:
+        await staffing.extend(conn, deployment_id, [n.officer_ref for n in deployed], new_end)
+    except staffing.DoubleBooked as exc:
+        raise _double_booked(", ".join(offers)) from exc
+    return await _append(conn, deps, deployment_stream(deployment_id), events, state.version, ctx)
+
+
+async def repatriate(
+    conn: AsyncConnection, deps: Deps, deployment_id: UUID, officer_ref: str, reason_code: str,
+    on: date, ctx: CommandContext,
+) -> list[Envelope]:  # fmt: skip
+    state = await load_deployment(conn, deps.store, deployment_id)
+    envelopes = await _decide_and_append(
+        conn, deps, state,
+        lambda s: domain.decide_repatriate(s, officer_ref, reason_code=reason_code, on=on, ref=deps.ref),
+        ctx,
+    )  # fmt: skip
+    await staffing.end_early(conn, deployment_id, on, officer_ref=officer_ref)
+    return envelopes
+
+
+async def complete(
+    conn: AsyncConnection, deps: Deps, deployment_id: UUID, on: date, ctx: CommandContext
+) -> list[Envelope]:
+    state = await load_deployment(conn, deps.store, deployment_id)
+    envelopes = await _decide_and_append(conn, deps, state, lambda s: domain.decide_complete(s, on=on), ctx)
+    await staffing.end_early(conn, deployment_id, on)
+    return envelopes
+
+
+async def cancel(
+    conn: AsyncConnection, deps: Deps, deployment_id: UUID, reason: str, ctx: CommandContext
+) -> list[Envelope]:
+    state = await load_deployment(conn, deps.store, deployment_id)
+    envelopes = await _decide_and_append(
+        conn, deps, state, lambda s: domain.decide_cancel(s, reason=reason), ctx
+    )
+    await staffing.release(conn, deployment_id)
+    return envelopes

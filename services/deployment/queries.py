@@ -1,0 +1,295 @@
+"""Read-model SELECTs behind the deployment service's GET endpoints (and the lookups commands
+make: the approved requirement, an officer's offers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.deployment.domain import Requirement
+from services.deployment.tables import (
+    deployment_officers,
+    deployment_timeline,
+    deployments,
+    officer_keys,
+    offers,
+    requirements,
+)
+
+Keyset = tuple[datetime, UUID]
+
+
+# --- requirements ------------------------------------------------------------------------------
+async def lock_requirement(conn: AsyncConnection, request_id: UUID) -> Requirement | None:
+    """The requirement, its row locked: a withdrawal or hold consumed meanwhile waits for this
+    command to commit (and then cancels what it planned), or this command waits and sees it."""
+    row = (
+        await conn.execute(
+            sa.select(requirements).where(requirements.c.request_id == request_id).with_for_update()
+        )
+    ).first()
+    if row is None:
+        return None
+    return Requirement(
+        request_id=row.request_id, decision=row.decision, withdrawn=row.withdrawn,
+        country=row.country, capability=row.capability, headcount=row.headcount,
+        classification=row.classification, tour_length_months=row.tour_length_months,
+    )  # fmt: skip
+
+
+def _requirement(row: Any) -> dict[str, Any]:
+    return {
+        "request_id": row.request_id,
+        "reference": row.reference,
+        "country": row.country,
+        "capability": row.capability,
+        "headcount": row.headcount,
+        "classification": row.classification,
+        "needed_by": row.needed_by,
+        "tour_length_months": row.tour_length_months,
+        "status": row.status,
+        "deployment_id": row.deployment_id,
+        "approved_at": row.approved_at,
+        "updated_at": row.updated_at,
+    }
+
+
+@dataclass(frozen=True)
+class RequirementFilters:
+    status: str | None = None
+    capability: str | None = None
+    country: str | None = None
+
+
+async def list_requirements(
+    conn: AsyncConnection, filters: RequirementFilters, *, after: Keyset | None, limit: int
+) -> list[dict[str, Any]]:
+    q = sa.select(requirements).where(requirements.c.approved_at.is_not(None))
+    if filters.status:
+        q = q.where(requirements.c.status == filters.status)
+    if filters.capability:
+        q = q.where(requirements.c.capability == filters.capability)
+    if filters.country:
+        q = q.where(requirements.c.country == filters.country.upper())
+    if after is not None:
+        q = q.where(sa.tuple_(requirements.c.approved_at, requirements.c.request_id) < sa.tuple_(*after))
+    q = q.order_by(requirements.c.approved_at.desc(), requirements.c.request_id.desc()).limit(limit)
+    return [_requirement(r) for r in await conn.execute(q)]
+
+
+async def get_requirement(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            sa.select(requirements).where(
+                requirements.c.request_id == request_id, requirements.c.approved_at.is_not(None)
+            )
+        )
+    ).first()
+    return None if row is None else _requirement(row)
+
+
+# --- offers ------------------------------------------------------------------------------------
+_OFFER_COLUMNS = [c for c in offers.c if c.name != "personal_data"]
+
+
+def _offer(row: Any) -> dict[str, Any]:
+    view = {c.name: getattr(row, c.name) for c in _OFFER_COLUMNS}
+    view["id"] = view.pop("offer_id")
+    return view
+
+
+@dataclass(frozen=True)
+class OfferFilters:
+    capability: str | None = None
+    force: str | None = None
+    available_on: date | None = None
+    status: str | None = "active"
+    officer_ref: str | None = None
+
+
+async def list_offers(
+    conn: AsyncConnection, filters: OfferFilters, *, after: Keyset | None, limit: int
+) -> list[dict[str, Any]]:
+    q = sa.select(*_OFFER_COLUMNS)
+    if filters.capability:
+        q = q.where(offers.c.capability == filters.capability)
+    if filters.force:
+        q = q.where(offers.c.force == filters.force)
+    if filters.available_on:
+        q = q.where(offers.c.available_from <= filters.available_on,
+                    offers.c.available_to >= filters.available_on)  # fmt: skip
+    if filters.status:
+        q = q.where(offers.c.status == filters.status)
+    if filters.officer_ref:
+        q = q.where(offers.c.officer_ref == filters.officer_ref)
+    if after is not None:
+        q = q.where(sa.tuple_(offers.c.offered_at, offers.c.offer_id) < sa.tuple_(*after))
+    q = q.order_by(offers.c.offered_at.desc(), offers.c.offer_id.desc()).limit(limit)
+    return [_offer(r) for r in await conn.execute(q)]
+
+
+async def get_offer(conn: AsyncConnection, offer_id: UUID) -> dict[str, Any] | None:
+    row = (await conn.execute(sa.select(*_OFFER_COLUMNS).where(offers.c.offer_id == offer_id))).first()
+    return None if row is None else _offer(row)
+
+
+async def offer_ids_of(conn: AsyncConnection, officer_ref: str) -> list[UUID]:
+    rows = await conn.scalars(
+        sa.select(offers.c.offer_id)
+        .where(offers.c.officer_ref == officer_ref)
+        .order_by(offers.c.offered_at.desc(), offers.c.offer_id.desc())
+    )
+    return list(rows)
+
+
+async def latest_sealed_personal_data(conn: AsyncConnection, officer_ref: str) -> str | None:
+    """The personal data of the officer's latest offer, sealed (the latest is the current one)."""
+    return await conn.scalar(
+        sa.select(offers.c.personal_data)
+        .where(offers.c.officer_ref == officer_ref)
+        .order_by(offers.c.offered_at.desc(), offers.c.offer_id.desc())
+        .limit(1)
+    )
+
+
+# --- deployments -------------------------------------------------------------------------------
+def _deployment(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "id": m["deployment_id"],
+        "request_id": m["request_id"],
+        "reference": m["reference"],
+        "mission": m["mission"],
+        "country": m["country"],
+        "capability": m["capability"],
+        "headcount": m["headcount"],
+        "classification": m["classification"],
+        "tour_start": m["tour_start"],
+        "tour_end": m["tour_end"],
+        "status": m["status"],
+        "nominated": m["nominated"],
+        "cleared": m["cleared"],
+        "started_on": m["started_on"],
+        "completed_on": m["completed_on"],
+        "extensions": m["extensions"],
+        "cancel_reason": m["cancel_reason"],
+        "planned_at": m["planned_at"],
+        "updated_at": m["updated_at"],
+    }
+
+
+def _count(status: str | None = None) -> Any:
+    q = sa.select(sa.func.count()).where(deployment_officers.c.deployment_id == deployments.c.deployment_id)
+    if status:
+        q = q.where(deployment_officers.c.status == status)
+    return q.scalar_subquery()
+
+
+def _deployments_select() -> Any:
+    return sa.select(
+        deployments,
+        requirements.c.reference,
+        _count().label("nominated"),
+        _count("cleared").label("cleared"),
+    ).select_from(
+        deployments.outerjoin(requirements, requirements.c.request_id == deployments.c.request_id)
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentFilters:
+    status: str | None = None
+    request_id: UUID | None = None
+    capability: str | None = None
+    country: str | None = None
+    force: str | None = None  # deployments with an officer of this force
+    officer_ref: str | None = None
+
+
+def _with_officer(where: Any) -> Any:
+    return sa.exists().where(deployment_officers.c.deployment_id == deployments.c.deployment_id, where)
+
+
+async def list_deployments(
+    conn: AsyncConnection, filters: DeploymentFilters, *, after: Keyset | None, limit: int
+) -> list[dict[str, Any]]:
+    q = _deployments_select()
+    if filters.status:
+        q = q.where(deployments.c.status == filters.status)
+    if filters.request_id:
+        q = q.where(deployments.c.request_id == filters.request_id)
+    if filters.capability:
+        q = q.where(deployments.c.capability == filters.capability)
+    if filters.country:
+        q = q.where(deployments.c.country == filters.country.upper())
+    if filters.force:
+        q = q.where(_with_officer(deployment_officers.c.force == filters.force))
+    if filters.officer_ref:
+        q = q.where(_with_officer(deployment_officers.c.officer_ref == filters.officer_ref))
+    if after is not None:
+        q = q.where(sa.tuple_(deployments.c.planned_at, deployments.c.deployment_id) < sa.tuple_(*after))
+    q = q.order_by(deployments.c.planned_at.desc(), deployments.c.deployment_id.desc()).limit(limit)
+    return [_deployment(r) for r in await conn.execute(q)]
+
+
+async def get_deployment(conn: AsyncConnection, deployment_id: UUID) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(_deployments_select().where(deployments.c.deployment_id == deployment_id))
+    ).first()
+    if row is None:
+        return None
+    has_key = sa.exists().where(officer_keys.c.officer_ref == deployment_officers.c.officer_ref)
+    officer_rows = await conn.execute(
+        sa.select(deployment_officers, offers.c.rank, has_key.label("has_key"))
+        .select_from(deployment_officers.outerjoin(offers, offers.c.offer_id == deployment_officers.c.offer_id))
+        .where(deployment_officers.c.deployment_id == deployment_id)
+        .order_by(deployment_officers.c.nominated_at, deployment_officers.c.officer_ref)
+    )
+    entries = await conn.execute(
+        sa.select(deployment_timeline)
+        .where(deployment_timeline.c.deployment_id == deployment_id)
+        .order_by(deployment_timeline.c.occurred_at, deployment_timeline.c.event_id)
+    )
+    return _deployment(row) | {
+        "officers": [
+            {
+                "officer_ref": o.officer_ref, "offer_id": o.offer_id, "force": o.force,
+                "gender": o.gender, "rank": o.rank, "status": o.status,
+                "nominated_at": o.nominated_at, "released_at": o.released_at,
+                "cleared_at": o.cleared_at, "valid_until": o.valid_until,
+                "repatriated_on": o.repatriated_on, "repatriation_reason": o.repatriation_reason,
+                "personal_data": "available" if o.has_key else "erased",
+            }  # fmt: skip
+            for o in officer_rows
+        ],
+        "timeline": [
+            {"at": e.occurred_at, "event": e.event_type, "by_role": e.actor_role, "details": e.details}
+            for e in entries
+        ],
+    }
+
+
+async def officer_deployments(conn: AsyncConnection, officer_ref: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sa.select(
+            deployments.c.deployment_id, deployments.c.request_id, deployments.c.country,
+            deployments.c.capability, deployments.c.tour_start, deployments.c.tour_end,
+            deployments.c.status.label("deployment_status"),
+            deployment_officers.c.status.label("officer_status"),
+        )
+        .select_from(deployment_officers.join(
+            deployments, deployments.c.deployment_id == deployment_officers.c.deployment_id))
+        .where(deployment_officers.c.officer_ref == officer_ref)
+        .order_by(deployments.c.tour_start, deployments.c.deployment_id)
+    )  # fmt: skip
+    return [
+        {"id": r.deployment_id, "request_id": r.request_id, "country": r.country,
+         "capability": r.capability, "tour_start": r.tour_start, "tour_end": r.tour_end,
+         "status": r.deployment_status, "officer_status": r.officer_status}
+        for r in rows
+    ]  # fmt: skip

@@ -1,0 +1,321 @@
+"""Triage's HTTP API: the hub's queue, assessment, information requests and decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.triage import handlers, queries
+from services.triage.commands import AssessCase, DecideOnCase, RequestInformation
+from services.triage.config import TriageConfig
+from services.triage.domain import CaseStatus, DomainError
+from services.triage.views import Accepted, CaseDetail, CasePage, ReasonCodeList
+from shared import idempotency
+from shared.api import (
+    Consistent,
+    CursorQuery,
+    LimitQuery,
+    RateLimiter,
+    RuntimeDep,
+    command_context,
+    command_transaction,
+    decode_cursor,
+    encode_cursor,
+)
+from shared.auth import (
+    Clearance,
+    CurrentPrincipal,
+    Principal,
+    Role,
+    clearance_at_least,
+    require_roles,
+)
+from shared.consistency import TOKEN_HEADER, make_token
+from shared.events import Envelope
+from shared.eventstore import CommandContext, ConcurrencyConflict
+from shared.problems import PROBLEM_RESPONSES, Problem, not_found
+from shared.reference.data import Capability, PartnerType, Region, RiskTier
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
+reference_router = APIRouter(
+    prefix="/v1/reference", tags=["reference"], responses=PROBLEM_RESPONSES
+)
+
+Reader = Annotated[
+    Principal,
+    Depends(
+        require_roles(Role.TRIAGE_OFFICER, Role.APPROVER, Role.MINISTER, Role.ADMIN, Role.ANALYST)
+    ),
+]
+Officer = Annotated[Principal, Depends(require_roles(Role.TRIAGE_OFFICER))]
+Decider = Annotated[Principal, Depends(require_roles(Role.APPROVER, Role.MINISTER))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Repeat a POST safely: the same key and body answer the first response again",
+    ),
+]
+SENSITIVE = "OFFICIAL-SENSITIVE"
+_TITLES = {403: "Not allowed for you", 409: "Not possible in this state", 422: "Invalid request"}
+
+
+def _config(request: Request) -> TriageConfig:
+    config: TriageConfig = request.app.state.triage_config
+    return config
+
+
+Config = Annotated[TriageConfig, Depends(_config)]
+
+
+def _deps(runtime: RuntimeDep, config: Config) -> handlers.Deps:
+    assert runtime.applier is not None
+    return handlers.Deps(store=runtime.store, applier=runtime.applier, config=config)
+
+
+Deps = Annotated[handlers.Deps, Depends(_deps)]
+
+
+# --- what a reader may see ------------------------------------------------------------------
+
+
+def _cleared(principal: Principal) -> bool:
+    return clearance_at_least(principal.clearance, Clearance.SC)
+
+
+def redact(case: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """OFFICIAL-SENSITIVE free text only for `sc` clearance or above (DESIGN §5)."""
+    if case.get("classification") != SENSITIVE or _cleared(principal):
+        return case | {"redacted": False}
+    hidden = case | {"redacted": True, "title": None, "description": None}
+    if "history" in case:
+        hidden["history"] = [_redact_entry(entry) for entry in case["history"]]
+    return hidden
+
+
+def _redact_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    data = {k: v for k, v in entry["data"].items() if k not in ("title", "description", "answers")}
+    if isinstance(data.get("changes"), dict):
+        data["changes"] = {
+            k: v for k, v in data["changes"].items() if k not in ("title", "description")
+        }
+    return entry | {"data": data}
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+@router.get("", response_model=CasePage, summary="The queue, by priority")
+async def list_cases(
+    reader: Reader,
+    runtime: RuntimeDep,
+    status: Annotated[
+        list[CaseStatus] | None, Query(description="Only these statuses (repeat)")
+    ] = None,
+    country: Annotated[
+        str | None, Query(min_length=2, max_length=2, description="ISO alpha-2")
+    ] = None,
+    region: Annotated[Region | None, Query()] = None,
+    capability: Annotated[Capability | None, Query()] = None,
+    risk_tier: Annotated[RiskTier | None, Query(description="Assessed cases only")] = None,
+    partner_type: Annotated[PartnerType | None, Query()] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+    _: None = Consistent,
+) -> dict[str, Any]:
+    """Cases with the highest priority score first, then the earliest needed-by date; filtered,
+    paginated with an opaque cursor."""
+    after = None
+    if cursor:
+        c = decode_cursor(cursor)
+        try:
+            after = queries.QueuePosition(float(c["s"]), date.fromisoformat(c["n"]), UUID(c["id"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise Problem(
+                400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out"
+            ) from exc
+    filters = queries.CaseFilters(
+        statuses=[s.value for s in status or ()],
+        country=country.upper() if country else None,
+        region=region and region.value,
+        capability=capability and capability.value,
+        risk_tier=risk_tier and risk_tier.value,
+        partner_type=partner_type and partner_type.value,
+    )
+    async with runtime.engine.connect() as conn:
+        items = await queries.list_cases(conn, filters, after=after, limit=limit + 1)
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        next_cursor = encode_cursor({"s": last["score"], "n": last["needed_by"], "id": last["id"]})
+    return {"items": [redact(item, reader) for item in items], "next_cursor": next_cursor}
+
+
+@router.get("/{request_id}", response_model=CaseDetail, summary="One case, its score and history")
+async def get_case(
+    request_id: UUID, reader: Reader, runtime: RuntimeDep, _: None = Consistent
+) -> dict[str, Any]:
+    """The case as it stands: the request, the status, the score with its breakdown and policy
+    version, the assessment, the approvals, and every event of the case (its history)."""
+    async with runtime.engine.connect() as conn:
+        case = await queries.get_case(conn, request_id)
+    if case is None:
+        raise not_found("case")
+    return redact(case, reader)
+
+
+@reference_router.get(
+    "/rejection-reasons",
+    response_model=ReasonCodeList,
+    summary="The published rejection reason codes",
+)
+async def rejection_reasons(_: CurrentPrincipal, config: Config) -> dict[str, Any]:
+    """The codes a rejection must give (`reason_code`), with their labels."""
+    return {"items": [r.model_dump() for r in config.reference.rejection_reasons]}
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+Run = Callable[[AsyncConnection, CommandContext], Awaitable[list[Envelope]]]
+
+
+async def _command(
+    request: Request,
+    runtime: RuntimeDep,
+    who: Principal,
+    request_id: UUID,
+    body: Any,
+    key: str | None,
+    run: Run,
+) -> JSONResponse:
+    """Run a command in the one committing transaction and answer the case plus a consistency
+    token; a repeated Idempotency-Key answers the first response again."""
+    limiter: RateLimiter = request.app.state.write_limiter
+    limiter.take(who.subject)
+    scope = f"staff:{who.subject}"
+    digest = idempotency.request_hash({"path": request.url.path, "body": jsonable_encoder(body)})
+    try:
+        async with command_transaction(runtime) as conn:
+            if key is not None:
+                stored = await idempotency.lock_and_find(conn, scope, key, digest)
+                if stored is not None:
+                    return JSONResponse(
+                        orjson.loads(stored.body),
+                        status_code=stored.status_code,
+                        headers={**stored.headers, "Idempotent-Replayed": "true"},
+                    )
+            envelopes = await run(conn, command_context(who, request))
+            token = make_token(envelopes[-1].event_id)
+            case = await queries.get_case(conn, request_id)
+            assert case is not None  # projected inline in this transaction
+            view = Accepted(
+                case=CaseDetail.model_validate(redact(case, who)), consistency_token=token
+            )
+            response = JSONResponse(
+                jsonable_encoder(view),
+                headers={TOKEN_HEADER: token, "Location": f"/v1/cases/{request_id}"},
+            )
+            if key is not None:
+                await idempotency.remember(
+                    conn,
+                    scope,
+                    key,
+                    digest,
+                    idempotency.StoredResponse(
+                        200, bytes(response.body), {TOKEN_HEADER: token}, digest
+                    ),
+                )
+            return response
+    except idempotency.IdempotencyKeyReused as exc:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was used with a different body",
+        ) from exc
+    except handlers.NotFound as exc:
+        raise not_found("case") from exc
+    except DomainError as err:
+        raise Problem(err.status, err.rule, _TITLES.get(err.status, "Refused"), err.detail) from err
+    except ConcurrencyConflict as exc:
+        raise Problem(
+            409,
+            "version-conflict",
+            "Changed meanwhile",
+            "the case changed while you acted on it; read it and try again",
+        ) from exc
+
+
+@router.post("/{request_id}/assessment", response_model=Accepted, summary="Assess a case")
+async def assess_case(
+    request_id: UUID,
+    request: Request,
+    officer: Officer,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: AssessCase,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Record the human-rights risk tier, alignment and notes. The score is recomputed under the
+    current policy and recorded with its breakdown and policy version; `score_override` replaces
+    it only with an `override_rationale`. You become the case's assessor, who may not approve it."""
+
+    async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
+        return await handlers.assess(conn, deps, request_id, body.to_command(), ctx)
+
+    return await _command(request, runtime, officer, request_id, body, idempotency_key, run)
+
+
+@router.post(
+    "/{request_id}/information-requests",
+    response_model=Accepted,
+    summary="Ask the partner for information",
+)
+async def request_information(
+    request_id: UUID,
+    request: Request,
+    officer: Officer,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: RequestInformation,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Ask the partner questions (1 to 20). The case is `information_requested` until the partner
+    answers through intake, then back `in_triage`."""
+
+    async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
+        return await handlers.request_information(conn, deps, request_id, body.to_command(), ctx)
+
+    return await _command(request, runtime, officer, request_id, body, idempotency_key, run)
+
+
+@router.post("/{request_id}/decisions", response_model=Accepted, summary="Decide on a case")
+async def decide(
+    request_id: UUID,
+    request: Request,
+    decider: Decider,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: DecideOnCase,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """`approve`, `reject` (with a `reason_code`), `hold` or `resume` at the `board` stage (role
+    `approver`, never the assessor) or, for high or serious risk after the board's approval, the
+    `ministerial` stage (role `minister`, neither the assessor nor the board approver).
+    A refusal's problem `type` names the rule, e.g. `/problems/approver-is-assessor`."""
+
+    async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
+        return await handlers.decide(conn, deps, request_id, body.to_command(), ctx)
+
+    return await _command(request, runtime, decider, request_id, body, idempotency_key, run)

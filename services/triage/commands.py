@@ -1,0 +1,87 @@
+"""What hub staff send: bounded, strict request bodies (unknown fields refused, server fields
+absent), with a description and an example for every field."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.triage import domain
+from services.triage.domain import Decision, Stage
+from shared.reference.data import RiskTier
+
+Question = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AssessCase(_Strict):
+    """A triage officer's assessment: the OSJA human-rights risk, alignment and notes. The
+    server computes the score under the current policy; an override needs a rationale."""
+
+    risk_tier: RiskTier = Field(description="OSJA human-rights risk", examples=["high"])
+    alignment: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        examples=[0.8],
+        description="Your judgement of alignment with HMG priorities (0-1); "
+        "omit to use the policy's priority countries and themes",
+    )
+    notes: str = Field(default="", max_length=5000, examples=["Host state consent confirmed."])
+    score_override: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        examples=[80],
+        description="Replace the computed score (0-100); needs `override_rationale`",
+    )
+    override_rationale: str | None = Field(
+        default=None,
+        max_length=2000,
+        description=f"Why the score is overridden (at least {domain.MIN_OVERRIDE_RATIONALE} "
+        "characters); recorded with the assessment",
+        examples=["Ministerial commitment made at the 2026 summit raises the priority."],
+    )
+
+    def to_command(self) -> domain.Assess:
+        return domain.Assess(
+            risk_tier=self.risk_tier.value,
+            alignment=self.alignment,
+            notes=self.notes,
+            score_override=self.score_override,
+            override_rationale=self.override_rationale,
+        )
+
+
+class RequestInformation(_Strict):
+    """Questions for the partner; the case waits for the answers before it can be assessed."""
+
+    questions: list[Question] = Field(
+        min_length=1, max_length=20, examples=[["Will the host state provide armoured transport?"]]
+    )
+
+    def to_command(self) -> domain.AskForInformation:
+        return domain.AskForInformation(tuple(self.questions))
+
+
+class DecideOnCase(_Strict):
+    """A decision at a stage: `approve`, `reject` (with a published `reason_code`), `hold` or
+    `resume`. The board (role `approver`) decides first; for high or serious human-rights risk a
+    `minister` then decides at the `ministerial` stage."""
+
+    decision: Decision = Field(examples=["approve"])
+    stage: Stage = Field(examples=["board"])
+    reason: str = Field(default="", max_length=2000, examples=["Meets the board's criteria."])
+    reason_code: str | None = Field(
+        default=None,
+        max_length=40,
+        examples=["out-of-scope"],
+        description="Required to reject: one of GET /v1/reference/rejection-reasons",
+    )
+
+    def to_command(self) -> domain.Decide:
+        return domain.Decide(self.decision, self.stage, self.reason, self.reason_code)

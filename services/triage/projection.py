@@ -1,0 +1,200 @@
+"""Triage's read side: every event about a request goes into the case's history, and the case
+row is re-derived from the whole history by the domain's fold, so the order in which the three
+topics are consumed does not matter. A submission also opens the case (see reactions.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.triage import queries
+from services.triage.domain import CaseState
+from services.triage.reactions import CaseOpener
+from services.triage.tables import capability_offers, case_history, cases, metadata
+from shared.backbone_tables import processed_events
+from shared.events import Envelope
+from shared.projection import Projection
+from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
+
+CASE_EVENTS = (
+    "RequestAmended",
+    "RequestWithdrawn",
+    "RequestTriaged",
+    "InformationRequested",
+    "RequestAssessed",
+    "ApprovalGiven",
+    "RequestApproved",
+    "RequestRejected",
+    "RequestPutOnHold",
+    "RequestResumed",
+)
+
+
+def build_projection(opener: CaseOpener) -> Projection:
+    """The projection, with the case opener its RequestSubmitted handler reacts through."""
+    projection = Projection(
+        name="triage", topics=(INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS), metadata=metadata
+    )
+
+    @projection.on("RequestSubmitted")
+    async def submitted(conn: AsyncConnection, env: Envelope) -> None:
+        request_id = await record(conn, env)
+        for opened in await opener.open_case(conn, env):
+            # Projected at once, and marked processed so the consumer skips it when it comes back.
+            await record(conn, opened)
+            await conn.execute(
+                insert(processed_events).values(event_id=opened.event_id).on_conflict_do_nothing()
+            )
+        await refresh(conn, request_id)
+
+    @projection.on(*CASE_EVENTS)
+    async def case_event(conn: AsyncConnection, env: Envelope) -> None:
+        await refresh(conn, await record(conn, env))
+
+    @projection.on("CapabilityOffered")
+    async def offered(conn: AsyncConnection, env: Envelope) -> None:
+        d = env.data
+        await conn.execute(
+            insert(capability_offers)
+            .values(
+                offer_id=UUID(d["offer_id"]),
+                capability=d["capability"],
+                available_to=d["available_to"],
+            )
+            .on_conflict_do_nothing()
+        )
+
+    @projection.on("CapabilityWithdrawn")
+    async def withdrawn(conn: AsyncConnection, env: Envelope) -> None:
+        await conn.execute(
+            capability_offers.update()
+            .where(capability_offers.c.offer_id == UUID(env.data["offer_id"]))
+            .values(withdrawn=True)
+        )
+
+    return projection
+
+
+async def record(conn: AsyncConnection, env: Envelope) -> UUID:
+    """Add the event to its case's history (once), holding the case's lock until commit."""
+    request_id = UUID(env.data["request_id"])
+    await queries.lock_case(conn, request_id)
+    await conn.execute(
+        insert(case_history)
+        .values(
+            event_id=env.event_id,
+            request_id=request_id,
+            topic=_topic(env),
+            stream_id=env.stream_id,
+            stream_version=env.stream_version,
+            event_type=env.event_type,
+            schema_version=env.schema_version,
+            occurred_at=env.occurred_at,
+            actor_subject=env.actor.subject,
+            actor_role=env.actor.role,
+            data=env.data,
+        )
+        .on_conflict_do_nothing()
+    )
+    return request_id
+
+
+def _topic(env: Envelope) -> str:
+    return (
+        INTAKE_EVENTS
+        if env.event_type in ("RequestSubmitted", "RequestAmended", "RequestWithdrawn")
+        else TRIAGE_EVENTS
+    )
+
+
+async def refresh(conn: AsyncConnection, request_id: UUID) -> None:
+    """Re-derive the case row from its history; nothing until it is submitted and triaged."""
+    history = await queries.history_payloads(conn, request_id)
+    state = history.state
+    if state is None or not state.triaged or history.submitted_at is None:
+        return
+    assert history.updated_at is not None
+    document = case_document(state, history.submitted_at, history.updated_at)
+    values = {
+        "reference": document["reference"],
+        "partner_id": state.request["partner_id"],
+        "classification": document["classification"],
+        "country": document["country"],
+        "region": document["region"],
+        "capability": document["capability"],
+        "partner_type": document["partner_type"],
+        "needed_by": state.needed_by,
+        "status": state.status.value,
+        "score": state.score,
+        "risk_tier": document["risk_tier"],
+        "version": state.version,
+        "submitted_at": history.submitted_at,
+        "updated_at": history.updated_at,
+        "document": document,
+    }
+    stmt = insert(cases).values(request_id=request_id, **values)
+    await conn.execute(stmt.on_conflict_do_update(index_elements=[cases.c.request_id], set_=values))
+
+
+def case_document(state: CaseState, submitted_at: datetime, updated_at: datetime) -> dict[str, Any]:
+    """The case as the API shows it (before redaction), JSON values only."""
+    r = state.request
+    a = state.assessment
+    question = state.open_information_request if state.awaiting_answers else None
+    return {
+        "id": str(state.request_id),
+        "reference": r["reference"],
+        "title": r["title"],
+        "description": r["description"],
+        "classification": r["classification"],
+        "country": r["country"],
+        "region": state.region,
+        "capability": r["capability"],
+        "partner_type": r["partner_type"],
+        "headcount": state.headcount,
+        "needed_by": state.needed_by.isoformat(),
+        "status": state.status.value,
+        "score": state.score,
+        "provisional": a is None,
+        "policy_version": state.policy_version,
+        "risk_tier": a.risk_tier if a else None,
+        "submitted_at": submitted_at.isoformat(),
+        "updated_at": updated_at.isoformat(),
+        "mission": r.get("mission"),
+        "requesting_body": r.get("requesting_body"),
+        "funding_source": r.get("funding_source"),
+        "tour_length_months": r.get("tour_length_months"),
+        "role_profile": r.get("role_profile"),
+        "contact": r.get("contact"),
+        "breakdown": [part.model_dump(mode="json") for part in state.breakdown],
+        "assessment": None
+        if a is None
+        else {
+            "assessor": a.assessor,
+            "risk_tier": a.risk_tier,
+            "alignment": a.alignment,
+            "notes": a.notes,
+            "score": a.score,
+            "computed_score": a.computed_score,
+            "override_rationale": a.override_rationale,
+        },
+        "approvals": {"board": state.board_approver, "ministerial": state.ministerial_approver},
+        "open_information_request": None
+        if question is None
+        else {
+            "id": str(question),
+            "questions": list(state.open_questions),
+        },
+        "rejection": None
+        if state.rejection_code is None
+        else {
+            "reason_code": state.rejection_code,
+            "reason": state.rejection_reason or "",
+        },
+        "held_from": state.held_from.value if state.held_from else None,
+        "version": state.version,
+    }

@@ -1,0 +1,151 @@
+"""Read-model SQL behind triage's GET endpoints, its projection and the facts a command needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.triage import domain
+from services.triage.tables import capability_offers, case_history, cases
+from shared.events import REGISTRY, EventData
+from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS
+
+
+async def lock_case(conn: AsyncConnection, request_id: UUID) -> None:
+    """Serialise the writers of one case row (consumer and commands) until commit, so that no
+    fold of the history overwrites a fold that saw more of it."""
+    await conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"triage-case:{request_id}"},
+    )
+
+
+async def offered_officers(conn: AsyncConnection, capability: str, on: date) -> int:
+    """Officers on offer for `capability` and still available on `on`."""
+    count = await conn.scalar(
+        sa.select(sa.func.count()).where(
+            capability_offers.c.capability == capability,
+            capability_offers.c.withdrawn.is_(False),
+            capability_offers.c.available_to >= on,
+        )
+    )
+    return int(count or 0)
+
+
+def _decode(row: Any) -> EventData:
+    return REGISTRY.decode(row.event_type, row.schema_version, row.data)
+
+
+async def intake_payloads(conn: AsyncConnection, request_id: UUID) -> list[EventData]:
+    """The partner's events about the request (submission, amendments, withdrawal), in order."""
+    rows = await conn.execute(
+        sa.select(case_history.c.event_type, case_history.c.schema_version, case_history.c.data)
+        .where(case_history.c.request_id == request_id, case_history.c.topic == INTAKE_EVENTS)
+        .order_by(case_history.c.stream_version)
+    )
+    return [_decode(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class CaseHistory:
+    state: domain.CaseState | None
+    submitted_at: datetime | None
+    updated_at: datetime | None
+
+
+async def history_payloads(conn: AsyncConnection, request_id: UUID) -> CaseHistory:
+    """The case folded from its history: intake's events first, then the case stream's."""
+    triage_first = sa.case((case_history.c.topic == TRIAGE_EVENTS, 1), else_=0)
+    rows = list(
+        await conn.execute(
+            sa.select(case_history)
+            .where(case_history.c.request_id == request_id)
+            .order_by(triage_first, case_history.c.stream_version)
+        )
+    )
+    submitted_at = next((r.occurred_at for r in rows if r.event_type == "RequestSubmitted"), None)
+    updated_at = max((r.occurred_at for r in rows), default=None)
+    return CaseHistory(domain.fold(_decode(r) for r in rows), submitted_at, updated_at)
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    statuses: list[str] = field(default_factory=list)
+    country: str | None = None
+    region: str | None = None
+    capability: str | None = None
+    risk_tier: str | None = None
+    partner_type: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """Where the previous page ended, in queue order (score desc, needed_by, request_id)."""
+
+    score: float
+    needed_by: date
+    request_id: UUID
+
+
+async def list_cases(
+    conn: AsyncConnection, filters: CaseFilters, *, after: QueuePosition | None, limit: int
+) -> list[dict[str, Any]]:
+    """The queue: highest score first, then the earliest needed-by date; keyset pagination."""
+    c = cases.c
+    q = sa.select(c.document)
+    if filters.statuses:
+        q = q.where(c.status.in_(filters.statuses))
+    for column, value in (
+        (c.country, filters.country),
+        (c.region, filters.region),
+        (c.capability, filters.capability),
+        (c.risk_tier, filters.risk_tier),
+        (c.partner_type, filters.partner_type),
+    ):
+        if value is not None:
+            q = q.where(column == value)
+    if after is not None:
+        q = q.where(
+            sa.or_(
+                c.score < after.score,
+                sa.and_(c.score == after.score, c.needed_by > after.needed_by),
+                sa.and_(
+                    c.score == after.score,
+                    c.needed_by == after.needed_by,
+                    c.request_id > after.request_id,
+                ),
+            )
+        )
+    q = q.order_by(c.score.desc(), c.needed_by, c.request_id).limit(limit)
+    return [dict(row.document) for row in await conn.execute(q)]
+
+
+async def get_case(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | None:
+    document = await conn.scalar(
+        sa.select(cases.c.document).where(cases.c.request_id == request_id)
+    )
+    if document is None:
+        return None
+    entries = await conn.execute(
+        sa.select(case_history)
+        .where(case_history.c.request_id == request_id)
+        .order_by(case_history.c.occurred_at, case_history.c.event_id)
+    )
+    history = [
+        {
+            "at": e.occurred_at,
+            "event": e.event_type,
+            "event_id": e.event_id,
+            "stream_id": e.stream_id,
+            "stream_version": e.stream_version,
+            "actor": {"subject": e.actor_subject, "role": e.actor_role},
+            "data": e.data,
+        }
+        for e in entries
+    ]
+    return dict(document) | {"history": history}

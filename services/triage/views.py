@@ -1,0 +1,129 @@
+"""What triage answers: the response models shown in the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from services.triage.domain import CaseStatus
+
+
+class CriterionView(BaseModel):
+    criterion: str = Field(examples=["fragility"])
+    raw: float = Field(description="The criterion's value, 0 to 1", examples=[0.9])
+    weight: float = Field(description="Its weight in the policy", examples=[0.25])
+    points: float = Field(description="raw x weight x 100, rounded to 2 dp", examples=[22.5])
+    explanation: str = Field(examples=["fragility 108/120 (Somalia)"])
+
+
+class CaseSummary(BaseModel):
+    id: UUID = Field(description="The request's id (a case per request)")
+    reference: str = Field(examples=["JIPH-2026-000123"])
+    title: str | None = Field(description="Null when `redacted`")
+    classification: str = Field(examples=["OFFICIAL"])
+    country: str = Field(examples=["SO"])
+    region: str = Field(examples=["africa"])
+    capability: str = Field(examples=["public-order"])
+    partner_type: str = Field(examples=["un"])
+    headcount: int
+    needed_by: date
+    status: CaseStatus
+    score: float = Field(description="Priority 0-100: preliminary until assessed", examples=[71.5])
+    provisional: bool = Field(description="True until a triage officer has assessed the case")
+    policy_version: str = Field(examples=["2026-11-v1"])
+    risk_tier: str | None = Field(examples=["high"])
+    submitted_at: datetime
+    updated_at: datetime
+    redacted: bool = Field(
+        description="OFFICIAL-SENSITIVE free text withheld: it needs a `clearance` of sc or above"
+    )
+
+
+class AssessmentView(BaseModel):
+    assessor: str
+    risk_tier: str
+    alignment: float | None
+    notes: str
+    score: float = Field(description="The score in force (the override, if any)")
+    computed_score: float = Field(description="What the policy computed")
+    override_rationale: str | None
+
+
+class ApprovalsView(BaseModel):
+    board: str | None = Field(description="Who approved for the board (IPAB)")
+    ministerial: str | None = Field(description="Which minister approved")
+
+
+class OpenInformationRequest(BaseModel):
+    id: UUID
+    questions: list[str]
+
+
+class RejectionView(BaseModel):
+    reason_code: str
+    reason: str
+
+
+class HistoryActor(BaseModel):
+    subject: str
+    role: str
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    event: str = Field(examples=["RequestAssessed"])
+    event_id: UUID
+    stream_id: str = Field(examples=["case-0193a0c4-..."])
+    stream_version: int
+    actor: HistoryActor
+    data: dict[str, Any]
+
+
+class CaseDetail(CaseSummary):
+    description: str | None = Field(description="Null when `redacted`")
+    mission: str | None
+    requesting_body: str | None
+    funding_source: str | None
+    tour_length_months: int | None
+    role_profile: dict[str, Any] | None
+    contact: dict[str, Any] | None
+    breakdown: list[CriterionView] = Field(
+        description="How the score was made, criterion by criterion"
+    )
+    assessment: AssessmentView | None
+    approvals: ApprovalsView
+    open_information_request: OpenInformationRequest | None
+    rejection: RejectionView | None
+    held_from: CaseStatus | None = Field(description="While on hold: the status it resumes to")
+    version: int = Field(description="The case stream's version")
+    history: list[HistoryEntry] = Field(description="Every event of the case, oldest first")
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class Accepted(BaseModel):
+    """The outcome of a write: the case as it now stands and a consistency token."""
+
+    case: CaseDetail
+    consistency_token: str = Field(
+        description="Send as `X-Consistency-Token` on a later read (here or on any service) to "
+        "wait until that read includes this write"
+    )
+
+
+class ReasonCode(BaseModel):
+    code: str = Field(examples=["out-of-scope"])
+    label: str
+    description: str
+
+
+class ReasonCodeList(BaseModel):
+    items: list[ReasonCode]
