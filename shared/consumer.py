@@ -86,6 +86,14 @@ def decode(record: Record) -> Decoded:
         return Decoded(record, key, None, f"undecodable event: {exc}")
 
 
+def describe_error(exc: BaseException) -> str:
+    """One readable line for operators: the database's own message, not SQLAlchemy's wrapper
+    (which would also quote the statement)."""
+    cause = getattr(exc, "orig", None) or exc
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {first}"[:2000]
+
+
 def headers_json(record: Record) -> list[list[str]]:
     return [[k, v.decode(errors="replace")] for k, v in (record.headers or ())]
 
@@ -226,7 +234,7 @@ class ProjectionApplier:
                 await self.apply_one(conn, item.envelope)
                 return None
             except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"[:2000]
+                error = describe_error(exc)
                 log.warning(
                     "applying %s failed (attempt %d/%d): %s",
                     item.envelope.event_type,

@@ -17,6 +17,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Errors (logs, dead letters) must never carry the values of a statement: they may be
+        # personal data that erasure has to reach.
+        hide_parameters=True,
         # asyncpg's prepared-statement cache is per connection; keep it.
         connect_args={"server_settings": {"application_name": "jiph"}},
     )

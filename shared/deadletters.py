@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.backbone_tables import dead_letters, parked_events, processed_events
-from shared.consumer import ProjectionApplier
+from shared.consumer import ProjectionApplier, describe_error
 from shared.events import Envelope
 
 
@@ -140,7 +140,7 @@ async def _try_apply(applier: ProjectionApplier, conn: AsyncConnection, value: b
     try:
         await applier.apply_one(conn, envelope)
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"[:2000]
+        return describe_error(exc)
     await conn.execute(processed_events.insert().values(event_id=envelope.event_id))
     return None
 

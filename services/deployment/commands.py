@@ -52,7 +52,9 @@ class OfficerIn(_Strict):
 
     def personal_data(self) -> bytes:
         """The personal fields, as the bytes that get sealed."""
-        return orjson.dumps(self.model_dump(mode="json", include={"name", "contact", "next_of_kin"}))
+        return orjson.dumps(
+            self.model_dump(mode="json", include={"name", "contact", "next_of_kin"})
+        )
 
 
 class OfferCapability(_Strict):
@@ -66,7 +68,9 @@ class OfferCapability(_Strict):
     vetting_level: VettingLevel = Field(examples=["sc"])
     vetting_expires: date = Field(examples=["2029-01-31"])
     medical_expires: date = Field(examples=["2028-06-30"])
-    training_expires: date = Field(description="Hostile-environment training", examples=["2028-03-31"])
+    training_expires: date = Field(
+        description="Hostile-environment training", examples=["2028-03-31"]
+    )
     passport_expires: date = Field(examples=["2031-09-30"])
     available_from: date = Field(examples=["2027-01-01"])
     available_to: date = Field(examples=["2028-12-31"])
@@ -74,13 +78,19 @@ class OfferCapability(_Strict):
     def terms(self) -> OfferTerms:
         o = self.officer
         return OfferTerms(
-            capability=self.capability.value, rank=o.rank, gender=o.gender,
-            languages=tuple(o.languages), skills=tuple(o.skills),
-            vetting_level=self.vetting_level.value, vetting_expires=self.vetting_expires,
-            medical_expires=self.medical_expires, training_expires=self.training_expires,
-            passport_expires=self.passport_expires, available_from=self.available_from,
+            capability=self.capability.value,
+            rank=o.rank,
+            gender=o.gender,
+            languages=tuple(o.languages),
+            skills=tuple(o.skills),
+            vetting_level=self.vetting_level.value,
+            vetting_expires=self.vetting_expires,
+            medical_expires=self.medical_expires,
+            training_expires=self.training_expires,
+            passport_expires=self.passport_expires,
+            available_from=self.available_from,
             available_to=self.available_to,
-        )  # fmt: skip
+        )
 
     def fingerprint(self) -> dict[str, Any]:
         """What an Idempotency-Key is compared against: everything, personal data included (only a
@@ -94,9 +104,10 @@ class PlanDeployment(_Strict):
     request_id: UUID
     tour_start: date = Field(examples=["2027-03-01"])
     tour_end: date | None = Field(
-        default=None, description="Last day of the tour; default: the request's tour length",
+        default=None,
+        description="Last day of the tour; default: the request's tour length",
         examples=["2028-02-29"],
-    )  # fmt: skip
+    )
     mission: Text | None = Field(default=None, examples=["UNSOM"])
 
 

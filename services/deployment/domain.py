@@ -73,7 +73,9 @@ class OfficerStatus(StrEnum):
 
 
 #: Before officers deploy a deployment can be cancelled (by the hub, or because the request went).
-CANCELLABLE = frozenset({DeploymentStatus.PLANNED, DeploymentStatus.STAFFING, DeploymentStatus.READY})
+CANCELLABLE = frozenset(
+    {DeploymentStatus.PLANNED, DeploymentStatus.STAFFING, DeploymentStatus.READY}
+)
 NOMINATING = frozenset({DeploymentStatus.PLANNED, DeploymentStatus.STAFFING})
 DEPLOYED = frozenset({DeploymentStatus.DEPLOYED})
 LIVE = CANCELLABLE | DEPLOYED
@@ -133,13 +135,19 @@ def evolve_offer(state: Offer | None, event: EventData, version: int) -> Offer:
     match event:
         case CapabilityOffered():
             terms = OfferTerms(
-                capability=event.capability, rank=event.rank, gender=event.gender,
-                languages=tuple(event.languages), skills=tuple(event.skills),
-                vetting_level=event.vetting_level, vetting_expires=event.vetting_expires,
-                medical_expires=event.medical_expires, training_expires=event.training_expires,
-                passport_expires=event.passport_expires, available_from=event.available_from,
+                capability=event.capability,
+                rank=event.rank,
+                gender=event.gender,
+                languages=tuple(event.languages),
+                skills=tuple(event.skills),
+                vetting_level=event.vetting_level,
+                vetting_expires=event.vetting_expires,
+                medical_expires=event.medical_expires,
+                training_expires=event.training_expires,
+                passport_expires=event.passport_expires,
+                available_from=event.available_from,
                 available_to=event.available_to,
-            )  # fmt: skip
+            )
             return Offer(event.offer_id, event.officer_ref, event.force, terms, False, version)
         case CapabilityWithdrawn() if state is not None:
             return replace(state, withdrawn=True, version=version)
@@ -164,30 +172,46 @@ def decide_offer(
     officer_erased: bool = False,
 ) -> list[EventData]:
     if officer_erased:
-        raise DomainError("officer-erased",
-                          f"the personal data of {officer_ref} was erased; offer them afresh")  # fmt: skip
+        raise DomainError(
+            "officer-erased", f"the personal data of {officer_ref} was erased; offer them afresh"
+        )
     if terms.available_to < terms.available_from:
-        raise DomainError("availability-window", "available_to is before available_from", invalid=True)
+        raise DomainError(
+            "availability-window", "available_to is before available_from", invalid=True
+        )
     if terms.available_to < today:
-        raise DomainError("availability-in-past", "the availability window has already ended",
-                          invalid=True)  # fmt: skip
+        raise DomainError(
+            "availability-in-past", "the availability window has already ended", invalid=True
+        )
     if terms.available_to > add_months(terms.available_from, 4 * MAX_TOUR_MONTHS):
-        raise DomainError("availability-window", "offer at most eight years of availability",
-                          invalid=True)  # fmt: skip
+        raise DomainError(
+            "availability-window", "offer at most eight years of availability", invalid=True
+        )
     return [
         CapabilityOffered(
-            offer_id=offer_id, officer_ref=officer_ref, force=force,
-            capability=terms.capability, rank=terms.rank, gender=terms.gender,
-            languages=list(terms.languages), skills=list(terms.skills),
-            vetting_level=terms.vetting_level, vetting_expires=terms.vetting_expires,
-            medical_expires=terms.medical_expires, training_expires=terms.training_expires,
-            passport_expires=terms.passport_expires, available_from=terms.available_from,
-            available_to=terms.available_to, personal_data=personal_data,
+            offer_id=offer_id,
+            officer_ref=officer_ref,
+            force=force,
+            capability=terms.capability,
+            rank=terms.rank,
+            gender=terms.gender,
+            languages=list(terms.languages),
+            skills=list(terms.skills),
+            vetting_level=terms.vetting_level,
+            vetting_expires=terms.vetting_expires,
+            medical_expires=terms.medical_expires,
+            training_expires=terms.training_expires,
+            passport_expires=terms.passport_expires,
+            available_from=terms.available_from,
+            available_to=terms.available_to,
+            personal_data=personal_data,
         )
-    ]  # fmt: skip
+    ]
 
 
-def decide_withdraw_offer(offer: Offer, *, reason: str, committed_to: Sequence[UUID]) -> list[EventData]:
+def decide_withdraw_offer(
+    offer: Offer, *, reason: str, committed_to: Sequence[UUID]
+) -> list[EventData]:
     if offer.withdrawn:
         raise DomainError("already-withdrawn", "the offer is already withdrawn")
     if committed_to:
@@ -197,7 +221,9 @@ def decide_withdraw_offer(offer: Offer, *, reason: str, committed_to: Sequence[U
             f"{offer.officer_ref} is on deployment {listed}; ask the deployment manager to "
             "cancel or complete it first",
         )
-    return [CapabilityWithdrawn(offer_id=offer.offer_id, officer_ref=offer.officer_ref, reason=reason)]
+    return [
+        CapabilityWithdrawn(offer_id=offer.offer_id, officer_ref=offer.officer_ref, reason=reason)
+    ]
 
 
 # --- the approved requirement ------------------------------------------------------------------
@@ -252,8 +278,9 @@ def decide_plan(
     if requirement.decision != "approved":
         raise DomainError("request-not-approved", "the request is not approved (any more)")
     if live_deployments:
-        raise DomainError("deployment-exists",
-                          f"the request already has deployment {live_deployments[0]}")  # fmt: skip
+        raise DomainError(
+            "deployment-exists", f"the request already has deployment {live_deployments[0]}"
+        )
     assert requirement.capability and requirement.headcount and requirement.classification
     assert requirement.country is not None
     if tour_start < today:
@@ -262,16 +289,22 @@ def decide_plan(
     if end <= tour_start:
         raise DomainError("tour-dates", "tour_end must be after tour_start", invalid=True)
     if end > tour_end_for(tour_start, MAX_TOUR_MONTHS):
-        raise DomainError("tour-too-long",
-                          f"plan at most {MAX_TOUR_MONTHS} months; extend later", invalid=True)  # fmt: skip
+        raise DomainError(
+            "tour-too-long", f"plan at most {MAX_TOUR_MONTHS} months; extend later", invalid=True
+        )
     return [
         DeploymentPlanned(
-            request_id=requirement.request_id, deployment_id=deployment_id, mission=mission,
-            country=requirement.country, capability=requirement.capability,
-            headcount=requirement.headcount, classification=requirement.classification,
-            tour_start=tour_start, tour_end=end,
+            request_id=requirement.request_id,
+            deployment_id=deployment_id,
+            mission=mission,
+            country=requirement.country,
+            capability=requirement.capability,
+            headcount=requirement.headcount,
+            classification=requirement.classification,
+            tour_start=tour_start,
+            tour_end=end,
         )
-    ]  # fmt: skip
+    ]
 
 
 # --- the deployment ----------------------------------------------------------------------------
@@ -307,8 +340,10 @@ class Deployment:
         return next((n for n in self.nominees if n.officer_ref == officer_ref), None)
 
     def with_nominee(self, officer_ref: str, **changes: object) -> tuple[Nominee, ...]:
-        return tuple(replace(n, **changes) if n.officer_ref == officer_ref else n  # type: ignore[arg-type]
-                     for n in self.nominees)  # fmt: skip
+        return tuple(
+            replace(n, **changes) if n.officer_ref == officer_ref else n  # type: ignore[arg-type]
+            for n in self.nominees
+        )
 
     @property
     def cleared(self) -> list[Nominee]:
@@ -320,36 +355,54 @@ def _staffing(state: Deployment, nominees: tuple[Nominee, ...]) -> DeploymentSta
     return DeploymentStatus.READY if cleared >= state.headcount else DeploymentStatus.STAFFING
 
 
-def evolve(state: Deployment | None, event: EventData, version: int) -> Deployment:  # noqa: C901
+def evolve(state: Deployment | None, event: EventData, version: int) -> Deployment:
     if isinstance(event, DeploymentPlanned):
         return Deployment(
-            deployment_id=event.deployment_id, request_id=event.request_id, version=version,
-            status=DeploymentStatus.PLANNED, country=event.country, capability=event.capability,
-            headcount=event.headcount, classification=event.classification, mission=event.mission,
-            tour_start=event.tour_start, tour_end=event.tour_end,
-        )  # fmt: skip
+            deployment_id=event.deployment_id,
+            request_id=event.request_id,
+            version=version,
+            status=DeploymentStatus.PLANNED,
+            country=event.country,
+            capability=event.capability,
+            headcount=event.headcount,
+            classification=event.classification,
+            mission=event.mission,
+            tour_start=event.tour_start,
+            tour_end=event.tour_end,
+        )
     if state is None:
         raise ValueError(f"cannot apply {type(event).__name__} to an unplanned deployment")
     s = replace(state, version=version)
     match event:
         case OfficerNominated():
-            added = Nominee(event.officer_ref, event.offer_id, event.force, event.gender,
-                            OfficerStatus.NOMINATED)  # fmt: skip
+            added = Nominee(
+                event.officer_ref,
+                event.offer_id,
+                event.force,
+                event.gender,
+                OfficerStatus.NOMINATED,
+            )
             nominees = (*s.nominees, added)
             return replace(s, nominees=nominees, status=_staffing(s, nominees))
         case OfficerReleased():
-            return replace(s, nominees=s.with_nominee(event.officer_ref, status=OfficerStatus.RELEASED))
+            return replace(
+                s, nominees=s.with_nominee(event.officer_ref, status=OfficerStatus.RELEASED)
+            )
         case OfficerCleared():
-            nominees = s.with_nominee(event.officer_ref, status=OfficerStatus.CLEARED,
-                                      valid_until=event.valid_until)  # fmt: skip
+            nominees = s.with_nominee(
+                event.officer_ref, status=OfficerStatus.CLEARED, valid_until=event.valid_until
+            )
             return replace(s, nominees=nominees, status=_staffing(s, nominees))
         case DeploymentStarted():
             nominees = tuple(
-                replace(n, status=OfficerStatus.DEPLOYED) if n.officer_ref in event.officer_refs else n
+                replace(n, status=OfficerStatus.DEPLOYED)
+                if n.officer_ref in event.officer_refs
+                else n
                 for n in s.nominees
             )
-            return replace(s, status=DeploymentStatus.DEPLOYED, nominees=nominees,
-                           started_on=event.started_on)  # fmt: skip
+            return replace(
+                s, status=DeploymentStatus.DEPLOYED, nominees=nominees, started_on=event.started_on
+            )
         case TourExtended():
             return replace(s, tour_end=event.new_end, extensions=s.extensions + 1)
         case OfficerRepatriated():
@@ -357,11 +410,17 @@ def evolve(state: Deployment | None, event: EventData, version: int) -> Deployme
             return replace(s, nominees=nominees)
         case DeploymentCompleted():
             nominees = tuple(
-                replace(n, status=OfficerStatus.RETURNED) if n.status == OfficerStatus.DEPLOYED else n
+                replace(n, status=OfficerStatus.RETURNED)
+                if n.status == OfficerStatus.DEPLOYED
+                else n
                 for n in s.nominees
             )
-            return replace(s, status=DeploymentStatus.COMPLETED, nominees=nominees,
-                           completed_on=event.completed_on)  # fmt: skip
+            return replace(
+                s,
+                status=DeploymentStatus.COMPLETED,
+                nominees=nominees,
+                completed_on=event.completed_on,
+            )
         case DeploymentCancelled():
             return replace(s, status=DeploymentStatus.CANCELLED)
     raise ValueError(f"cannot apply {type(event).__name__} to a deployment")
@@ -381,19 +440,27 @@ def _nominee(state: Deployment, officer_ref: str) -> Nominee:
     return nominee
 
 
-def _require(state: Deployment, allowed: frozenset[DeploymentStatus], rule: str, doing: str) -> None:
+def _require(
+    state: Deployment, allowed: frozenset[DeploymentStatus], rule: str, doing: str
+) -> None:
     if state.status not in allowed:
         raise DomainError(rule, f"the deployment is {state.status.value}: cannot {doing}")
 
 
-def validity_problems(terms: OfferTerms, until: date, classification: str, ref: ReferenceData) -> list[dict[str, str]]:
+def validity_problems(
+    terms: OfferTerms, until: date, classification: str, ref: ReferenceData
+) -> list[dict[str, str]]:
     """Every reason the officer may not serve through `until`, one entry per failing item."""
     problems = []
     need = ref.required_vetting(classification)
     if not ref.vetting_at_least(terms.vetting_level, need):
-        problems.append({"field": "vetting_level",
-                         "message": f"{classification} work needs {need} vetting or above; "
-                                    f"the officer holds {terms.vetting_level}"})  # fmt: skip
+        problems.append(
+            {
+                "field": "vetting_level",
+                "message": f"{classification} work needs {need} vetting or above; "
+                f"the officer holds {terms.vetting_level}",
+            }
+        )
     for item, expires in (
         ("vetting_expires", terms.vetting_expires),
         ("medical_expires", terms.medical_expires),
@@ -402,8 +469,9 @@ def validity_problems(terms: OfferTerms, until: date, classification: str, ref: 
     ):
         if expires < until:
             what = item.removesuffix("_expires").replace("training", "hostile-environment training")
-            problems.append({"field": item,
-                             "message": f"{what} expires on {expires}, before {until}"})  # fmt: skip
+            problems.append(
+                {"field": item, "message": f"{what} expires on {expires}, before {until}"}
+            )
     return problems
 
 
@@ -423,37 +491,49 @@ def decide_nominate(
     if state.nominee(officer_ref) is not None:
         raise DomainError("already-nominated", f"{officer_ref} is already nominated here")
     if len(state.nominees) >= state.headcount:
-        raise DomainError("headcount-reached",
-                          f"all {state.headcount} posts of this deployment have a nominee")  # fmt: skip
+        raise DomainError(
+            "headcount-reached", f"all {state.headcount} posts of this deployment have a nominee"
+        )
     candidates = [o for o in offers if not o.withdrawn and o.officer_ref == officer_ref]
     if not candidates:
         raise DomainError("no-active-offer", f"{officer_ref} has no active offer")
     candidates = [o for o in candidates if o.capability == state.capability]
     if not candidates:
-        raise DomainError("capability-mismatch",
-                          f"{officer_ref} is not offered for {state.capability}")  # fmt: skip
-    candidates = [o for o in candidates if o.terms.available_from <= state.tour_start
-                  and o.terms.available_to >= state.tour_end]  # fmt: skip
+        raise DomainError(
+            "capability-mismatch", f"{officer_ref} is not offered for {state.capability}"
+        )
+    candidates = [
+        o
+        for o in candidates
+        if o.terms.available_from <= state.tour_start and o.terms.available_to >= state.tour_end
+    ]
     if not candidates:
-        raise DomainError("officer-unavailable",
-                          f"{officer_ref} is not available from {state.tour_start} to "
-                          f"{state.tour_end}")  # fmt: skip
+        raise DomainError(
+            "officer-unavailable",
+            f"{officer_ref} is not available from {state.tour_start} to {state.tour_end}",
+        )
     need = ref.required_vetting(state.classification)
     candidates = [o for o in candidates if ref.vetting_at_least(o.terms.vetting_level, need)]
     if not candidates:
-        raise DomainError("vetting-insufficient",
-                          f"{state.classification} work needs {need} vetting or above")  # fmt: skip
+        raise DomainError(
+            "vetting-insufficient", f"{state.classification} work needs {need} vetting or above"
+        )
     if booked_elsewhere:
-        raise DomainError("officer-double-booked",
-                          f"{officer_ref} is on deployment {booked_elsewhere[0]} at that time")  # fmt: skip
+        raise DomainError(
+            "officer-double-booked",
+            f"{officer_ref} is on deployment {booked_elsewhere[0]} at that time",
+        )
     offer = candidates[0]
     return [
         OfficerNominated(
-            request_id=state.request_id, deployment_id=state.deployment_id,
-            officer_ref=officer_ref, offer_id=offer.offer_id, force=offer.force,
+            request_id=state.request_id,
+            deployment_id=state.deployment_id,
+            officer_ref=officer_ref,
+            offer_id=offer.offer_id,
+            force=offer.force,
             gender=offer.terms.gender,
         )
-    ]  # fmt: skip
+    ]
 
 
 def decide_release(state: Deployment, officer_ref: str, *, force: str) -> list[EventData]:
@@ -463,8 +543,14 @@ def decide_release(state: Deployment, officer_ref: str, *, force: str) -> list[E
         raise DomainError("not-your-officer", f"{officer_ref} belongs to another force")
     if nominee.status != OfficerStatus.NOMINATED:
         raise DomainError("already-released", f"{officer_ref} is already {nominee.status.value}")
-    return [OfficerReleased(request_id=state.request_id, deployment_id=state.deployment_id,
-                            officer_ref=officer_ref, force=force)]  # fmt: skip
+    return [
+        OfficerReleased(
+            request_id=state.request_id,
+            deployment_id=state.deployment_id,
+            officer_ref=officer_ref,
+            force=force,
+        )
+    ]
 
 
 def decide_clear(
@@ -488,8 +574,14 @@ def decide_clear(
         )
     t = offer.terms
     valid_until = min(t.vetting_expires, t.medical_expires, t.training_expires, t.passport_expires)
-    return [OfficerCleared(request_id=state.request_id, deployment_id=state.deployment_id,
-                           officer_ref=officer_ref, valid_until=valid_until)]  # fmt: skip
+    return [
+        OfficerCleared(
+            request_id=state.request_id,
+            deployment_id=state.deployment_id,
+            officer_ref=officer_ref,
+            valid_until=valid_until,
+        )
+    ]
 
 
 def decide_start(state: Deployment, *, on: date) -> list[EventData]:
@@ -497,17 +589,31 @@ def decide_start(state: Deployment, *, on: date) -> list[EventData]:
         raise DomainError("already-started", "the deployment has already started")
     _require(state, CANCELLABLE, "not-staffing", "start")
     if state.status != DeploymentStatus.READY:
-        missing = [{"field": f"officers.{n.officer_ref}", "message": f"is {n.status.value}, not cleared"}
-                   for n in state.nominees if n.status != OfficerStatus.CLEARED]  # fmt: skip
+        missing = [
+            {"field": f"officers.{n.officer_ref}", "message": f"is {n.status.value}, not cleared"}
+            for n in state.nominees
+            if n.status != OfficerStatus.CLEARED
+        ]
         vacant = state.headcount - len(state.nominees)
         if vacant > 0:
             missing.append({"field": "headcount", "message": f"{vacant} post(s) have no nominee"})
-        raise DomainError("posts-not-filled", "every post needs a cleared officer before the start",
-                          errors=missing)  # fmt: skip
+        raise DomainError(
+            "posts-not-filled",
+            "every post needs a cleared officer before the start",
+            errors=missing,
+        )
     if on > state.tour_end:
-        raise DomainError("start-after-tour-end", f"the tour ends on {state.tour_end}", invalid=True)
-    return [DeploymentStarted(request_id=state.request_id, deployment_id=state.deployment_id,
-                              started_on=on, officer_refs=[n.officer_ref for n in state.cleared])]  # fmt: skip
+        raise DomainError(
+            "start-after-tour-end", f"the tour ends on {state.tour_end}", invalid=True
+        )
+    return [
+        DeploymentStarted(
+            request_id=state.request_id,
+            deployment_id=state.deployment_id,
+            started_on=on,
+            officer_refs=[n.officer_ref for n in state.cleared],
+        )
+    ]
 
 
 def decide_extend(
@@ -522,8 +628,9 @@ def decide_extend(
     other bookings. `offers` maps each officer to the offer they were nominated under."""
     _require(state, DEPLOYED, "not-deployed", "extend the tour")
     if not 1 <= months <= MAX_EXTENSION_MONTHS:
-        raise DomainError("extension-months",
-                          f"extend by 1 to {MAX_EXTENSION_MONTHS} months", invalid=True)  # fmt: skip
+        raise DomainError(
+            "extension-months", f"extend by 1 to {MAX_EXTENSION_MONTHS} months", invalid=True
+        )
     new_end = extended_end(state.tour_end, months)
     problems: list[dict[str, str]] = []
     for n in state.nominees:
@@ -531,19 +638,37 @@ def decide_extend(
             continue
         offer = offers[n.officer_ref]
         for p in validity_problems(offer.terms, new_end, state.classification, ref):
-            problems.append({"field": f"officers.{n.officer_ref}.{p['field']}", "message": p["message"]})
+            problems.append(
+                {"field": f"officers.{n.officer_ref}.{p['field']}", "message": p["message"]}
+            )
         if offer.terms.available_to < new_end:
-            problems.append({"field": f"officers.{n.officer_ref}.available_to",
-                             "message": f"offered until {offer.terms.available_to} only"})  # fmt: skip
+            problems.append(
+                {
+                    "field": f"officers.{n.officer_ref}.available_to",
+                    "message": f"offered until {offer.terms.available_to} only",
+                }
+            )
         for other in booked_elsewhere.get(n.officer_ref, ()):
-            problems.append({"field": f"officers.{n.officer_ref}.bookings",
-                             "message": f"on deployment {other} before {new_end}"})  # fmt: skip
+            problems.append(
+                {
+                    "field": f"officers.{n.officer_ref}.bookings",
+                    "message": f"on deployment {other} before {new_end}",
+                }
+            )
     if problems:
-        raise DomainError("extension-not-possible",
-                          f"the tour cannot run to {new_end}: {len(problems)} item(s) fail",
-                          errors=problems)  # fmt: skip
-    return [TourExtended(request_id=state.request_id, deployment_id=state.deployment_id,
-                         months=months, new_end=new_end)]  # fmt: skip
+        raise DomainError(
+            "extension-not-possible",
+            f"the tour cannot run to {new_end}: {len(problems)} item(s) fail",
+            errors=problems,
+        )
+    return [
+        TourExtended(
+            request_id=state.request_id,
+            deployment_id=state.deployment_id,
+            months=months,
+            new_end=new_end,
+        )
+    ]
 
 
 def decide_repatriate(
@@ -554,24 +679,41 @@ def decide_repatriate(
     if nominee.status != OfficerStatus.DEPLOYED:
         raise DomainError("officer-not-deployed", f"{officer_ref} is {nominee.status.value}")
     if not ref.is_repatriation_reason(reason_code):
-        raise DomainError("unknown-reason-code",
-                          f"{reason_code!r} is not a published repatriation reason", invalid=True)  # fmt: skip
+        raise DomainError(
+            "unknown-reason-code",
+            f"{reason_code!r} is not a published repatriation reason",
+            invalid=True,
+        )
     assert state.started_on is not None
     if not state.started_on <= on <= state.tour_end:
-        raise DomainError("repatriation-date",
-                          f"the date must lie within the tour ({state.started_on} to {state.tour_end})",
-                          invalid=True)  # fmt: skip
-    return [OfficerRepatriated(request_id=state.request_id, deployment_id=state.deployment_id,
-                               officer_ref=officer_ref, reason_code=reason_code, on=on)]  # fmt: skip
+        raise DomainError(
+            "repatriation-date",
+            f"the date must lie within the tour ({state.started_on} to {state.tour_end})",
+            invalid=True,
+        )
+    return [
+        OfficerRepatriated(
+            request_id=state.request_id,
+            deployment_id=state.deployment_id,
+            officer_ref=officer_ref,
+            reason_code=reason_code,
+            on=on,
+        )
+    ]
 
 
 def decide_complete(state: Deployment, *, on: date) -> list[EventData]:
     _require(state, DEPLOYED, "not-deployed", "complete")
     assert state.started_on is not None
     if on < state.started_on:
-        raise DomainError("completion-date", f"the tour started on {state.started_on}", invalid=True)
-    return [DeploymentCompleted(request_id=state.request_id, deployment_id=state.deployment_id,
-                                completed_on=on)]  # fmt: skip
+        raise DomainError(
+            "completion-date", f"the tour started on {state.started_on}", invalid=True
+        )
+    return [
+        DeploymentCompleted(
+            request_id=state.request_id, deployment_id=state.deployment_id, completed_on=on
+        )
+    ]
 
 
 def decide_cancel(state: Deployment, *, reason: str) -> list[EventData]:
@@ -580,8 +722,14 @@ def decide_cancel(state: Deployment, *, reason: str) -> list[EventData]:
     if state.status not in CANCELLABLE:
         raise DomainError(
             "not-cancellable",
-            f"the deployment is {state.status.value}: officers return by repatriation or completion",
+            f"the deployment is {state.status.value}: officers come home by repatriation or "
+            "completion",
         )
-    return [DeploymentCancelled(request_id=state.request_id, deployment_id=state.deployment_id,
-                                reason=reason,
-                                released_officer_refs=[n.officer_ref for n in state.nominees])]  # fmt: skip
+    return [
+        DeploymentCancelled(
+            request_id=state.request_id,
+            deployment_id=state.deployment_id,
+            reason=reason,
+            released_officer_refs=[n.officer_ref for n in state.nominees],
+        )
+    ]

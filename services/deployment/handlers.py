@@ -45,17 +45,24 @@ def deployment_stream(deployment_id: UUID) -> str:
 
 
 async def _append(
-    conn: AsyncConnection, deps: Deps, stream_id: str, events: list[EventData], version: int,
+    conn: AsyncConnection,
+    deps: Deps,
+    stream_id: str,
+    events: list[EventData],
+    version: int,
     ctx: CommandContext,
-) -> list[Envelope]:  # fmt: skip
-    envelopes = await deps.store.append(conn, stream_id, events, expected_version=version, context=ctx)
+) -> list[Envelope]:
+    envelopes = await deps.store.append(
+        conn, stream_id, events, expected_version=version, context=ctx
+    )
     await deps.applier.apply_inline(conn, envelopes)
     return envelopes
 
 
 def _double_booked(officer_ref: str) -> DomainError:
-    return DomainError("officer-double-booked",
-                       f"{officer_ref} was booked onto an overlapping tour meanwhile")  # fmt: skip
+    return DomainError(
+        "officer-double-booked", f"{officer_ref} was booked onto an overlapping tour meanwhile"
+    )
 
 
 # --- offers ------------------------------------------------------------------------------------
@@ -65,9 +72,13 @@ async def load_offer(conn: AsyncConnection, store: EventStore, offer_id: UUID) -
 
 
 async def offer(
-    conn: AsyncConnection, deps: Deps, force: str, body: OfferCapability, ctx: CommandContext,
+    conn: AsyncConnection,
+    deps: Deps,
+    force: str,
+    body: OfferCapability,
+    ctx: CommandContext,
     today: date,
-) -> list[Envelope]:  # fmt: skip
+) -> list[Envelope]:
     if body.officer_ref is not None:
         known = await privacy.find_officer(conn, body.officer_ref, lock=True)
         if known is None or known.force != force:
@@ -78,16 +89,26 @@ async def offer(
     offer_id = uuid7()
     sealed = crypto.seal(key, officer_ref, body.officer.personal_data()) if key else ""
     events = domain.decide_offer(
-        offer_id=offer_id, officer_ref=officer_ref, force=force, terms=body.terms(),
-        personal_data=sealed, today=today, officer_erased=key is None,
-    )  # fmt: skip
+        offer_id=offer_id,
+        officer_ref=officer_ref,
+        force=force,
+        terms=body.terms(),
+        personal_data=sealed,
+        today=today,
+        officer_erased=key is None,
+    )
     return await _append(conn, deps, offer_stream(offer_id), events, 0, ctx)
 
 
 async def withdraw_offer(
-    conn: AsyncConnection, deps: Deps, force: str, offer_id: UUID, reason: str,
-    ctx: CommandContext, today: date,
-) -> list[Envelope]:  # fmt: skip
+    conn: AsyncConnection,
+    deps: Deps,
+    force: str,
+    offer_id: UUID,
+    reason: str,
+    ctx: CommandContext,
+    today: date,
+) -> list[Envelope]:
     state = await load_offer(conn, deps.store, offer_id)
     if state is None or state.force != force:
         raise NotFound("offer")
@@ -99,9 +120,12 @@ async def withdraw_offer(
 
 # --- officers' personal data -------------------------------------------------------------------
 async def read_officer(
-    conn: AsyncConnection, officer_ref: str, who: Principal, justification: str,
+    conn: AsyncConnection,
+    officer_ref: str,
+    who: Principal,
+    justification: str,
     correlation_id: str,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The officer with their personal data, and the access-log entry of this disclosure (in the
     same transaction: no disclosure without its record). An erased officer discloses nothing."""
     officer = await privacy.find_officer(conn, officer_ref)
@@ -115,10 +139,16 @@ async def read_officer(
         personal = orjson.loads(crypto.unseal(key, officer_ref, sealed))
         disclosed = [f for f in privacy.PERSONAL_FIELDS if personal.get(f) is not None]
         log_id = await privacy.log_access(
-            conn, actor=who.subject, actor_role=who.role.value, action="read",
-            officer_ref=officer_ref, justification=justification, fields=disclosed,
-            recipient=who.subject, correlation_id=correlation_id,
-        )  # fmt: skip
+            conn,
+            actor=who.subject,
+            actor_role=who.role.value,
+            action="read",
+            officer_ref=officer_ref,
+            justification=justification,
+            fields=disclosed,
+            recipient=who.subject,
+            correlation_id=correlation_id,
+        )
     return {
         "officer_ref": officer_ref,
         "force": officer.force,
@@ -133,9 +163,12 @@ async def read_officer(
 
 
 async def erase_officer(
-    conn: AsyncConnection, officer_ref: str, who: Principal, justification: str,
+    conn: AsyncConnection,
+    officer_ref: str,
+    who: Principal,
+    justification: str,
     correlation_id: str,
-) -> tuple[datetime, int]:  # fmt: skip
+) -> tuple[datetime, int]:
     officer = await privacy.find_officer(conn, officer_ref, lock=True)
     if officer is None:
         raise NotFound("officer")
@@ -143,15 +176,23 @@ async def erase_officer(
         raise DomainError("already-erased", f"the personal data of {officer_ref} is already erased")
     erased_at = await privacy.erase(conn, officer_ref, by=who.subject)
     log_id = await privacy.log_access(
-        conn, actor=who.subject, actor_role=who.role.value, action="erasure",
-        officer_ref=officer_ref, justification=justification,
-        fields=list(privacy.PERSONAL_FIELDS), recipient="none", correlation_id=correlation_id,
-    )  # fmt: skip
+        conn,
+        actor=who.subject,
+        actor_role=who.role.value,
+        action="erasure",
+        officer_ref=officer_ref,
+        justification=justification,
+        fields=list(privacy.PERSONAL_FIELDS),
+        recipient="none",
+        correlation_id=correlation_id,
+    )
     return erased_at, log_id
 
 
 # --- deployments -------------------------------------------------------------------------------
-async def load_deployment(conn: AsyncConnection, store: EventStore, deployment_id: UUID) -> Deployment:
+async def load_deployment(
+    conn: AsyncConnection, store: EventStore, deployment_id: UUID
+) -> Deployment:
     history = await store.load(conn, deployment_stream(deployment_id))
     state = domain.fold(env.payload() for env in history)
     if state is None:
@@ -170,19 +211,29 @@ async def plan(
             live.append(deployment_id)
     deployment_id = uuid7()
     events = domain.decide_plan(
-        requirement, deployment_id=deployment_id, live_deployments=live,
-        tour_start=body.tour_start, tour_end=body.tour_end, mission=body.mission, today=today,
-    )  # fmt: skip
+        requirement,
+        deployment_id=deployment_id,
+        live_deployments=live,
+        tour_start=body.tour_start,
+        tour_end=body.tour_end,
+        mission=body.mission,
+        today=today,
+    )
     await staffing.record_deployment(conn, deployment_id, body.request_id)
     return await _append(conn, deps, deployment_stream(deployment_id), events, 0, ctx)
 
 
 async def _decide_and_append(
-    conn: AsyncConnection, deps: Deps, state: Deployment,
-    decide: Callable[[Deployment], list[EventData]], ctx: CommandContext,
-) -> list[Envelope]:  # fmt: skip
+    conn: AsyncConnection,
+    deps: Deps,
+    state: Deployment,
+    decide: Callable[[Deployment], list[EventData]],
+    ctx: CommandContext,
+) -> list[Envelope]:
     events = decide(state)
-    return await _append(conn, deps, deployment_stream(state.deployment_id), events, state.version, ctx)
+    return await _append(
+        conn, deps, deployment_stream(state.deployment_id), events, state.version, ctx
+    )
 
 
 async def nominate(
@@ -194,12 +245,22 @@ async def nominate(
     if officer is None:
         raise NotFound("officer")
     state = await load_deployment(conn, deps.store, deployment_id)
-    offers = [o for i in await queries.offer_ids_of(conn, officer_ref)
-              if (o := await load_offer(conn, deps.store, i)) is not None]  # fmt: skip
-    booked = await staffing.overlapping(conn, officer_ref, state.tour_start, state.tour_end,
-                                        excluding=deployment_id)  # fmt: skip
-    events = domain.decide_nominate(state, officer_ref, offers=offers, booked_elsewhere=booked,
-                                    erased=officer.erased_at is not None, ref=deps.ref)  # fmt: skip
+    offers = [
+        o
+        for i in await queries.offer_ids_of(conn, officer_ref)
+        if (o := await load_offer(conn, deps.store, i)) is not None
+    ]
+    booked = await staffing.overlapping(
+        conn, officer_ref, state.tour_start, state.tour_end, excluding=deployment_id
+    )
+    events = domain.decide_nominate(
+        state,
+        officer_ref,
+        offers=offers,
+        booked_elsewhere=booked,
+        erased=officer.erased_at is not None,
+        ref=deps.ref,
+    )
     try:
         await staffing.book(conn, officer_ref, deployment_id, state.tour_start, state.tour_end)
     except staffing.DoubleBooked as exc:
@@ -208,9 +269,13 @@ async def nominate(
 
 
 async def release(
-    conn: AsyncConnection, deps: Deps, deployment_id: UUID, officer_ref: str, force: str,
+    conn: AsyncConnection,
+    deps: Deps,
+    deployment_id: UUID,
+    officer_ref: str,
+    force: str,
     ctx: CommandContext,
-) -> list[Envelope]:  # fmt: skip
+) -> list[Envelope]:
     state = await load_deployment(conn, deps.store, deployment_id)
     return await _decide_and_append(
         conn, deps, state, lambda s: domain.decide_release(s, officer_ref, force=force), ctx
@@ -224,7 +289,11 @@ async def clear(
     nominee = state.nominee(officer_ref)
     offer = None if nominee is None else await load_offer(conn, deps.store, nominee.offer_id)
     return await _decide_and_append(
-        conn, deps, state, lambda s: domain.decide_clear(s, officer_ref, offer=offer, ref=deps.ref), ctx
+        conn,
+        deps,
+        state,
+        lambda s: domain.decide_clear(s, officer_ref, offer=offer, ref=deps.ref),
+        ctx,
     )
 
 
@@ -252,9 +321,15 @@ async def extend(
         assert offer_state is not None
         offers[n.officer_ref] = offer_state
         booked[n.officer_ref] = await staffing.overlapping(
-            conn, n.officer_ref, state.tour_end + timedelta(days=1), new_end, excluding=deployment_id
+            conn,
+            n.officer_ref,
+            state.tour_end + timedelta(days=1),
+            new_end,
+            excluding=deployment_id,
         )
-    events = domain.decide_extend(state, months, offers=offers, booked_elsewhere=booked, ref=deps.ref)
+    events = domain.decide_extend(
+        state, months, offers=offers, booked_elsewhere=booked, ref=deps.ref
+    )
     try:
         await staffing.extend(conn, deployment_id, [n.officer_ref for n in deployed], new_end)
     except staffing.DoubleBooked as exc:
@@ -263,15 +338,24 @@ async def extend(
 
 
 async def repatriate(
-    conn: AsyncConnection, deps: Deps, deployment_id: UUID, officer_ref: str, reason_code: str,
-    on: date, ctx: CommandContext,
-) -> list[Envelope]:  # fmt: skip
+    conn: AsyncConnection,
+    deps: Deps,
+    deployment_id: UUID,
+    officer_ref: str,
+    reason_code: str,
+    on: date,
+    ctx: CommandContext,
+) -> list[Envelope]:
     state = await load_deployment(conn, deps.store, deployment_id)
     envelopes = await _decide_and_append(
-        conn, deps, state,
-        lambda s: domain.decide_repatriate(s, officer_ref, reason_code=reason_code, on=on, ref=deps.ref),
+        conn,
+        deps,
+        state,
+        lambda s: domain.decide_repatriate(
+            s, officer_ref, reason_code=reason_code, on=on, ref=deps.ref
+        ),
         ctx,
-    )  # fmt: skip
+    )
     await staffing.end_early(conn, deployment_id, on, officer_ref=officer_ref)
     return envelopes
 
@@ -280,7 +364,9 @@ async def complete(
     conn: AsyncConnection, deps: Deps, deployment_id: UUID, on: date, ctx: CommandContext
 ) -> list[Envelope]:
     state = await load_deployment(conn, deps.store, deployment_id)
-    envelopes = await _decide_and_append(conn, deps, state, lambda s: domain.decide_complete(s, on=on), ctx)
+    envelopes = await _decide_and_append(
+        conn, deps, state, lambda s: domain.decide_complete(s, on=on), ctx
+    )
     await staffing.end_early(conn, deployment_id, on)
     return envelopes
 

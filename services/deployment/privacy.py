@@ -37,9 +37,11 @@ async def register_officer(conn: AsyncConnection, force: str) -> tuple[str, byte
     while True:
         ref = new_officer_ref()
         inserted = await conn.scalar(
-            insert(officers).values(officer_ref=ref, force=force).on_conflict_do_nothing()
+            insert(officers)
+            .values(officer_ref=ref, force=force)
+            .on_conflict_do_nothing()
             .returning(officers.c.officer_ref)
-        )  # fmt: skip
+        )
         if inserted is not None:
             break
     key = crypto.new_key()
@@ -47,7 +49,9 @@ async def register_officer(conn: AsyncConnection, force: str) -> tuple[str, byte
     return ref, key
 
 
-async def find_officer(conn: AsyncConnection, officer_ref: str, *, lock: bool = False) -> OfficerRecord | None:
+async def find_officer(
+    conn: AsyncConnection, officer_ref: str, *, lock: bool = False
+) -> OfficerRecord | None:
     """`lock` takes the officer's row FOR UPDATE: every command that books, offers or erases an
     officer holds it, so they happen one after another for one officer."""
     query = sa.select(officers).where(officers.c.officer_ref == officer_ref)
@@ -56,7 +60,9 @@ async def find_officer(conn: AsyncConnection, officer_ref: str, *, lock: bool = 
 
 
 async def key_of(conn: AsyncConnection, officer_ref: str) -> bytes | None:
-    key = await conn.scalar(sa.select(officer_keys.c.key).where(officer_keys.c.officer_ref == officer_ref))
+    key = await conn.scalar(
+        sa.select(officer_keys.c.key).where(officer_keys.c.officer_ref == officer_ref)
+    )
     return None if key is None else bytes(key)
 
 
@@ -69,7 +75,7 @@ async def erase(conn: AsyncConnection, officer_ref: str, by: str) -> datetime:
         .values(erased_at=sa.func.now(), erased_by=by)
         .returning(officers.c.erased_at)
     )
-    assert erased_at is not None
+    assert isinstance(erased_at, datetime)
     return erased_at
 
 
@@ -94,9 +100,16 @@ async def log_access(
 ) -> int:
     log_id = await conn.scalar(
         access_log.insert()
-        .values(actor=actor, actor_role=actor_role, action=action, officer_ref=officer_ref,
-                justification=justification, fields=list(fields), recipient=recipient,
-                correlation_id=correlation_id)  # fmt: skip
+        .values(
+            actor=actor,
+            actor_role=actor_role,
+            action=action,
+            officer_ref=officer_ref,
+            justification=justification,
+            fields=list(fields),
+            recipient=recipient,
+            correlation_id=correlation_id,
+        )
         .returning(access_log.c.id)
     )
     return int(log_id or 0)

@@ -16,8 +16,8 @@ from services.deployment.tables import (
     deployment_officers,
     deployment_timeline,
     deployments,
-    officer_keys,
     offers,
+    officer_keys,
     requirements,
 )
 
@@ -36,10 +36,15 @@ async def lock_requirement(conn: AsyncConnection, request_id: UUID) -> Requireme
     if row is None:
         return None
     return Requirement(
-        request_id=row.request_id, decision=row.decision, withdrawn=row.withdrawn,
-        country=row.country, capability=row.capability, headcount=row.headcount,
-        classification=row.classification, tour_length_months=row.tour_length_months,
-    )  # fmt: skip
+        request_id=row.request_id,
+        decision=row.decision,
+        withdrawn=row.withdrawn,
+        country=row.country,
+        capability=row.capability,
+        headcount=row.headcount,
+        classification=row.classification,
+        tour_length_months=row.tour_length_months,
+    )
 
 
 def _requirement(row: Any) -> dict[str, Any]:
@@ -77,7 +82,9 @@ async def list_requirements(
     if filters.country:
         q = q.where(requirements.c.country == filters.country.upper())
     if after is not None:
-        q = q.where(sa.tuple_(requirements.c.approved_at, requirements.c.request_id) < sa.tuple_(*after))
+        q = q.where(
+            sa.tuple_(requirements.c.approved_at, requirements.c.request_id) < sa.tuple_(*after)
+        )
     q = q.order_by(requirements.c.approved_at.desc(), requirements.c.request_id.desc()).limit(limit)
     return [_requirement(r) for r in await conn.execute(q)]
 
@@ -121,8 +128,10 @@ async def list_offers(
     if filters.force:
         q = q.where(offers.c.force == filters.force)
     if filters.available_on:
-        q = q.where(offers.c.available_from <= filters.available_on,
-                    offers.c.available_to >= filters.available_on)  # fmt: skip
+        q = q.where(
+            offers.c.available_from <= filters.available_on,
+            offers.c.available_to >= filters.available_on,
+        )
     if filters.status:
         q = q.where(offers.c.status == filters.status)
     if filters.officer_ref:
@@ -134,7 +143,9 @@ async def list_offers(
 
 
 async def get_offer(conn: AsyncConnection, offer_id: UUID) -> dict[str, Any] | None:
-    row = (await conn.execute(sa.select(*_OFFER_COLUMNS).where(offers.c.offer_id == offer_id))).first()
+    row = (
+        await conn.execute(sa.select(*_OFFER_COLUMNS).where(offers.c.offer_id == offer_id))
+    ).first()
     return None if row is None else _offer(row)
 
 
@@ -184,7 +195,9 @@ def _deployment(row: Any) -> dict[str, Any]:
 
 
 def _count(status: str | None = None) -> Any:
-    q = sa.select(sa.func.count()).where(deployment_officers.c.deployment_id == deployments.c.deployment_id)
+    q = sa.select(sa.func.count()).where(
+        deployment_officers.c.deployment_id == deployments.c.deployment_id
+    )
     if status:
         q = q.where(deployment_officers.c.status == status)
     return q.scalar_subquery()
@@ -212,7 +225,9 @@ class DeploymentFilters:
 
 
 def _with_officer(where: Any) -> Any:
-    return sa.exists().where(deployment_officers.c.deployment_id == deployments.c.deployment_id, where)
+    return sa.exists().where(
+        deployment_officers.c.deployment_id == deployments.c.deployment_id, where
+    )
 
 
 async def list_deployments(
@@ -232,21 +247,29 @@ async def list_deployments(
     if filters.officer_ref:
         q = q.where(_with_officer(deployment_officers.c.officer_ref == filters.officer_ref))
     if after is not None:
-        q = q.where(sa.tuple_(deployments.c.planned_at, deployments.c.deployment_id) < sa.tuple_(*after))
+        q = q.where(
+            sa.tuple_(deployments.c.planned_at, deployments.c.deployment_id) < sa.tuple_(*after)
+        )
     q = q.order_by(deployments.c.planned_at.desc(), deployments.c.deployment_id.desc()).limit(limit)
     return [_deployment(r) for r in await conn.execute(q)]
 
 
 async def get_deployment(conn: AsyncConnection, deployment_id: UUID) -> dict[str, Any] | None:
     row = (
-        await conn.execute(_deployments_select().where(deployments.c.deployment_id == deployment_id))
+        await conn.execute(
+            _deployments_select().where(deployments.c.deployment_id == deployment_id)
+        )
     ).first()
     if row is None:
         return None
     has_key = sa.exists().where(officer_keys.c.officer_ref == deployment_officers.c.officer_ref)
     officer_rows = await conn.execute(
         sa.select(deployment_officers, offers.c.rank, has_key.label("has_key"))
-        .select_from(deployment_officers.outerjoin(offers, offers.c.offer_id == deployment_officers.c.offer_id))
+        .select_from(
+            deployment_officers.outerjoin(
+                offers, offers.c.offer_id == deployment_officers.c.offer_id
+            )
+        )
         .where(deployment_officers.c.deployment_id == deployment_id)
         .order_by(deployment_officers.c.nominated_at, deployment_officers.c.officer_ref)
     )
@@ -258,17 +281,29 @@ async def get_deployment(conn: AsyncConnection, deployment_id: UUID) -> dict[str
     return _deployment(row) | {
         "officers": [
             {
-                "officer_ref": o.officer_ref, "offer_id": o.offer_id, "force": o.force,
-                "gender": o.gender, "rank": o.rank, "status": o.status,
-                "nominated_at": o.nominated_at, "released_at": o.released_at,
-                "cleared_at": o.cleared_at, "valid_until": o.valid_until,
-                "repatriated_on": o.repatriated_on, "repatriation_reason": o.repatriation_reason,
+                "officer_ref": o.officer_ref,
+                "offer_id": o.offer_id,
+                "force": o.force,
+                "gender": o.gender,
+                "rank": o.rank,
+                "status": o.status,
+                "nominated_at": o.nominated_at,
+                "released_at": o.released_at,
+                "cleared_at": o.cleared_at,
+                "valid_until": o.valid_until,
+                "repatriated_on": o.repatriated_on,
+                "repatriation_reason": o.repatriation_reason,
                 "personal_data": "available" if o.has_key else "erased",
-            }  # fmt: skip
+            }
             for o in officer_rows
         ],
         "timeline": [
-            {"at": e.occurred_at, "event": e.event_type, "by_role": e.actor_role, "details": e.details}
+            {
+                "at": e.occurred_at,
+                "event": e.event_type,
+                "by_role": e.actor_role,
+                "details": e.details,
+            }
             for e in entries
         ],
     }
@@ -277,19 +312,33 @@ async def get_deployment(conn: AsyncConnection, deployment_id: UUID) -> dict[str
 async def officer_deployments(conn: AsyncConnection, officer_ref: str) -> list[dict[str, Any]]:
     rows = await conn.execute(
         sa.select(
-            deployments.c.deployment_id, deployments.c.request_id, deployments.c.country,
-            deployments.c.capability, deployments.c.tour_start, deployments.c.tour_end,
+            deployments.c.deployment_id,
+            deployments.c.request_id,
+            deployments.c.country,
+            deployments.c.capability,
+            deployments.c.tour_start,
+            deployments.c.tour_end,
             deployments.c.status.label("deployment_status"),
             deployment_officers.c.status.label("officer_status"),
         )
-        .select_from(deployment_officers.join(
-            deployments, deployments.c.deployment_id == deployment_officers.c.deployment_id))
+        .select_from(
+            deployment_officers.join(
+                deployments, deployments.c.deployment_id == deployment_officers.c.deployment_id
+            )
+        )
         .where(deployment_officers.c.officer_ref == officer_ref)
         .order_by(deployments.c.tour_start, deployments.c.deployment_id)
-    )  # fmt: skip
+    )
     return [
-        {"id": r.deployment_id, "request_id": r.request_id, "country": r.country,
-         "capability": r.capability, "tour_start": r.tour_start, "tour_end": r.tour_end,
-         "status": r.deployment_status, "officer_status": r.officer_status}
+        {
+            "id": r.deployment_id,
+            "request_id": r.request_id,
+            "country": r.country,
+            "capability": r.capability,
+            "tour_start": r.tour_start,
+            "tour_end": r.tour_end,
+            "status": r.deployment_status,
+            "officer_status": r.officer_status,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]

@@ -21,7 +21,7 @@ class DoubleBooked(Exception):
     """The exclusion constraint refused a booking: another tour of the officer overlaps it."""
 
 
-def _period(start: date, end: date) -> Any:
+def _period(start: date | Any, end: date) -> Any:
     return sa.func.daterange(start, end, "[]")  # both days included
 
 
@@ -62,7 +62,9 @@ async def _guarded(conn: AsyncConnection, statement: Any) -> None:
         raise
 
 
-async def book(conn: AsyncConnection, officer_ref: str, deployment_id: UUID, start: date, end: date) -> None:
+async def book(
+    conn: AsyncConnection, officer_ref: str, deployment_id: UUID, start: date, end: date
+) -> None:
     await _guarded(
         conn,
         officer_bookings.insert().values(
@@ -71,12 +73,16 @@ async def book(conn: AsyncConnection, officer_ref: str, deployment_id: UUID, sta
     )
 
 
-async def extend(conn: AsyncConnection, deployment_id: UUID, officer_refs: Sequence[str], end: date) -> None:
+async def extend(
+    conn: AsyncConnection, deployment_id: UUID, officer_refs: Sequence[str], end: date
+) -> None:
     await _guarded(
         conn,
         officer_bookings.update()
-        .where(officer_bookings.c.deployment_id == deployment_id,
-               officer_bookings.c.officer_ref.in_(list(officer_refs)))  # fmt: skip
+        .where(
+            officer_bookings.c.deployment_id == deployment_id,
+            officer_bookings.c.officer_ref.in_(list(officer_refs)),
+        )
         .values(period=_period(sa.func.lower(officer_bookings.c.period), end)),
     )
 
@@ -96,11 +102,15 @@ async def end_early(
 
 
 async def release(conn: AsyncConnection, deployment_id: UUID) -> None:
-    await conn.execute(officer_bookings.delete().where(officer_bookings.c.deployment_id == deployment_id))
+    await conn.execute(
+        officer_bookings.delete().where(officer_bookings.c.deployment_id == deployment_id)
+    )
 
 
 async def record_deployment(conn: AsyncConnection, deployment_id: UUID, request_id: UUID) -> None:
-    await conn.execute(deployment_requests.insert().values(deployment_id=deployment_id, request_id=request_id))
+    await conn.execute(
+        deployment_requests.insert().values(deployment_id=deployment_id, request_id=request_id)
+    )
 
 
 async def deployments_of(conn: AsyncConnection, request_id: UUID) -> list[UUID]:
@@ -110,4 +120,3 @@ async def deployments_of(conn: AsyncConnection, request_id: UUID) -> list[UUID]:
         .order_by(deployment_requests.c.deployment_id)
     )
     return list(rows)
-

@@ -127,7 +127,9 @@ officers = sa.Table(
     write_metadata,
     sa.Column("officer_ref", sa.Text, primary_key=True),
     sa.Column("force", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
     sa.Column("erased_at", sa.DateTime(timezone=True)),
     sa.Column("erased_by", sa.Text),
 )
@@ -138,7 +140,9 @@ officer_keys = sa.Table(
     write_metadata,
     sa.Column("officer_ref", sa.Text, sa.ForeignKey("officers.officer_ref"), primary_key=True),
     sa.Column("key", sa.LargeBinary, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
 )
 
 #: Data Protection Act 2018 s.62: every consultation or disclosure of personal data, and erasure.
@@ -190,5 +194,7 @@ reactions = sa.Table(
     "reactions",
     write_metadata,
     sa.Column("trigger_event_id", UUID(as_uuid=True), primary_key=True),
-    sa.Column("reacted_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column(
+        "reacted_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
 )

@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import shared.catalogue  # noqa: F401  (registers the event types)
+from services.triage import queries
 from services.triage.api import reference_router, router
 from services.triage.config import TriageConfig
 from services.triage.projection import build_projection
@@ -40,6 +41,7 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     routers=(router, reference_router),
     projection=PROJECTION,
+    describe_request=queries.describe,
     openapi_tags=(
         {"name": "cases", "description": "The queue; assess, ask, decide"},
         {"name": "reference", "description": "Published code lists"},

@@ -4,7 +4,7 @@ topics are consumed does not matter. A submission also opens the case (see react
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -63,7 +63,7 @@ def build_projection(opener: CaseOpener) -> Projection:
             .values(
                 offer_id=UUID(d["offer_id"]),
                 capability=d["capability"],
-                available_to=d["available_to"],
+                available_to=date.fromisoformat(d["available_to"]),
             )
             .on_conflict_do_nothing()
         )

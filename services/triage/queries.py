@@ -46,7 +46,7 @@ async def intake_payloads(conn: AsyncConnection, request_id: UUID) -> list[Event
     rows = await conn.execute(
         sa.select(case_history.c.event_type, case_history.c.schema_version, case_history.c.data)
         .where(case_history.c.request_id == request_id, case_history.c.topic == INTAKE_EVENTS)
-        .order_by(case_history.c.stream_version)
+        .order_by(case_history.c.stream_version, case_history.c.event_id)
     )
     return [_decode(row) for row in rows]
 
@@ -65,7 +65,7 @@ async def history_payloads(conn: AsyncConnection, request_id: UUID) -> CaseHisto
         await conn.execute(
             sa.select(case_history)
             .where(case_history.c.request_id == request_id)
-            .order_by(triage_first, case_history.c.stream_version)
+            .order_by(triage_first, case_history.c.stream_version, case_history.c.event_id)
         )
     )
     submitted_at = next((r.occurred_at for r in rows if r.event_type == "RequestSubmitted"), None)
@@ -149,3 +149,19 @@ async def get_case(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | 
         for e in entries
     ]
     return dict(document) | {"history": history}
+
+
+async def describe(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | None:
+    """For operators (`jiph where`): where the case stands, no free text or personal details."""
+    row = (await conn.execute(sa.select(cases).where(cases.c.request_id == request_id))).first()
+    if row is None:
+        return None
+    return {
+        "reference": row.reference,
+        "status": row.status,
+        "score": row.score,
+        "risk_tier": row.risk_tier,
+        "policy_version": row.document.get("policy_version"),
+        "case_version": row.version,
+        "updated_at": row.updated_at.isoformat(),
+    }

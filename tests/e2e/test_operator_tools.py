@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 
 from jiph.stack.postgres import PostgresTarget
@@ -20,7 +19,6 @@ from shared.catalogue.intake import Contact, RequestSubmitted, RequestWithdrawn,
 from shared.catalogue.triage import InformationRequested
 from shared.events import Envelope
 from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS
-from tests.e2e.conftest import TokenFactory, bearer
 from tests.e2e.test_intake_api import publish
 
 pytestmark = pytest.mark.e2e
@@ -79,67 +77,86 @@ async def test_tail_json_pretty_and_filters(services: dict[str, str], bootstrap:
     assert "reason=plans changed" in pretty[1]
 
 
+async def intake_db(infra: PostgresTarget) -> asyncpg.Connection:
+    return await asyncpg.connect(infra.admin_url.rsplit("/", 1)[0] + "/jiph_intake")
+
+
+async def wait_parked(infra: PostgresTarget, rid: uuid.UUID, behind: int) -> None:
+    conn = await intake_db(infra)
+    try:
+        for _ in range(600):
+            count = await conn.fetchval(
+                "SELECT count(p.seq) FROM projection.dead_letters d LEFT JOIN projection.parked_events p"
+                " ON p.key = d.key WHERE d.key = $1 AND d.status = 'parked'", str(rid))
+            dead = await conn.fetchval("SELECT count(*) FROM projection.dead_letters WHERE key = $1"
+                                       " AND status = 'parked'", str(rid))
+            if dead and count >= behind:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise AssertionError(f"no dead letter with {behind} or more parked behind it")
+
+
 async def test_dead_letter_found_redriven_after_the_fix_and_parked_events_applied_in_order(
-    services: dict[str, str], bootstrap: str, infra: PostgresTarget, token: TokenFactory
+    services: dict[str, str], bootstrap: str, infra: PostgresTarget
 ) -> None:
+    rid = uuid.uuid4()
     partner = f"p-dl-{uuid.uuid4().hex[:6]}"
-    headers = bearer(token("partner", partner_id=partner))
-    async with httpx.AsyncClient(base_url=services["intake"]) as client:
-        created = await client.post("/v1/requests", headers=headers, json={
-            "title": "Existing", "description": "d", "country": "GH",
-            "requesting_body": "Ghana Police Service", "partner_type": "foreign-government",
-            "capability": "cybercrime", "headcount": 1, "role_profile": {"rank": "DS"},
-            "tour_length_months": 6, "needed_by": str(date.today() + timedelta(days=100)),
-            "funding_source": "cssf-oda", "classification": "OFFICIAL",
-            "contact": {"name": "K", "email": "k@gh.example"}})
-        existing = created.json()["request"]["reference"]
-        # A second request arrives claiming the same reference: intake's projection refuses it
-        # (unique reference), so the event is dead-lettered and its request's later events park.
-        rid = uuid.uuid4()
-        await publish(bootstrap, INTAKE_EVENTS, submitted(rid, existing, partner), f"request-{rid}", 1)
-        await publish(bootstrap, TRIAGE_EVENTS, InformationRequested(
-            request_id=rid, information_request_id=uuid.uuid4(), questions=["First?"]),
-            f"case-{rid}", 1)
-        await publish(bootstrap, INTAKE_EVENTS,
-                      RequestWithdrawn(request_id=rid, partner_id=partner, reason="second"),
-                      f"request-{rid}", 2)
+    conn = await intake_db(infra)
+    try:
+        # The cause: a database fault that refuses this request's row (as a broken constraint
+        # or a full tablespace would), so intake cannot apply its RequestSubmitted.
+        await conn.execute(f"""
+            CREATE FUNCTION projection.refuse_{rid.hex}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.request_id = '{rid}' THEN RAISE EXCEPTION 'disk quota exceeded'; END IF;
+            RETURN NEW; END $$;
+            CREATE TRIGGER refuse_{rid.hex} BEFORE INSERT ON projection.requests
+            FOR EACH ROW EXECUTE FUNCTION projection.refuse_{rid.hex}();""")
+    finally:
+        await conn.close()
+    reference = f"JIPH-2098-{uuid.uuid4().int % 10**6:06d}"
+    await publish(bootstrap, INTAKE_EVENTS, submitted(rid, reference, partner), f"request-{rid}", 1)
+    await wait_parked(infra, rid, 0)
+    # Later events of the same request, on two topics, wait behind it (triage's RequestTriaged
+    # for this submission may be parked there too).
+    await publish(bootstrap, TRIAGE_EVENTS, InformationRequested(
+        request_id=rid, information_request_id=uuid.uuid4(), questions=["First?"]),
+        f"case-{rid}", 1)
+    await publish(bootstrap, INTAKE_EVENTS,
+                  RequestWithdrawn(request_id=rid, partner_id=partner, reason="second"),
+                  f"request-{rid}", 2)
+    await wait_parked(infra, rid, 2)
 
-        listing = ""
-        for _ in range(100):
-            listing = (await asyncio.to_thread(jiph, "deadletters", "list", "--service", "intake")).stdout
-            if str(rid) in listing and re.search(rf"{rid}\s+RequestSubmitted\s+2\s", listing):
-                break
-            await asyncio.sleep(0.3)
-        assert str(rid) in listing and "UniqueViolation" in listing or "unique" in listing.lower(), listing
-        row = next(line for line in listing.splitlines() if str(rid) in line)
-        dead_id = row.split()[1]
+    listing = (await asyncio.to_thread(jiph, "deadletters", "list", "--service", "intake")).stdout
+    row = next(line for line in listing.splitlines() if str(rid) in line)
+    assert re.search(r"RequestSubmitted\s+[23]\s+.*disk quota exceeded", row), row
+    parked = int(re.search(r"RequestSubmitted\s+([23])\s", row).group(1))  # type: ignore[union-attr]
+    dead_id = row.split()[1]
+    where = await asyncio.to_thread(jiph, "where", str(rid))
+    assert f"DEAD LETTER {dead_id}" in where.stdout, where.stdout
 
-        where = await asyncio.to_thread(jiph, "where", str(rid))
-        assert f"DEAD LETTER {dead_id}" in where.stdout, where.stdout
+    refused = await asyncio.to_thread(jiph, "deadletters", "redrive", dead_id, "--service", "intake")
+    assert refused.returncode != 0 and "failed again" in refused.stderr
 
-        refused = await asyncio.to_thread(jiph, "deadletters", "redrive", dead_id, "--service", "intake")
-        assert refused.returncode != 0 and "failed again" in refused.stderr
+    conn = await intake_db(infra)
+    try:
+        await conn.execute(f"DROP TRIGGER refuse_{rid.hex} ON projection.requests")  # the fix
+    finally:
+        await conn.close()
+    redriven = await asyncio.to_thread(jiph, "deadletters", "redrive", dead_id, "--service", "intake")
+    assert redriven.returncode == 0, redriven.stderr
+    assert f"{parked} parked event(s) applied after it in order; key released" in redriven.stdout
 
-        # The operator fixes the cause: the duplicate reference is corrected at the source.
-        conn = await asyncpg.connect(infra.admin_url.rsplit("/", 1)[0] + "/jiph_intake")
-        try:
-            await conn.execute("UPDATE projection.requests SET reference = reference || '-old' "
-                               "WHERE reference = $1", existing)
-        finally:
-            await conn.close()
-        redriven = await asyncio.to_thread(jiph, "deadletters", "redrive", dead_id, "--service", "intake")
-        assert redriven.returncode == 0, redriven.stderr
-        assert "2 parked event(s) applied after it in order; key released" in redriven.stdout
-
-    conn = await asyncpg.connect(infra.admin_url.rsplit("/", 1)[0] + "/jiph_intake")
+    conn = await intake_db(infra)
     try:
         status = await conn.fetchval("SELECT status FROM projection.requests WHERE request_id=$1", rid)
         steps = await conn.fetch("SELECT event_type FROM projection.timeline WHERE request_id=$1 "
                                  "ORDER BY occurred_at, event_id", rid)
     finally:
         await conn.close()
-    assert [s["event_type"] for s in steps] == ["RequestSubmitted", "InformationRequested",
-                                               "RequestWithdrawn"]
+    seen = [s["event_type"] for s in steps if s["event_type"] != "RequestTriaged"]
+    assert seen == ["RequestSubmitted", "InformationRequested", "RequestWithdrawn"]
     assert status == "withdrawn"
     after = await asyncio.to_thread(jiph, "deadletters", "list", "--service", "intake")
     assert str(rid) not in after.stdout

@@ -1,0 +1,6 @@
+"""The deployment service's HTTP API: the capability register, officers' personal data, and
+deployments."""
+
+from services.deployment import api_deployments, api_offers, api_officers
+
+ROUTERS = (api_offers.router, api_officers.router, api_deployments.router)

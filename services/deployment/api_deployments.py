@@ -1,0 +1,430 @@
+"""Staffing requirements and deployments: plan, nominate, release, clear, start, extend,
+repatriate, complete, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.deployment import handlers, queries
+from services.deployment.api_common import (
+    Deps,
+    IdempotencyKey,
+    Liaison,
+    Manager,
+    Staff,
+    accepted,
+    command,
+    idempotent,
+    keyset_after,
+    limit_writes,
+    page,
+    redact,
+    today,
+)
+from services.deployment.commands import (
+    CancelDeployment,
+    CompleteDeployment,
+    ExtendTour,
+    NominateOfficer,
+    PlanDeployment,
+    RepatriateOfficer,
+    StartDeployment,
+)
+from services.deployment.domain import DeploymentStatus
+from services.deployment.views import (
+    DeploymentAccepted,
+    DeploymentDetail,
+    DeploymentPage,
+    RequirementPage,
+    RequirementView,
+)
+from shared.api import Consistent, CursorQuery, LimitQuery, RuntimeDep, command_context
+from shared.auth import Principal, Role, require_roles
+from shared.consistency import make_token
+from shared.events import Envelope
+from shared.eventstore import CommandContext
+from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.reference.data import Capability
+
+router = APIRouter(tags=["deployments"], responses=PROBLEM_RESPONSES)
+Planner = Annotated[Principal, Depends(require_roles(Role.DEPLOYMENT_MANAGER, Role.ADMIN))]
+OfficerRef = Annotated[str, Path(min_length=5, max_length=40, pattern=r"^OFF-[A-Z0-9]+$")]
+Command = Callable[[AsyncConnection, CommandContext], Awaitable[list[Envelope]]]
+
+
+# --- requirements ------------------------------------------------------------------------------
+@router.get(
+    "/v1/requirements", response_model=RequirementPage, summary="Approved requests to staff"
+)
+async def list_requirements(
+    who: Planner,
+    runtime: RuntimeDep,
+    status: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            examples=["open"],
+            description="open, sourcing, deployed, fulfilled, on_hold, withdrawn",
+        ),
+    ] = None,
+    capability: Annotated[Capability | None, Query()] = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+    _: None = Consistent,
+) -> dict[str, Any]:
+    """Requests the hub approved, as staffing requirements: `open` ones need a deployment."""
+    filters = queries.RequirementFilters(status, capability and capability.value, country)
+    async with runtime.engine.connect() as conn:
+        items = await queries.list_requirements(
+            conn, filters, after=keyset_after(cursor), limit=limit + 1
+        )
+    return page(items, limit, "approved_at", "request_id")
+
+
+@router.get(
+    "/v1/requirements/{request_id}", response_model=RequirementView, summary="One requirement"
+)
+async def get_requirement(
+    request_id: UUID, who: Planner, runtime: RuntimeDep, _: None = Consistent
+) -> dict[str, Any]:
+    async with runtime.engine.connect() as conn:
+        view = await queries.get_requirement(conn, request_id)
+    if view is None:
+        raise not_found("approved request")
+    return view
+
+
+# --- deployments: reads ------------------------------------------------------------------------
+def _visible(view: dict[str, Any], who: Principal) -> dict[str, Any] | None:
+    """Force liaison officers see deployments of their own officers, and only those officers."""
+    if who.role == Role.FORCE_LIAISON:
+        own = [o for o in view.get("officers", []) if o["force"] == who.force]
+        if not own:
+            return None
+        view = view | {"officers": own}
+    return redact(view, who)
+
+
+async def _detail(conn: AsyncConnection, deployment_id: UUID, who: Principal) -> dict[str, Any]:
+    view = await queries.get_deployment(conn, deployment_id)
+    visible = None if view is None else _visible(view, who)
+    if visible is None:
+        raise not_found("deployment")
+    return visible
+
+
+@router.get("/v1/deployments", response_model=DeploymentPage, summary="Deployments")
+async def list_deployments(
+    who: Staff,
+    runtime: RuntimeDep,
+    status: Annotated[DeploymentStatus | None, Query()] = None,
+    request_id: Annotated[UUID | None, Query()] = None,
+    capability: Annotated[Capability | None, Query()] = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    officer_ref: Annotated[str | None, Query(max_length=40)] = None,
+    force: Annotated[
+        str | None, Query(max_length=80, description="With an officer of this force")
+    ] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+    _: None = Consistent,
+) -> dict[str, Any]:
+    """Newest first, filtered, paginated. Force liaison officers see those with their officers."""
+    if who.role == Role.FORCE_LIAISON:
+        force = who.force
+    filters = queries.DeploymentFilters(
+        status and status.value,
+        request_id,
+        capability and capability.value,
+        country,
+        force,
+        officer_ref,
+    )
+    async with runtime.engine.connect() as conn:
+        items = await queries.list_deployments(
+            conn, filters, after=keyset_after(cursor), limit=limit + 1
+        )
+    result = page(items, limit, "planned_at", "id")
+    result["items"] = [redact(i, who) for i in result["items"]]
+    return result
+
+
+@router.get(
+    "/v1/deployments/{deployment_id}", response_model=DeploymentDetail, summary="One deployment"
+)
+async def get_deployment(
+    deployment_id: UUID, who: Staff, runtime: RuntimeDep, _: None = Consistent
+) -> dict[str, Any]:
+    """The deployment, its officers (by `officer_ref`) and its timeline."""
+    async with runtime.engine.connect() as conn:
+        return await _detail(conn, deployment_id, who)
+
+
+# --- deployments: commands ---------------------------------------------------------------------
+async def _act(
+    request: Request,
+    who: Principal,
+    runtime: RuntimeDep,
+    deployment_id: UUID | None,
+    run: Command,
+    *,
+    status: int = 200,
+    key: str | None = None,
+    body: Any = None,
+    scope: str = "",
+) -> JSONResponse:
+    """Run one command on a deployment and answer the deployment as it now stands."""
+    limit_writes(request, who)
+    async with command(runtime) as conn:
+
+        async def respond() -> JSONResponse:
+            envelopes = await run(conn, command_context(who, request))
+            token = make_token(envelopes[-1].event_id)
+            target = deployment_id or UUID(envelopes[0].data["deployment_id"])
+            view = await _detail(conn, target, who)
+            return accepted(
+                {"deployment": view, "consistency_token": token},
+                token,
+                status,
+                f"/v1/deployments/{target}",
+            )
+
+        if status == 201:
+            return await idempotent(conn, who, scope, key, body, respond)
+        return await respond()
+
+
+@router.post(
+    "/v1/deployments",
+    status_code=201,
+    response_model=DeploymentAccepted,
+    summary="Plan a deployment for an approved request",
+)
+async def plan_deployment(
+    request: Request,
+    who: Manager,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: Annotated[PlanDeployment, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Plan the deployment staffing an approved request (one live deployment per request). The
+    tour ends after the request's tour length unless `tour_end` says otherwise."""
+    return await _act(
+        request,
+        who,
+        runtime,
+        None,
+        lambda conn, ctx: handlers.plan(conn, deps, body, ctx, today()),
+        status=201,
+        key=idempotency_key,
+        body=body,
+        scope="deployments",
+    )
+
+
+@router.post(
+    "/v1/deployments/{deployment_id}/nominations",
+    status_code=201,
+    response_model=DeploymentAccepted,
+    summary="Nominate an offered officer",
+)
+async def nominate(
+    deployment_id: UUID,
+    request: Request,
+    who: Manager,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: NominateOfficer,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Checks that the officer is offered for the capability, available for the whole tour,
+    vetted for the classification (SC or above for OFFICIAL-SENSITIVE), on no other overlapping
+    tour, and that the headcount is not reached."""
+    return await _act(
+        request,
+        who,
+        runtime,
+        deployment_id,
+        lambda conn, ctx: handlers.nominate(conn, deps, deployment_id, body.officer_ref, ctx),
+        status=201,
+        key=idempotency_key,
+        body=body,
+        scope=f"nominate:{deployment_id}",
+    )
+
+
+@router.post(
+    "/v1/deployments/{deployment_id}/officers/{officer_ref}/release",
+    response_model=DeploymentAccepted,
+    summary="Release your force's officer",
+)
+async def release(
+    deployment_id: UUID,
+    officer_ref: OfficerRef,
+    request: Request,
+    who: Liaison,
+    runtime: RuntimeDep,
+    deps: Deps,
+) -> JSONResponse:
+    """The officer's home force agrees to release them (force liaison of that force)."""
+    force = who.force or ""
+    return await _act(
+        request,
+        who,
+        runtime,
+        deployment_id,
+        lambda conn, ctx: handlers.release(conn, deps, deployment_id, officer_ref, force, ctx),
+    )
+
+
+@router.post(
+    "/v1/deployments/{deployment_id}/officers/{officer_ref}/clearance",
+    response_model=DeploymentAccepted,
+    summary="Clear a released officer",
+)
+async def clear(
+    deployment_id: UUID,
+    officer_ref: OfficerRef,
+    request: Request,
+    who: Manager,
+    runtime: RuntimeDep,
+    deps: Deps,
+) -> JSONResponse:
+    """Clears the officer when vetting, medical, hostile-environment training and passport all
+    stay valid through the tour's end; otherwise `409 clearance-failed` lists each failing item."""
+    return await _act(
+        request,
+        who,
+        runtime,
+        deployment_id,
+        lambda conn, ctx: handlers.clear(conn, deps, deployment_id, officer_ref, ctx),
+    )
+
+
+@router.post(
+    "/v1/deployments/{deployment_id}/officers/{officer_ref}/repatriation",
+    response_model=DeploymentAccepted,
+    summary="Bring an officer home early",
+)
+async def repatriate(
+    deployment_id: UUID,
+    officer_ref: OfficerRef,
+    request: Request,
+    who: Manager,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: RepatriateOfficer,
+) -> JSONResponse:
+    """With a published reason code and the date the officer came home."""
+    return await _act(
+        request,
+        who,
+        runtime,
+        deployment_id,
+        lambda conn, ctx: handlers.repatriate(
+            conn, deps, deployment_id, officer_ref, body.reason_code, body.on, ctx
+        ),
+    )
+
+
+@router.post(
+    "/v1/deployments/{deployment_id}/start",
+    response_model=DeploymentAccepted,
+    summary="Deploy the officers",
+)
+async def start(
+    deployment_id: UUID,
+    request: Request,
+    who: Manager,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: Annotated[StartDeployment | None, Body()] = None,
+) -> JSONResponse:
+    """Only when every post has a cleared officer; otherwise `409 posts-not-filled`."""
+    on = (body.on if body else None) or today()
+    return await _act(
+        request,
+        who,
+        runtime,
+        deployment_id,
+        lambda conn, ctx: handlers.start(conn, deps, deployment_id, on, ctx),
+    )
+
+
+@router.post(
+    "/v1/deployments/{deployment_id}/extension",
+    response_model=DeploymentAccepted,
+    summary="Extend the tour",
+)
+async def extend(
+    deployment_id: UUID,
+    request: Request,
+    who: Manager,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: ExtendTour,
+) -> JSONResponse:
+    """Re-checks every deployed officer's vetting, medical, training, passport, availability and
+    other bookings against the new end; `409 extension-not-possible` lists what fails."""
+    return await _act(
+        request,
+        who,
+        runtime,
+        deployment_id,
+        lambda conn, ctx: handlers.extend(conn, deps, deployment_id, body.months, ctx),
+    )
+
+
+@router.post(
+    "/v1/deployments/{deployment_id}/completion",
+    response_model=DeploymentAccepted,
+    summary="Complete the deployment",
+)
+async def complete(
+    deployment_id: UUID,
+    request: Request,
+    who: Manager,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: Annotated[CompleteDeployment | None, Body()] = None,
+) -> JSONResponse:
+    """The tour ended and the officers still deployed returned."""
+    on = (body.on if body else None) or today()
+    return await _act(
+        request,
+        who,
+        runtime,
+        deployment_id,
+        lambda conn, ctx: handlers.complete(conn, deps, deployment_id, on, ctx),
+    )
+
+
+@router.post(
+    "/v1/deployments/{deployment_id}/cancellation",
+    response_model=DeploymentAccepted,
+    summary="Cancel the deployment",
+)
+async def cancel(
+    deployment_id: UUID,
+    request: Request,
+    who: Manager,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: CancelDeployment,
+) -> JSONResponse:
+    """Before the officers deploy; frees every nominated officer."""
+    return await _act(
+        request,
+        who,
+        runtime,
+        deployment_id,
+        lambda conn, ctx: handlers.cancel(conn, deps, deployment_id, body.reason, ctx),
+    )

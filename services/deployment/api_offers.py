@@ -1,0 +1,126 @@
+"""The capability register: UK forces offer officers, and withdraw offers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.deployment import handlers, queries
+from services.deployment.api_common import (
+    Deps,
+    IdempotencyKey,
+    Liaison,
+    Staff,
+    accepted,
+    command,
+    idempotent,
+    keyset_after,
+    limit_writes,
+    page,
+    today,
+)
+from services.deployment.commands import OfferCapability
+from services.deployment.views import OfferAccepted, OfferPage, OfferView
+from shared.api import Consistent, CursorQuery, LimitQuery, RuntimeDep, command_context
+from shared.auth import Principal, Role
+from shared.consistency import make_token
+from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.reference.data import Capability
+
+router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=PROBLEM_RESPONSES)
+
+
+def _own_force(who: Principal, force: str | None) -> str | None:
+    """A force liaison officer sees their own force's offers only."""
+    return who.force if who.role == Role.FORCE_LIAISON else force
+
+
+@router.post("", status_code=201, response_model=OfferAccepted, summary="Offer an officer")
+async def offer_officer(
+    request: Request,
+    who: Liaison,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: Annotated[OfferCapability, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Offer an officer of your force (from your token) for a capability. The officer gets a
+    pseudonymous `officer_ref`; their name, contact and next of kin are sealed with a key of
+    their own and never appear in answers, events or logs in clear."""
+    limit_writes(request, who)
+    force = who.force or ""
+    async with command(runtime) as conn:
+
+        async def run() -> JSONResponse:
+            envelopes = await handlers.offer(
+                conn, deps, force, body, command_context(who, request), today()
+            )
+            offer_id = UUID(envelopes[0].data["offer_id"])
+            view = await queries.get_offer(conn, offer_id)
+            return accepted(
+                {"offer": view, "consistency_token": make_token(envelopes[-1].event_id)},
+                make_token(envelopes[-1].event_id),
+                201,
+                f"/v1/offers/{offer_id}",
+            )
+
+        return await idempotent(conn, who, "offers", idempotency_key, body.fingerprint(), run)
+
+
+@router.get("", response_model=OfferPage, summary="Offered officers")
+async def list_offers(
+    who: Staff,
+    runtime: RuntimeDep,
+    capability: Annotated[Capability | None, Query(description="Only this capability")] = None,
+    force: Annotated[str | None, Query(max_length=80, description="Only this force")] = None,
+    available_on: Annotated[date | None, Query(description="Available on this day")] = None,
+    status: Annotated[Literal["active", "withdrawn"] | None, Query()] = "active",
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+    _: None = Consistent,
+) -> dict[str, Any]:
+    """Newest first, filtered, paginated. Force liaison officers see their own force's offers."""
+    filters = queries.OfferFilters(
+        capability and capability.value, _own_force(who, force), available_on, status
+    )
+    async with runtime.engine.connect() as conn:
+        items = await queries.list_offers(
+            conn, filters, after=keyset_after(cursor), limit=limit + 1
+        )
+    return page(items, limit, "offered_at", "id")
+
+
+@router.get("/{offer_id}", response_model=OfferView, summary="One offer")
+async def get_offer(
+    offer_id: UUID, who: Staff, runtime: RuntimeDep, _: None = Consistent
+) -> dict[str, Any]:
+    async with runtime.engine.connect() as conn:
+        view = await queries.get_offer(conn, offer_id)
+    if view is None or (who.role == Role.FORCE_LIAISON and view["force"] != who.force):
+        raise not_found("offer")
+    return view
+
+
+@router.delete("/{offer_id}", response_model=OfferAccepted, summary="Withdraw an offer")
+async def withdraw_offer(
+    offer_id: UUID,
+    request: Request,
+    who: Liaison,
+    runtime: RuntimeDep,
+    deps: Deps,
+    reason: Annotated[str, Query(max_length=500, description="Why the offer is withdrawn")] = "",
+) -> JSONResponse:
+    """Withdraw your force's offer. Refused (`409 officer-committed`) while the officer is on a
+    deployment that has not ended."""
+    limit_writes(request, who)
+    async with command(runtime) as conn:
+        envelopes = await handlers.withdraw_offer(
+            conn, deps, who.force or "", offer_id, reason, command_context(who, request), today()
+        )
+        token = make_token(envelopes[-1].event_id)
+        view = await queries.get_offer(conn, offer_id)
+        return accepted({"offer": view, "consistency_token": token}, token)

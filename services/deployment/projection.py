@@ -1,0 +1,358 @@
+"""The deployment service's read side: approved requests become staffing requirements; offers and
+deployments are projected from this service's own events.
+
+Handlers are deterministic functions of the events (times from `occurred_at`) and idempotent:
+deployment rows remember the stream version they have applied. A requirement's status is derived
+from facts that arrive on three topics in any order, so the result does not depend on that order.
+A withdrawal or hold also reacts on the write side (see `reactions`), once per consumed event.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.deployment import reactions
+from services.deployment.domain import requirement_status
+from services.deployment.tables import (
+    deployment_officers,
+    deployment_timeline,
+    deployments,
+    metadata,
+    offers,
+    requirements,
+)
+from shared.catalogue.deployment import (
+    CapabilityOffered,
+    DeploymentCompleted,
+    DeploymentPlanned,
+    DeploymentStarted,
+    OfficerCleared,
+    OfficerNominated,
+    OfficerRepatriated,
+    TourExtended,
+)
+from shared.catalogue.triage import RequestApproved
+from shared.events import Envelope, EventData
+from shared.projection import Projection
+from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
+
+E = TypeVar("E", bound=EventData)
+
+
+def _typed(env: Envelope, kind: type[E]) -> E:
+    """The payload as its model (dates as dates), upcast to the newest schema version."""
+    payload = env.payload()
+    assert isinstance(payload, kind), f"{env.event_type} is not {kind.__name__}"
+    return payload
+
+
+PROJECTION = Projection(
+    name="deployment",
+    topics=(INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS),
+    metadata=metadata,
+)
+
+
+# --- requirements ------------------------------------------------------------------------------
+async def _upsert_requirement(
+    conn: AsyncConnection, request_id: UUID, env: Envelope, **values: Any
+) -> None:
+    stmt = insert(requirements).values(
+        request_id=request_id, status="awaiting_approval", updated_at=env.occurred_at, **values
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[requirements.c.request_id],
+            set_={
+                **values,
+                "updated_at": sa.func.greatest(requirements.c.updated_at, env.occurred_at),
+            },
+        )
+    )
+    row = (
+        await conn.execute(
+            sa.select(
+                requirements.c.decision, requirements.c.withdrawn, requirements.c.deployment_status
+            ).where(requirements.c.request_id == request_id)
+        )
+    ).one()
+    status = requirement_status(row.decision, row.withdrawn, row.deployment_status)
+    await conn.execute(
+        requirements.update().where(requirements.c.request_id == request_id).values(status=status)
+    )
+
+
+@PROJECTION.on("RequestApproved")
+async def approved(conn: AsyncConnection, env: Envelope) -> None:
+    e = _typed(env, RequestApproved)
+    await _upsert_requirement(
+        conn,
+        e.request_id,
+        env,
+        reference=e.reference,
+        country=e.country,
+        capability=e.capability,
+        headcount=e.headcount,
+        classification=e.classification,
+        needed_by=e.needed_by,
+        tour_length_months=e.tour_length_months,
+        decision="approved",
+        approved_at=env.occurred_at,
+    )
+
+
+@PROJECTION.on("RequestResumed")
+async def resumed(conn: AsyncConnection, env: Envelope) -> None:
+    await _upsert_requirement(conn, UUID(env.data["request_id"]), env, decision="resumed")
+
+
+@PROJECTION.on("RequestPutOnHold")
+async def put_on_hold(conn: AsyncConnection, env: Envelope) -> None:
+    # The requirement's row first: a deployment being planned for it holds the row, so this waits
+    # for that plan to commit and then cancels it too.
+    await _upsert_requirement(conn, UUID(env.data["request_id"]), env, decision="on_hold")
+    reason = "The hub put the request on hold" + (
+        f": {env.data['reason']}" if env.data.get("reason") else ""
+    )
+    await reactions.cancel_for_request(conn, env, reason[:2000], apply=PROJECTION.apply)
+
+
+@PROJECTION.on("RequestWithdrawn")
+async def withdrawn(conn: AsyncConnection, env: Envelope) -> None:
+    await _upsert_requirement(conn, UUID(env.data["request_id"]), env, withdrawn=True)
+    reason = f"The partner withdrew the request: {env.data['reason']}"
+    await reactions.cancel_for_request(conn, env, reason[:2000], apply=PROJECTION.apply)
+
+
+# --- offers ------------------------------------------------------------------------------------
+@PROJECTION.on("CapabilityOffered")
+async def offered(conn: AsyncConnection, env: Envelope) -> None:
+    e = _typed(env, CapabilityOffered)
+    await conn.execute(
+        insert(offers)
+        .values(
+            **e.model_dump(exclude={"offer_id"}),
+            offer_id=e.offer_id,
+            status="active",
+            offered_at=env.occurred_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+@PROJECTION.on("CapabilityWithdrawn")
+async def offer_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
+    await conn.execute(
+        offers.update()
+        .where(offers.c.offer_id == UUID(env.data["offer_id"]), offers.c.status == "active")
+        .values(
+            status="withdrawn", withdrawn_at=env.occurred_at, withdrawal_reason=env.data["reason"]
+        )
+    )
+
+
+# --- deployments -------------------------------------------------------------------------------
+def _ids(env: Envelope) -> tuple[UUID, UUID]:
+    return UUID(env.data["deployment_id"]), UUID(env.data["request_id"])
+
+
+async def _timeline(conn: AsyncConnection, env: Envelope) -> None:
+    details = {k: v for k, v in env.data.items() if k not in ("request_id", "deployment_id")}
+    await conn.execute(
+        insert(deployment_timeline)
+        .values(
+            event_id=env.event_id,
+            deployment_id=UUID(env.data["deployment_id"]),
+            occurred_at=env.occurred_at,
+            event_type=env.event_type,
+            actor_role=env.actor.role,
+            details=details,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def _advance(conn: AsyncConnection, env: Envelope, **values: Any) -> bool:
+    """Apply the event to the deployment's row unless it already was; False if it was."""
+    deployment_id, _ = _ids(env)
+    result = await conn.execute(
+        deployments.update()
+        .where(
+            deployments.c.deployment_id == deployment_id, deployments.c.version < env.stream_version
+        )
+        .values(version=env.stream_version, updated_at=env.occurred_at, **values)
+    )
+    if result.rowcount == 0:
+        return False
+    await _timeline(conn, env)
+    return True
+
+
+async def _officer(conn: AsyncConnection, env: Envelope, **values: Any) -> None:
+    deployment_id, _ = _ids(env)
+    await conn.execute(
+        deployment_officers.update()
+        .where(
+            deployment_officers.c.deployment_id == deployment_id,
+            deployment_officers.c.officer_ref == env.data["officer_ref"],
+        )
+        .values(**values)
+    )
+
+
+async def _restaff(conn: AsyncConnection, env: Envelope) -> None:
+    """planned/staffing/ready from the officers: ready once every post has a cleared officer."""
+    deployment_id, _ = _ids(env)
+    cleared = (
+        sa.select(sa.func.count())
+        .where(
+            deployment_officers.c.deployment_id == deployment_id,
+            deployment_officers.c.status == "cleared",
+        )
+        .scalar_subquery()
+    )
+    await conn.execute(
+        deployments.update()
+        .where(deployments.c.deployment_id == deployment_id)
+        .values(status=sa.case((cleared >= deployments.c.headcount, "ready"), else_="staffing"))
+    )
+
+
+async def _requirement_follows(
+    conn: AsyncConnection, env: Envelope, deployment_status: str
+) -> None:
+    deployment_id, request_id = _ids(env)
+    live = deployment_status != "cancelled"
+    row = (
+        await conn.execute(
+            sa.select(requirements.c.deployment_id).where(requirements.c.request_id == request_id)
+        )
+    ).first()
+    if row is not None and row.deployment_id not in (None, deployment_id) and not live:
+        return  # an older deployment's cancellation says nothing about the current one
+    await _upsert_requirement(
+        conn,
+        request_id,
+        env,
+        deployment_id=deployment_id if live else None,
+        deployment_status=deployment_status,
+    )
+
+
+@PROJECTION.on("DeploymentPlanned")
+async def planned(conn: AsyncConnection, env: Envelope) -> None:
+    e = _typed(env, DeploymentPlanned)
+    inserted = await conn.scalar(
+        insert(deployments)
+        .values(
+            **e.model_dump(),
+            status="planned",
+            planned_at=env.occurred_at,
+            updated_at=env.occurred_at,
+            version=env.stream_version,
+        )
+        .on_conflict_do_nothing()
+        .returning(deployments.c.deployment_id)
+    )
+    if inserted is not None:
+        await _timeline(conn, env)
+        await _requirement_follows(conn, env, "planned")
+
+
+@PROJECTION.on("OfficerNominated")
+async def nominated(conn: AsyncConnection, env: Envelope) -> None:
+    if not await _advance(conn, env):
+        return
+    e = _typed(env, OfficerNominated)
+    await conn.execute(
+        insert(deployment_officers)
+        .values(
+            **e.model_dump(exclude={"request_id"}), status="nominated", nominated_at=env.occurred_at
+        )
+        .on_conflict_do_nothing()
+    )
+    await _restaff(conn, env)
+    await _requirement_follows(conn, env, "staffing")
+
+
+@PROJECTION.on("OfficerReleased")
+async def released(conn: AsyncConnection, env: Envelope) -> None:
+    if await _advance(conn, env):
+        await _officer(conn, env, status="released", released_at=env.occurred_at)
+
+
+@PROJECTION.on("OfficerCleared")
+async def cleared(conn: AsyncConnection, env: Envelope) -> None:
+    if await _advance(conn, env):
+        await _officer(
+            conn,
+            env,
+            status="cleared",
+            cleared_at=env.occurred_at,
+            valid_until=_typed(env, OfficerCleared).valid_until,
+        )
+        await _restaff(conn, env)
+
+
+@PROJECTION.on("DeploymentStarted")
+async def started(conn: AsyncConnection, env: Envelope) -> None:
+    e = _typed(env, DeploymentStarted)
+    if not await _advance(conn, env, status="deployed", started_on=e.started_on):
+        return
+    deployment_id, _ = _ids(env)
+    await conn.execute(
+        deployment_officers.update()
+        .where(
+            deployment_officers.c.deployment_id == deployment_id,
+            deployment_officers.c.officer_ref.in_(e.officer_refs),
+        )
+        .values(status="deployed")
+    )
+    await _requirement_follows(conn, env, "deployed")
+
+
+@PROJECTION.on("TourExtended")
+async def extended(conn: AsyncConnection, env: Envelope) -> None:
+    new_end = _typed(env, TourExtended).new_end
+    await _advance(conn, env, tour_end=new_end, extensions=deployments.c.extensions + 1)
+
+
+@PROJECTION.on("OfficerRepatriated")
+async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
+    if await _advance(conn, env):
+        e = _typed(env, OfficerRepatriated)
+        await _officer(
+            conn,
+            env,
+            status="repatriated_early",
+            repatriated_on=e.on,
+            repatriation_reason=e.reason_code,
+        )
+
+
+@PROJECTION.on("DeploymentCompleted")
+async def completed(conn: AsyncConnection, env: Envelope) -> None:
+    completed_on = _typed(env, DeploymentCompleted).completed_on
+    if not await _advance(conn, env, status="completed", completed_on=completed_on):
+        return
+    deployment_id, _ = _ids(env)
+    await conn.execute(
+        deployment_officers.update()
+        .where(
+            deployment_officers.c.deployment_id == deployment_id,
+            deployment_officers.c.status == "deployed",
+        )
+        .values(status="returned")
+    )
+    await _requirement_follows(conn, env, "completed")
+
+
+@PROJECTION.on("DeploymentCancelled")
+async def cancelled(conn: AsyncConnection, env: Envelope) -> None:
+    if await _advance(conn, env, status="cancelled", cancel_reason=env.data["reason"]):
+        await _requirement_follows(conn, env, "cancelled")

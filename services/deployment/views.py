@@ -1,0 +1,195 @@
+"""What the deployment service answers: the response models shown in the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from services.deployment.domain import DeploymentStatus, OfficerStatus
+
+NEXT_CURSOR = Field(description="Pass as `cursor` for the next page; null at the end")
+CONSISTENCY_TOKEN = Field(
+    description="Send as `X-Consistency-Token` on a later read (here or on any service) to wait "
+    "until that read includes this write"
+)
+
+
+class OfferView(BaseModel):
+    """An offered officer, pseudonymous: no name, contact or next of kin here."""
+
+    id: UUID
+    officer_ref: str = Field(examples=["OFF-7K2M9QX4TA"])
+    force: str = Field(examples=["met"])
+    capability: str
+    rank: str
+    gender: str
+    languages: list[str]
+    skills: list[str]
+    vetting_level: str
+    vetting_expires: date
+    medical_expires: date
+    training_expires: date
+    passport_expires: date
+    available_from: date
+    available_to: date
+    status: Literal["active", "withdrawn"]
+    offered_at: datetime
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
+
+
+class OfferPage(BaseModel):
+    items: list[OfferView]
+    next_cursor: str | None = NEXT_CURSOR
+
+
+class OfferAccepted(BaseModel):
+    offer: OfferView
+    consistency_token: str = CONSISTENCY_TOKEN
+
+
+class RequirementView(BaseModel):
+    """An approved request as a staffing requirement."""
+
+    request_id: UUID
+    reference: str | None = Field(examples=["JIPH-2026-000123"])
+    country: str | None
+    capability: str | None
+    headcount: int | None
+    classification: str | None
+    needed_by: date | None
+    tour_length_months: int | None
+    status: Literal[
+        "open", "sourcing", "deployed", "fulfilled", "on_hold", "withdrawn", "awaiting_approval"
+    ]
+    deployment_id: UUID | None = Field(description="The current deployment, if any")
+    approved_at: datetime | None
+    updated_at: datetime
+
+
+class RequirementPage(BaseModel):
+    items: list[RequirementView]
+    next_cursor: str | None = NEXT_CURSOR
+
+
+class DeploymentSummary(BaseModel):
+    id: UUID
+    request_id: UUID
+    reference: str | None
+    mission: str | None = Field(
+        description="Withheld from OFFICIAL-SENSITIVE deployments unless "
+        "your token carries SC clearance or above"
+    )
+    country: str
+    capability: str
+    headcount: int
+    classification: str
+    tour_start: date
+    tour_end: date
+    status: DeploymentStatus
+    nominated: int = Field(description="Officers nominated so far")
+    cleared: int = Field(description="Officers cleared and not yet deployed")
+    started_on: date | None
+    completed_on: date | None
+    extensions: int
+    cancel_reason: str | None
+    planned_at: datetime
+    updated_at: datetime
+    redacted: list[str] = Field(default=[], description="Fields withheld for your clearance")
+
+
+class DeploymentOfficer(BaseModel):
+    officer_ref: str
+    offer_id: UUID
+    force: str
+    gender: str
+    rank: str | None
+    status: OfficerStatus
+    nominated_at: datetime
+    released_at: datetime | None
+    cleared_at: datetime | None
+    valid_until: date | None
+    repatriated_on: date | None
+    repatriation_reason: str | None
+    personal_data: Literal["available", "erased"] = Field(
+        description="Whether the officer's personal data can still be read (GET /v1/officers/{ref})"
+    )
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str = Field(examples=["OfficerNominated"])
+    by_role: str = Field(examples=["deployment_manager"])
+    details: dict[str, Any]
+
+
+class DeploymentDetail(DeploymentSummary):
+    officers: list[DeploymentOfficer]
+    timeline: list[TimelineEntry]
+
+
+class DeploymentPage(BaseModel):
+    items: list[DeploymentSummary]
+    next_cursor: str | None = NEXT_CURSOR
+
+
+class DeploymentAccepted(BaseModel):
+    """The outcome of a write: the deployment as it now stands and a consistency token."""
+
+    deployment: DeploymentDetail
+    consistency_token: str = CONSISTENCY_TOKEN
+
+
+Erased = Literal["erased"]
+
+
+class OfficerDeployment(BaseModel):
+    id: UUID
+    request_id: UUID
+    country: str
+    capability: str
+    tour_start: date
+    tour_end: date
+    status: DeploymentStatus
+    officer_status: OfficerStatus
+
+
+class OfficerPersonal(BaseModel):
+    """An officer with their personal data. Every such answer is recorded in the access log."""
+
+    officer_ref: str
+    force: str
+    erased_at: datetime | None = Field(description="When the personal data was erased, if it was")
+    name: str | Erased | None
+    contact: dict[str, Any] | Erased | None
+    next_of_kin: dict[str, Any] | Erased | None
+    offers: list[OfferView]
+    deployments: list[OfficerDeployment]
+    access_log_id: int | None = Field(description="The access-log entry of this disclosure")
+
+
+class Erasure(BaseModel):
+    officer_ref: str
+    erased_at: datetime
+    access_log_id: int
+
+
+class AccessLogEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="Who read or erased")
+    actor_role: str
+    action: Literal["read", "erasure"]
+    officer_ref: str
+    justification: str = Field(description="Why (as given in `X-Justification`)")
+    fields: list[str] = Field(description="Which personal fields were disclosed or erased")
+    recipient: str = Field(description="To whom the data was disclosed")
+    correlation_id: str | None
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessLogEntry]
+    next_cursor: str | None = NEXT_CURSOR
