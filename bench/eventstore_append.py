@@ -65,7 +65,7 @@ async def fresh_database(admin_url: str, name: str) -> str:
         await conn.execute(f"CREATE DATABASE {name}")
     finally:
         await conn.close()
-    return str(make_url(admin_url).set(database=name))
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 async def bench_ours(url: str, per_append: int, concurrency: int, appends: int) -> Result:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from jiph.stack import kafka, postgres, services
@@ -30,6 +32,15 @@ def _check_disk(cfg: StackConfig) -> None:
         raise StackError(f"only {free // 2**20} MiB free under {cfg.state_dir}; need 512 MiB")
 
 
+@contextlib.contextmanager
+def _exclusive(cfg: StackConfig) -> Iterator[None]:
+    """One `up`/`down`/`reset` at a time per stack: two at once would both start a broker."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    with (cfg.state_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def up(
     cfg: StackConfig,
     *,
@@ -37,6 +48,13 @@ def up(
     say: Callable[[str], None] = print,
 ) -> postgres.PostgresTarget:
     """Start what is not running. On failure, stop what this call started and raise StackError."""
+    with _exclusive(cfg):
+        return _up(cfg, with_services, say)
+
+
+def _up(
+    cfg: StackConfig, with_services: bool, say: Callable[[str], None]
+) -> postgres.PostgresTarget:
     started: list[Callable[[], object]] = []
     try:
         _check_disk(cfg)
@@ -87,6 +105,11 @@ def _start_services(
 
 def down(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
     """Stop everything the stack runs, services first; harmless when nothing runs."""
+    with _exclusive(cfg):
+        _down(cfg, say)
+
+
+def _down(cfg: StackConfig, say: Callable[[str], None]) -> None:
     for name in reversed(services.all_services()):
         if services.service_process(cfg, name).stop():
             say(f"{name:<11} stopped")
@@ -98,7 +121,12 @@ def down(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
 
 def reset(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
     """Stop the stack and delete its data: Kafka's folder, the managed PostgreSQL cluster."""
-    down(cfg, say)
+    with _exclusive(cfg):
+        _down(cfg, say)
+        _delete(cfg, say)
+
+
+def _delete(cfg: StackConfig, say: Callable[[str], None]) -> None:
     if not cfg.external_database_url and postgres.drop_cluster(cfg):
         say(f"postgres    cluster {cfg.pg_cluster} dropped")
     if cfg.state_dir.exists():

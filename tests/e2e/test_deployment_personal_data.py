@@ -18,6 +18,7 @@ from shared.topics import all_topics
 from tests.e2e.conftest import TokenFactory, bearer
 from tests.e2e.test_deployment_support import (
     Api,
+    an_offer,
     deployment_database_url,
     deployment_log,
     read_all,
@@ -141,7 +142,14 @@ async def test_erasure_leaves_the_personal_data_unreadable_everywhere(
             "email": f"kin.{canary}@mail.example",
         },
     }
-    ref = (await api.offer(force, officer=officer))["officer_ref"]
+    # With an Idempotency-Key: the stored response must not hold the personal data either.
+    headers = api.liaison(force) | {"Idempotency-Key": str(uuid.uuid4())}
+    offered = await api.client.post("/v1/offers", json=an_offer(officer=officer), headers=headers)
+    assert offered.status_code == 201, offered.text
+    replayed = await api.client.post("/v1/offers", json=an_offer(officer=officer), headers=headers)
+    assert replayed.headers.get("Idempotent-Replayed") == "true"
+    assert replayed.json() == offered.json()
+    ref = offered.json()["offer"]["officer_ref"]
     did = (await api.plan(await api.requirement(bootstrap, headcount=1)))["id"]
     nominated = await api.post(f"/v1/deployments/{did}/nominations", officer_ref=ref)
     assert nominated.status_code == 201, nominated.text
