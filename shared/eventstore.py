@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.backbone_tables import events, outbox
+from shared.backbone_tables import events
 from shared.events import Actor, Envelope, EventData
 from shared.telemetry import current_traceparent
 
@@ -72,14 +73,12 @@ class EventStore:
     ) -> list[Envelope]:
         """Append after `expected_version` (0 for a new stream) or raise ConcurrencyConflict.
 
-        Two writers at the same expected version both try to insert the same primary key
+        One statement checks the version, stores the events and queues their outbox rows (one
+        round trip). Two writers at the same expected version both insert the primary key
         `(stream_id, expected_version + 1)`; PostgreSQL lets exactly one of them commit.
         """
         if not new_events:
             return []
-        actual = await self.current_version(conn, stream_id)
-        if actual != expected_version:
-            raise ConcurrencyConflict(stream_id, expected_version, actual)
         traceparent = current_traceparent()
         envelopes = [
             Envelope.wrap(
@@ -95,42 +94,55 @@ class EventStore:
             for i, data in enumerate(new_events, start=1)
         ]
         topics = [self.topic_override or type(d).topic for d in new_events]
-        await self.append_envelopes(conn, envelopes, topics)
+        values = [env.to_bytes() for env in envelopes]
+        params = {
+            "stream_id": stream_id,
+            "expected": expected_version,
+            "versions": [env.stream_version for env in envelopes],
+            "ids": [env.event_id for env in envelopes],
+            "types": [env.event_type for env in envelopes],
+            "schemas": [env.schema_version for env in envelopes],
+            "times": [env.occurred_at for env in envelopes],
+            "values": values,
+            "topics": topics,
+            "keys": [env.key for env in envelopes],
+            "headers": [
+                orjson.dumps([[k, v.decode()] for k, v in env.kafka_headers()]).decode()
+                for env in envelopes
+            ],
+        }
+        try:
+            stored = (await conn.execute(_APPEND, params)).all()
+        except IntegrityError as exc:
+            raise ConcurrencyConflict(stream_id, expected_version) from exc
+        if len(stored) != len(envelopes):
+            actual = await self.current_version(conn, stream_id)
+            raise ConcurrencyConflict(stream_id, expected_version, actual)
         return envelopes
 
-    async def append_envelopes(
-        self, conn: AsyncConnection, envelopes: Sequence[Envelope], topics: Sequence[str]
-    ) -> None:
-        """Store ready-made envelopes and queue them for publication (used by `append`)."""
-        values = [env.to_bytes() for env in envelopes]
-        try:
-            await conn.execute(
-                events.insert(),
-                [
-                    {
-                        "stream_id": env.stream_id,
-                        "stream_version": env.stream_version,
-                        "event_id": env.event_id,
-                        "event_type": env.event_type,
-                        "schema_version": env.schema_version,
-                        "occurred_at": env.occurred_at,
-                        "envelope": value,
-                    }
-                    for env, value in zip(envelopes, values, strict=True)
-                ],
-            )
-        except IntegrityError as exc:
-            first = envelopes[0]
-            raise ConcurrencyConflict(first.stream_id, first.stream_version - 1) from exc
-        await conn.execute(
-            outbox.insert(),
-            [
-                {
-                    "topic": topic,
-                    "key": env.key,
-                    "value": value,
-                    "headers": [[k, v.decode()] for k, v in env.kafka_headers()],
-                }
-                for env, value, topic in zip(envelopes, values, topics, strict=True)
-            ],
-        )
+
+_APPEND = sa.text(
+    """
+    WITH current AS (
+        SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = :stream_id
+    ), new AS (
+        SELECT * FROM unnest(
+            CAST(:versions AS int[]), CAST(:ids AS uuid[]), CAST(:types AS text[]),
+            CAST(:schemas AS int[]), CAST(:times AS timestamptz[]), CAST(:values AS bytea[]),
+            CAST(:topics AS text[]), CAST(:keys AS text[]), CAST(:headers AS text[])
+        ) AS t(version, id, type, schema, at, value, topic, key, headers)
+    ), stored AS (
+        INSERT INTO events
+            (stream_id, stream_version, event_id, event_type, schema_version, occurred_at, envelope)
+        SELECT :stream_id, new.version, new.id, new.type, new.schema, new.at, new.value
+        FROM new, current
+        WHERE current.version = :expected
+        RETURNING stream_version
+    )
+    INSERT INTO outbox (topic, key, value, headers)
+    SELECT new.topic, new.key, new.value, CAST(new.headers AS jsonb)
+    FROM new JOIN stored ON stored.stream_version = new.version
+    ORDER BY new.version
+    RETURNING position
+    """
+)

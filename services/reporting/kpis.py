@@ -76,7 +76,7 @@ class OfficerFacts:
 
 # --- small statistics -----------------------------------------------------------------------
 def percentile(values: Iterable[float], p: float) -> float | None:
-    """The p-th percentile (0–100) by linear interpolation; None for no values."""
+    """The p-th percentile (0 to 100) by linear interpolation; None for no values."""
     ordered = sorted(values)
     if not ordered:
         return None

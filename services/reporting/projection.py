@@ -118,15 +118,11 @@ async def refresh_request(conn: AsyncConnection, request_id: UUID) -> None:
     if row is None:
         return
     stmt = insert(requests).values(request_id=request_id, **row)
-    await conn.execute(
-        stmt.on_conflict_do_update(index_elements=[requests.c.request_id], set_=row)
-    )
+    await conn.execute(stmt.on_conflict_do_update(index_elements=[requests.c.request_id], set_=row))
 
 
 async def refresh_deployment(conn: AsyncConnection, deployment_id: UUID) -> None:
-    rows = folds.deployment_rows(
-        await _logged(conn, event_log.c.deployment_id == deployment_id)
-    )
+    rows = folds.deployment_rows(await _logged(conn, event_log.c.deployment_id == deployment_id))
     if rows is None:
         return
     stmt = insert(deployments).values(deployment_id=deployment_id, **rows.deployment)

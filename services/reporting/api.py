@@ -1,0 +1,412 @@
+"""Reporting's HTTP API: KPIs, flat exports, time series, the audit trail and the live feed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
+
+from services.reporting import kpis, queries
+from services.reporting.stream import FeedRequest, event_view, feed
+from services.reporting.views import Audit, DeploymentPage, RequestPage, TimeSeries
+from shared.api import (
+    Consistent,
+    CursorQuery,
+    LimitQuery,
+    RuntimeDep,
+    decode_cursor,
+    encode_cursor,
+)
+from shared.auth import (
+    AuthError,
+    Clearance,
+    Principal,
+    Role,
+    TokenVerifier,
+    bearer_token,
+    clearance_at_least,
+    require_roles,
+)
+from shared.problems import PROBLEM_RESPONSES, Problem, not_found
+from shared.reference.data import Capability, Classification, PartnerType, Region
+
+router = APIRouter(prefix="/v1", tags=["reporting"], responses=PROBLEM_RESPONSES)
+
+Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN))]
+Auditor = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN, Role.OPERATOR))]
+SENSITIVE = Classification.OFFICIAL_SENSITIVE.value
+Format = Literal["json", "csv"]
+
+REQUEST_CSV_COLUMNS = (
+    "request_id",
+    "reference",
+    "partner_id",
+    "partner_type",
+    "country",
+    "region",
+    "capability",
+    "classification",
+    "title",
+    "description",
+    "redacted",
+    "mission",
+    "funding_source",
+    "headcount",
+    "needed_by",
+    "status",
+    "score",
+    "risk_tier",
+    "submitted_at",
+    "decided_at",
+    "decision",
+    "approved",
+    "rejected",
+    "withdrawn",
+    "withdrawn_at",
+    "deployment_start",
+)
+DEPLOYMENT_CSV_COLUMNS = (
+    "deployment_id",
+    "request_id",
+    "reference",
+    "partner_type",
+    "mission",
+    "country",
+    "region",
+    "capability",
+    "classification",
+    "headcount",
+    "status",
+    "tour_start",
+    "tour_end",
+    "planned_tour_end",
+    "extensions",
+    "extension_months",
+    "started_on",
+    "completed_on",
+    "officers_nominated",
+    "officers_deployed",
+)
+
+
+# --- what a reader may see ------------------------------------------------------------------
+def redact(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """OFFICIAL-SENSITIVE free text only for `sc` clearance or above (DESIGN §5)."""
+    row = {k: v for k, v in row.items() if k != "sort_key"}
+    if row["classification"] != SENSITIVE or clearance_at_least(principal.clearance, Clearance.SC):
+        return row | {"redacted": False}
+    return row | {"title": None, "description": None, "redacted": True}
+
+
+# --- filters --------------------------------------------------------------------------------
+def request_filters(
+    status: Annotated[list[str] | None, Query(description="Only these statuses (repeat)")] = None,
+    partner_type: Annotated[PartnerType | None, Query()] = None,
+    region: Annotated[Region | None, Query()] = None,
+    country: Annotated[
+        str | None, Query(min_length=2, max_length=2, description="ISO alpha-2")
+    ] = None,
+    capability: Annotated[Capability | None, Query()] = None,
+    classification: Annotated[Classification | None, Query()] = None,
+    submitted_from: Annotated[
+        date | None, Query(alias="from", description="Submitted on or after this day (UTC)")
+    ] = None,
+    submitted_to: Annotated[
+        date | None, Query(alias="to", description="Submitted on or before this day (UTC)")
+    ] = None,
+) -> queries.RequestFilters:
+    return queries.RequestFilters(
+        statuses=list(status or ()),
+        partner_type=partner_type and partner_type.value,
+        region=region and region.value,
+        country=country.upper() if country else None,
+        capability=capability and capability.value,
+        classification=classification and classification.value,
+        submitted_from=submitted_from,
+        submitted_to=submitted_to,
+    )
+
+
+RequestFilterDep = Annotated[queries.RequestFilters, Depends(request_filters)]
+
+
+def _bad_cursor() -> Problem:
+    return Problem(400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out")
+
+
+def _page(
+    cursor: str | None,
+    sort: str,
+    direction: queries.Direction,
+    limit: int,
+    parse: Callable[[Any], Any],
+) -> queries.Page:
+    after = None
+    if cursor:
+        c = decode_cursor(cursor)
+        try:
+            if c["s"] != sort or c["d"] != direction:
+                raise ValueError("cursor of another ordering")
+            after = (parse(c["v"]), UUID(c["id"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise _bad_cursor() from exc
+    return queries.Page(sort, direction, after, limit + 1)
+
+
+def _next_cursor(items: list[dict[str, Any]], id_key: str, page: queries.Page) -> str | None:
+    if len(items) < page.limit:
+        return None
+    last = items[page.limit - 2]
+    value = last["sort_key"]
+    return encode_cursor(
+        {
+            "s": page.sort,
+            "d": page.direction,
+            "v": value.isoformat() if isinstance(value, date | datetime) else value,
+            "id": str(last[id_key]),
+        }
+    )
+
+
+_REQUEST_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "submitted_at": datetime.fromisoformat,
+    "score": float,
+    "reference": str,
+}
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return "" if value is None else value
+
+
+async def _csv(rows: AsyncIterator[dict[str, Any]], columns: tuple[str, ...]) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    count = 0
+    async for row in rows:
+        writer.writerow([_cell(row.get(name)) for name in columns])
+        count += 1
+        if count % 200 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _csv_response(body: AsyncIterator[str], name: str) -> StreamingResponse:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
+    )
+
+
+# --- endpoints ------------------------------------------------------------------------------
+@router.get("/summary", summary="KPIs over the matching requests")
+async def summary(
+    _reader: Analyst,
+    runtime: RuntimeDep,
+    filters: RequestFilterDep,
+    as_of: Annotated[
+        date | None, Query(description="The day 'now' means (default: today, UTC)")
+    ] = None,
+    _: None = Consistent,
+) -> dict[str, Any]:
+    """Requests by status, partner type, region, country and capability; median and 90th
+    percentile days from submission to decision and to deployment start; outcome rates; officers
+    deployed now (by mission, country, capability, home force); officer-days overseas; the share
+    of women among nominated and deployed officers; tours ending within 30/60/90 days; readiness
+    items expiring before tour end. Filters (`from`, `to`, `region`, `partner_type`, …) select
+    requests; deployments and officers are those of the selected requests. Aggregates include
+    OFFICIAL-SENSITIVE requests but never their text."""
+    async with runtime.engine.connect() as conn:
+        facts = await queries.summary_facts(conn, filters)
+    today = as_of or datetime.now(UTC).date()
+    result = kpis.summary(facts.requests, facts.deployments, facts.officers, today)
+    result["filters"] = jsonable_encoder(filters)
+    return result
+
+
+@router.get(
+    "/requests",
+    response_model=RequestPage,
+    summary="Flat request rows (JSON pages or a CSV export)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def list_requests(
+    reader: Analyst,
+    runtime: RuntimeDep,
+    filters: RequestFilterDep,
+    sort: Annotated[Literal["submitted_at", "score", "reference"], Query()] = "submitted_at",
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+    format: Annotated[Format, Query(description="`csv` streams every matching row")] = "json",
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+    _: None = Consistent,
+) -> Any:
+    """One row per request: reference, partner type, country, region, capability,
+    classification, status, submission and decision times, outcome flags, deployment start and
+    score. Titles and descriptions of OFFICIAL-SENSITIVE requests are `null` (and `redacted`
+    true) unless you hold `sc` clearance or above. `?format=csv` streams every matching row."""
+    page = _page(cursor, sort, order, limit, _REQUEST_PARSERS[sort])
+    if format == "csv":
+
+        async def rows() -> AsyncIterator[dict[str, Any]]:
+            async with runtime.engine.connect() as conn:
+                async for row in queries.all_requests(conn, filters, page):
+                    yield redact(row, reader)
+
+        return _csv_response(_csv(rows(), REQUEST_CSV_COLUMNS), "requests")
+    async with runtime.engine.connect() as conn:
+        items = await queries.list_requests(conn, filters, page)
+    return {
+        "items": [redact(item, reader) for item in items[:limit]],
+        "next_cursor": _next_cursor(items, "request_id", page),
+    }
+
+
+@router.get(
+    "/deployments",
+    response_model=DeploymentPage,
+    summary="Flat deployment rows (JSON pages or a CSV export)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def list_deployments(
+    _reader: Analyst,
+    runtime: RuntimeDep,
+    status: Annotated[list[str] | None, Query(description="Only these statuses")] = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    region: Annotated[Region | None, Query()] = None,
+    capability: Annotated[Capability | None, Query()] = None,
+    mission: Annotated[str | None, Query(max_length=100)] = None,
+    request_id: Annotated[UUID | None, Query()] = None,
+    sort: Annotated[Literal["tour_start", "tour_end"], Query()] = "tour_start",
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+    format: Annotated[Format, Query(description="`csv` streams every matching row")] = "json",
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+    _: None = Consistent,
+) -> Any:
+    """One row per deployment: mission, country, capability, tour dates (with extensions),
+    status and officer counts."""
+    filters = queries.DeploymentFilters(
+        statuses=list(status or ()),
+        country=country.upper() if country else None,
+        region=region and region.value,
+        capability=capability and capability.value,
+        mission=mission,
+        request_id=request_id,
+    )
+    page = _page(cursor, sort, order, limit, date.fromisoformat)
+    if format == "csv":
+
+        async def rows() -> AsyncIterator[dict[str, Any]]:
+            async with runtime.engine.connect() as conn:
+                async for row in queries.all_deployments(conn, filters, page):
+                    yield row
+
+        return _csv_response(_csv(rows(), DEPLOYMENT_CSV_COLUMNS), "deployments")
+    async with runtime.engine.connect() as conn:
+        items = await queries.list_deployments(conn, filters, page)
+    return {"items": items[:limit], "next_cursor": _next_cursor(items, "deployment_id", page)}
+
+
+@router.get("/timeseries", response_model=TimeSeries, summary="A KPI per week or month")
+async def timeseries(
+    _reader: Analyst,
+    runtime: RuntimeDep,
+    filters: RequestFilterDep,
+    metric: Annotated[Literal["submitted", "approved", "rejected", "deployed"], Query()],
+    interval: Annotated[Literal["week", "month"], Query()] = "week",
+    _: None = Consistent,
+) -> dict[str, Any]:
+    """Submissions, approvals, rejections or deployment starts per ISO week (Monday) or calendar
+    month, gaps filled with zero, for the matching requests."""
+    async with runtime.engine.connect() as conn:
+        days = await queries.metric_days(conn, metric, filters)
+    return {"metric": metric, "interval": interval, "points": kpis.timeseries(days, interval)}
+
+
+@router.get("/audit/{request_id}", response_model=Audit, summary="Every event of a request")
+async def audit(
+    request_id: UUID, _reader: Auditor, runtime: RuntimeDep, _: None = Consistent
+) -> dict[str, Any]:
+    """Every event about the request across intake, triage and deployment, in the order they
+    happened, with the actor, the time, the producer and the trace id. Free text is left out."""
+    async with runtime.engine.connect() as conn:
+        rows = await queries.audit(conn, request_id)
+    if not rows:
+        raise not_found("request")
+    return {"request_id": request_id, "events": [event_view(row) for row in rows]}
+
+
+# --- the live feed --------------------------------------------------------------------------
+STREAM_ROLES = frozenset({Role.OPERATOR, Role.ANALYST, Role.ADMIN})
+
+
+def stream_principal(
+    request: Request,
+    access_token: Annotated[
+        str | None,
+        Query(
+            max_length=4000,
+            description="The bearer token, for browsers' EventSource (which cannot send headers)",
+        ),
+    ] = None,
+) -> Principal:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    header = request.headers.get("authorization")
+    token = bearer_token(header) if header or not access_token else access_token
+    principal = verifier.verify(token)
+    if principal.role not in STREAM_ROLES:
+        raise AuthError(403, "this endpoint needs one of the roles: operator, analyst, admin")
+    return principal
+
+
+@router.get(
+    "/stream",
+    summary="Live gateway events (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(
+    request: Request,
+    runtime: RuntimeDep,
+    _principal: Annotated[Principal, Depends(stream_principal)],
+    type: Annotated[list[str] | None, Query(description="Only these event types")] = None,
+    request_id: Annotated[UUID | None, Query()] = None,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=30, include_in_schema=False)
+    ] = None,
+    since: Annotated[
+        int | None, Query(ge=0, description="Resume after this event id (as Last-Event-ID)")
+    ] = None,
+) -> StreamingResponse:
+    """Events as they reach reporting (`event: gateway-event`, `id` = the feed's sequence),
+    filtered by `type` and `request_id`; reconnect with `Last-Event-ID` to resume without gaps.
+    A comment heartbeat every 15 s. Browsers may pass the token as `?access_token=`."""
+    resume = since
+    if last_event_id is not None:
+        try:
+            resume = int(last_event_id)
+        except ValueError as exc:
+            raise Problem(
+                400, "bad-last-event-id", "Bad Last-Event-ID", "not an id of this feed"
+            ) from exc
+    want = FeedRequest(types=list(type or ()), request_id=request_id, last_event_id=resume)
+    return StreamingResponse(
+        feed(runtime.engine, want, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,110 @@
+"""Response shapes of reporting's API (they become the OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+
+class RequestRow(BaseModel):
+    request_id: UUID
+    reference: str
+    partner_id: str
+    partner_type: str
+    country: str
+    region: str
+    capability: str
+    classification: str
+    title: str | None = None  # OFFICIAL-SENSITIVE: only for sc clearance or above
+    description: str | None = None
+    redacted: bool = False
+    mission: str | None = None
+    funding_source: str | None = None
+    headcount: int
+    needed_by: date | None = None
+    status: str
+    score: float | None = None
+    risk_tier: str | None = None
+    submitted_at: datetime
+    decided_at: datetime | None = None
+    decision: str | None = None
+    approved: bool
+    rejected: bool
+    withdrawn: bool
+    withdrawn_at: datetime | None = None
+    deployment_start: date | None = None
+    updated_at: datetime
+
+
+class RequestPage(BaseModel):
+    items: list[RequestRow]
+    next_cursor: str | None = None
+
+
+class DeploymentRow(BaseModel):
+    deployment_id: UUID
+    request_id: UUID
+    reference: str | None = None
+    partner_type: str | None = None
+    mission: str | None = None
+    country: str
+    region: str
+    capability: str
+    classification: str
+    headcount: int
+    status: str
+    tour_start: date
+    tour_end: date
+    planned_tour_end: date
+    extensions: int
+    extension_months: int
+    started_on: date | None = None
+    completed_on: date | None = None
+    officers_nominated: int
+    officers_deployed: int
+    planned_at: datetime
+    updated_at: datetime
+
+
+class DeploymentPage(BaseModel):
+    items: list[DeploymentRow]
+    next_cursor: str | None = None
+
+
+class Point(BaseModel):
+    period: date
+    count: int
+
+
+class TimeSeries(BaseModel):
+    metric: str
+    interval: str
+    points: list[Point]
+
+
+class Actor(BaseModel):
+    subject: str
+    role: str
+
+
+class AuditEntry(BaseModel):
+    seq: int
+    event_id: UUID
+    event_type: str
+    topic: str
+    producer: str
+    stream_id: str
+    stream_version: int
+    occurred_at: datetime
+    actor: Actor
+    correlation_id: str
+    trace_id: str | None = None
+    details: dict[str, Any]
+
+
+class Audit(BaseModel):
+    request_id: UUID
+    events: list[AuditEntry]
