@@ -22,10 +22,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from opentelemetry import context as otel_context
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.backbone_tables import outbox
-from shared.telemetry import outbox_backlog, outbox_published
+from shared.telemetry import (
+    context_from_traceparent,
+    outbox_backlog,
+    outbox_published,
+    start_producer_span,
+)
 
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "jiph_outbox"
@@ -107,6 +113,25 @@ class OutboxRelay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
+    async def _send(self, row: Any) -> asyncio.Future[Any]:
+        """Enqueue one row, inside a PRODUCER span that joins the trace of the command that
+        stored it (its `traceparent` header), so one trace runs from HTTP to the consumers."""
+        headers = dict(row.headers)
+        token = otel_context.attach(context_from_traceparent(headers.get("traceparent")))
+        try:
+            with start_producer_span(
+                f"publish {headers.get('event_type', 'event')}", topic=row.topic, key=row.key
+            ):
+                future: asyncio.Future[Any] = await self.producer.send(
+                    row.topic,
+                    value=bytes(row.value),
+                    key=row.key.encode(),
+                    headers=[(k, v.encode()) for k, v in row.headers],
+                )
+                return future
+        finally:
+            otel_context.detach(token)
+
     async def publish_batch(self, conn: AsyncConnection) -> int:
         """Publish the oldest rows, wait for Kafka's acks, then delete them. Returns the count."""
         rows = (
@@ -126,15 +151,7 @@ class OutboxRelay:
         if not rows:
             outbox_backlog.labels(self.service).set(0)
             return 0
-        pending = [
-            await self.producer.send(
-                row.topic,
-                value=bytes(row.value),
-                key=row.key.encode(),
-                headers=[(k, v.encode()) for k, v in row.headers],
-            )
-            for row in rows
-        ]
+        pending = [await self._send(row) for row in rows]
         # A timeout leaves the outcome unknown: the rows stay and are sent again (at least once).
         await asyncio.gather(*pending)
         await conn.execute(outbox.delete().where(outbox.c.position.in_([r.position for r in rows])))

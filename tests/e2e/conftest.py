@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,13 +14,30 @@ from jiph.stack.config import StackConfig
 from jiph.stack.postgres import PostgresTarget
 from shared.auth import Role, load_or_create_dev_key, mint_token
 from shared.settings import AUDIENCE, DEV_ISSUER
+from tests.e2e.collector import PORT as COLLECTOR_PORT
+from tests.e2e.collector import Collector
 
 TokenFactory = Callable[..., str]
 
 
 @pytest.fixture(scope="session")
-def services(test_stack: StackConfig, infra: PostgresTarget) -> dict[str, str]:
-    """Base URLs of intake, triage, deployment and reporting, freshly started from this tree."""
+def collector() -> Iterator[Collector]:
+    """Receives the services' traces (they export to it: see `services`)."""
+    running = Collector().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def services(
+    test_stack: StackConfig, infra: PostgresTarget, collector: Collector
+) -> dict[str, str]:
+    """Base URLs of intake, triage, deployment and reporting, freshly started from this tree,
+    exporting their traces to the tests' collector."""
+    os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = (
+        f"http://127.0.0.1:{COLLECTOR_PORT}/v1/traces"
+    )
+    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "200"
     for name in stack_services.all_services():
         stack_services.service_process(test_stack, name).stop()
     lifecycle.up(test_stack, with_services=True, say=lambda _: None)

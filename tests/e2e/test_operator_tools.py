@@ -29,32 +29,57 @@ PRETTY = re.compile(
 
 
 def jiph(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "JIPH_TOKEN")}
-    return subprocess.run([sys.executable, "-m", "jiph.cli", "--stack", "test", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "JIPH_TOKEN")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "jiph.cli", "--stack", "test", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def submitted(request_id: uuid.UUID, reference: str, partner: str) -> RequestSubmitted:
     return RequestSubmitted(
-        request_id=request_id, reference=reference, partner_id=partner, title="Tail me",
-        description="d", country="KE", requesting_body="UK Embassy Nairobi",
-        partner_type="uk-embassy", capability="training", headcount=1,
-        role_profile=RoleProfile(rank="PS"), tour_length_months=6,
-        needed_by=date.today() + timedelta(days=120), funding_source="cssf-oda",
-        classification="OFFICIAL", contact=Contact(name="C", email="c@d.e"),
+        request_id=request_id,
+        reference=reference,
+        partner_id=partner,
+        title="Tail me",
+        description="d",
+        country="KE",
+        requesting_body="UK Embassy Nairobi",
+        partner_type="uk-embassy",
+        capability="training",
+        headcount=1,
+        role_profile=RoleProfile(rank="PS"),
+        tour_length_months=6,
+        needed_by=date.today() + timedelta(days=120),
+        funding_source="cssf-oda",
+        classification="OFFICIAL",
+        contact=Contact(name="C", email="c@d.e"),
     )
 
 
 async def test_tail_json_pretty_and_filters(services: dict[str, str], bootstrap: str) -> None:
     rid = uuid.uuid4()
     reference = f"JIPH-2099-{uuid.uuid4().int % 10**6:06d}"
-    await publish(bootstrap, INTAKE_EVENTS, submitted(rid, reference, "p-tail"), f"request-{rid}", 1)
-    await publish(bootstrap, INTAKE_EVENTS,
-                  RequestWithdrawn(request_id=rid, partner_id="p-tail", reason="plans changed"),
-                  f"request-{rid}", 2)
+    await publish(
+        bootstrap, INTAKE_EVENTS, submitted(rid, reference, "p-tail"), f"request-{rid}", 1
+    )
+    await publish(
+        bootstrap,
+        INTAKE_EVENTS,
+        RequestWithdrawn(request_id=rid, partner_id="p-tail", reason="plans changed"),
+        f"request-{rid}",
+        2,
+    )
 
-    everything = await asyncio.to_thread(jiph, "tail", "intake", "triage", "--from-beginning",
-                                         "--no-follow", "--json")
+    everything = await asyncio.to_thread(
+        jiph, "tail", "intake", "triage", "--from-beginning", "--no-follow", "--json"
+    )
     assert everything.returncode == 0, everything.stderr
     lines = everything.stdout.splitlines()
     assert len(lines) >= 2
@@ -62,12 +87,24 @@ async def test_tail_json_pretty_and_filters(services: dict[str, str], bootstrap:
         env = Envelope.model_validate_json(line)
         assert env.event_id and env.event_type and env.actor.role and env.occurred_at
 
-    by_type = await asyncio.to_thread(jiph, "tail", "all", "--from-beginning", "--no-follow",
-                                      "--json", "--type", "RequestWithdrawn", "--request", str(rid))
+    by_type = await asyncio.to_thread(
+        jiph,
+        "tail",
+        "all",
+        "--from-beginning",
+        "--no-follow",
+        "--json",
+        "--type",
+        "RequestWithdrawn",
+        "--request",
+        str(rid),
+    )
     assert [Envelope.model_validate_json(x).event_type for x in by_type.stdout.splitlines()] == [
-        "RequestWithdrawn"]
-    by_reference = await asyncio.to_thread(jiph, "tail", "intake", "--from-beginning",
-                                           "--no-follow", "--request", reference)
+        "RequestWithdrawn"
+    ]
+    by_reference = await asyncio.to_thread(
+        jiph, "tail", "intake", "--from-beginning", "--no-follow", "--request", reference
+    )
     pretty = by_reference.stdout.splitlines()
     assert len(pretty) == 2, by_reference.stdout + by_reference.stderr
     for line in pretty:
@@ -87,9 +124,13 @@ async def wait_parked(infra: PostgresTarget, rid: uuid.UUID, behind: int) -> Non
         for _ in range(600):
             count = await conn.fetchval(
                 "SELECT count(p.seq) FROM projection.dead_letters d LEFT JOIN projection.parked_events p"
-                " ON p.key = d.key WHERE d.key = $1 AND d.status = 'parked'", str(rid))
-            dead = await conn.fetchval("SELECT count(*) FROM projection.dead_letters WHERE key = $1"
-                                       " AND status = 'parked'", str(rid))
+                " ON p.key = d.key WHERE d.key = $1 AND d.status = 'parked'",
+                str(rid),
+            )
+            dead = await conn.fetchval(
+                "SELECT count(*) FROM projection.dead_letters WHERE key = $1 AND status = 'parked'",
+                str(rid),
+            )
             if dead and count >= behind:
                 return
             await asyncio.sleep(0.1)
@@ -120,12 +161,22 @@ async def test_dead_letter_found_redriven_after_the_fix_and_parked_events_applie
     await wait_parked(infra, rid, 0)
     # Later events of the same request, on two topics, wait behind it (triage's RequestTriaged
     # for this submission may be parked there too).
-    await publish(bootstrap, TRIAGE_EVENTS, InformationRequested(
-        request_id=rid, information_request_id=uuid.uuid4(), questions=["First?"]),
-        f"case-{rid}", 1)
-    await publish(bootstrap, INTAKE_EVENTS,
-                  RequestWithdrawn(request_id=rid, partner_id=partner, reason="second"),
-                  f"request-{rid}", 2)
+    await publish(
+        bootstrap,
+        TRIAGE_EVENTS,
+        InformationRequested(
+            request_id=rid, information_request_id=uuid.uuid4(), questions=["First?"]
+        ),
+        f"case-{rid}",
+        1,
+    )
+    await publish(
+        bootstrap,
+        INTAKE_EVENTS,
+        RequestWithdrawn(request_id=rid, partner_id=partner, reason="second"),
+        f"request-{rid}",
+        2,
+    )
     await wait_parked(infra, rid, 2)
 
     listing = (await asyncio.to_thread(jiph, "deadletters", "list", "--service", "intake")).stdout
@@ -136,7 +187,9 @@ async def test_dead_letter_found_redriven_after_the_fix_and_parked_events_applie
     where = await asyncio.to_thread(jiph, "where", str(rid))
     assert f"DEAD LETTER {dead_id}" in where.stdout, where.stdout
 
-    refused = await asyncio.to_thread(jiph, "deadletters", "redrive", dead_id, "--service", "intake")
+    refused = await asyncio.to_thread(
+        jiph, "deadletters", "redrive", dead_id, "--service", "intake"
+    )
     assert refused.returncode != 0 and "failed again" in refused.stderr
 
     conn = await intake_db(infra)
@@ -144,15 +197,22 @@ async def test_dead_letter_found_redriven_after_the_fix_and_parked_events_applie
         await conn.execute(f"DROP TRIGGER refuse_{rid.hex} ON projection.requests")  # the fix
     finally:
         await conn.close()
-    redriven = await asyncio.to_thread(jiph, "deadletters", "redrive", dead_id, "--service", "intake")
+    redriven = await asyncio.to_thread(
+        jiph, "deadletters", "redrive", dead_id, "--service", "intake"
+    )
     assert redriven.returncode == 0, redriven.stderr
     assert f"{parked} parked event(s) applied after it in order; key released" in redriven.stdout
 
     conn = await intake_db(infra)
     try:
-        status = await conn.fetchval("SELECT status FROM projection.requests WHERE request_id=$1", rid)
-        steps = await conn.fetch("SELECT event_type FROM projection.timeline WHERE request_id=$1 "
-                                 "ORDER BY occurred_at, event_id", rid)
+        status = await conn.fetchval(
+            "SELECT status FROM projection.requests WHERE request_id=$1", rid
+        )
+        steps = await conn.fetch(
+            "SELECT event_type FROM projection.timeline WHERE request_id=$1 "
+            "ORDER BY occurred_at, event_id",
+            rid,
+        )
     finally:
         await conn.close()
     seen = [s["event_type"] for s in steps if s["event_type"] != "RequestTriaged"]
