@@ -6,14 +6,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 from fastapi import Depends, Header, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 from uuid6 import uuid7
 
+from shared import idempotency
 from shared.auth import Principal
 from shared.consistency import STATE_HEADER, TOKEN_HEADER, BadToken, parse_token, wait_applied
 from shared.events import Actor
@@ -129,3 +132,44 @@ class RateLimiter:
                 headers={"Retry-After": str(retry)},
             )
         self._buckets[who] = (tokens - 1.0, now)
+
+
+async def idempotent(
+    conn: AsyncConnection,
+    scope: str,
+    key: str | None,
+    body: Any,
+    run: Callable[[], Awaitable[JSONResponse]],
+) -> JSONResponse:
+    """`Idempotency-Key` for a command, in its own transaction: a repeated key with the same body
+    answers the first response again (`Idempotent-Replayed: true`); with another body, 422.
+    `scope` keeps callers apart (a partner organisation, a staff subject, an endpoint)."""
+    digest = idempotency.request_hash(jsonable_encoder(body))
+    if key is not None:
+        try:
+            stored = await idempotency.lock_and_find(conn, scope, key, digest)
+        except idempotency.IdempotencyKeyReused as exc:
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was used with a different body",
+            ) from exc
+        if stored is not None:
+            return JSONResponse(
+                orjson.loads(stored.body),
+                status_code=stored.status_code,
+                headers={**stored.headers, "Idempotent-Replayed": "true"},
+            )
+    response = await run()
+    if key is not None:
+        keep = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() in ("location", TOKEN_HEADER.lower())
+        }
+        stored_response = idempotency.StoredResponse(
+            response.status_code, bytes(response.body), keep, digest
+        )
+        await idempotency.remember(conn, scope, key, digest, stored_response)
+    return response

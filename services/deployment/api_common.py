@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import orjson
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -17,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.deployment import handlers
 from services.deployment.domain import DomainError
-from shared import idempotency
 from shared.api import RateLimiter, RuntimeDep, command_transaction, decode_cursor, encode_cursor
+from shared.api import idempotent as shared_idempotent
 from shared.auth import Clearance, Principal, Role, clearance_at_least, require_roles
 from shared.consistency import TOKEN_HEADER
 from shared.eventstore import ConcurrencyConflict
@@ -100,41 +99,9 @@ async def idempotent(
     body: Any,
     run: Callable[[], Awaitable[JSONResponse]],
 ) -> JSONResponse:
-    """Serve a repeated key from the store, or run the command and remember its response. Only a
-    hash of the body is stored; responses never carry personal data."""
-    scope = f"{who.subject}:{scope}"
-    digest = idempotency.request_hash(jsonable_encoder(body))
-    if key is not None:
-        try:
-            stored = await idempotency.lock_and_find(conn, scope, key, digest)
-        except idempotency.IdempotencyKeyReused as exc:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "Idempotency key reused",
-                "this Idempotency-Key was used with a different body",
-            ) from exc
-        if stored is not None:
-            return JSONResponse(
-                orjson.loads(stored.body),
-                status_code=stored.status_code,
-                headers={**stored.headers, "Idempotent-Replayed": "true"},
-            )
-    response = await run()
-    if key is not None:
-        keep = {
-            k: v
-            for k, v in response.headers.items()
-            if k.lower() in ("location", TOKEN_HEADER.lower())
-        }
-        await idempotency.remember(
-            conn,
-            scope,
-            key,
-            digest,
-            idempotency.StoredResponse(response.status_code, bytes(response.body), keep, digest),
-        )
-    return response
+    """Per manager or liaison officer and endpoint. Only a hash of the body is stored, and
+    responses never carry personal data."""
+    return await shared_idempotent(conn, f"{who.subject}:{scope}", key, body, run)
 
 
 def accepted(body: Any, token: str, status: int = 200, location: str | None = None) -> JSONResponse:

@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -16,7 +15,6 @@ from services.intake import handlers, queries
 from services.intake.commands import AmendRequest, SubmitRequest, WithdrawRequest
 from services.intake.domain import DomainError, Status
 from services.intake.views import Accepted, RequestDetail, RequestPage
-from shared import idempotency
 from shared.api import (
     Consistent,
     CursorQuery,
@@ -27,6 +25,7 @@ from shared.api import (
     command_transaction,
     decode_cursor,
     encode_cursor,
+    idempotent,
 )
 from shared.auth import Principal, Role, require_roles
 from shared.consistency import TOKEN_HEADER, make_token
@@ -74,45 +73,6 @@ async def _respond(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _idempotent(
-    conn: AsyncConnection, partner: Principal, key: str | None, body: Any, run: Any
-) -> JSONResponse:
-    """Serve a repeated key from the store, or run the command and remember its response."""
-    scope = f"partner:{partner.partner_id}"
-    digest = idempotency.request_hash(jsonable_encoder(body))
-    if key is not None:
-        try:
-            stored = await idempotency.lock_and_find(conn, scope, key, digest)
-        except idempotency.IdempotencyKeyReused as exc:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "Idempotency key reused",
-                "this Idempotency-Key was used with a different body",
-            ) from exc
-        if stored is not None:
-            return JSONResponse(
-                orjson.loads(stored.body),
-                status_code=stored.status_code,
-                headers={**stored.headers, "Idempotent-Replayed": "true"},
-            )
-    response: JSONResponse = await run()
-    if key is not None:
-        keep = {
-            k: v
-            for k, v in response.headers.items()
-            if k.lower() in ("location", TOKEN_HEADER.lower())
-        }
-        await idempotency.remember(
-            conn,
-            scope,
-            key,
-            digest,
-            idempotency.StoredResponse(response.status_code, bytes(response.body), keep, digest),
-        )
-    return response
-
-
 @router.post(
     "", status_code=201, response_model=Accepted, summary="Submit a request for assistance"
 )
@@ -139,7 +99,8 @@ async def submit_request(
             token = make_token(envelopes[-1].event_id)
             return await _respond(conn, partner, request_id, token, 201)
 
-        return await _idempotent(conn, partner, idempotency_key, body, run)
+        scope = f"partner:{partner.partner_id}"
+        return await idempotent(conn, scope, idempotency_key, body, run)
 
 
 @router.get("", response_model=RequestPage, summary="Your organisation's requests")

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -18,7 +17,6 @@ from services.triage.commands import AssessCase, DecideOnCase, RequestInformatio
 from services.triage.config import TriageConfig
 from services.triage.domain import CaseStatus, DomainError
 from services.triage.views import Accepted, CaseDetail, CasePage, ReasonCodeList
-from shared import idempotency
 from shared.api import (
     Consistent,
     CursorQuery,
@@ -29,6 +27,7 @@ from shared.api import (
     command_transaction,
     decode_cursor,
     encode_cursor,
+    idempotent,
 )
 from shared.auth import (
     Clearance,
@@ -203,47 +202,24 @@ async def _command(
     token; a repeated Idempotency-Key answers the first response again."""
     limiter: RateLimiter = request.app.state.write_limiter
     limiter.take(who.subject)
-    scope = f"staff:{who.subject}"
-    digest = idempotency.request_hash({"path": request.url.path, "body": jsonable_encoder(body)})
+    scope = f"staff:{who.subject}:{request.url.path}"
     try:
         async with command_transaction(runtime) as conn:
-            if key is not None:
-                stored = await idempotency.lock_and_find(conn, scope, key, digest)
-                if stored is not None:
-                    return JSONResponse(
-                        orjson.loads(stored.body),
-                        status_code=stored.status_code,
-                        headers={**stored.headers, "Idempotent-Replayed": "true"},
-                    )
-            envelopes = await run(conn, command_context(who, request))
-            token = make_token(envelopes[-1].event_id)
-            case = await queries.get_case(conn, request_id)
-            assert case is not None  # projected inline in this transaction
-            view = Accepted(
-                case=CaseDetail.model_validate(redact(case, who)), consistency_token=token
-            )
-            response = JSONResponse(
-                jsonable_encoder(view),
-                headers={TOKEN_HEADER: token, "Location": f"/v1/cases/{request_id}"},
-            )
-            if key is not None:
-                await idempotency.remember(
-                    conn,
-                    scope,
-                    key,
-                    digest,
-                    idempotency.StoredResponse(
-                        200, bytes(response.body), {TOKEN_HEADER: token}, digest
-                    ),
+
+            async def respond() -> JSONResponse:
+                envelopes = await run(conn, command_context(who, request))
+                token = make_token(envelopes[-1].event_id)
+                case = await queries.get_case(conn, request_id)
+                assert case is not None  # projected inline in this transaction
+                view = Accepted(
+                    case=CaseDetail.model_validate(redact(case, who)), consistency_token=token
                 )
-            return response
-    except idempotency.IdempotencyKeyReused as exc:
-        raise Problem(
-            422,
-            "idempotency-key-reused",
-            "Idempotency key reused",
-            "this Idempotency-Key was used with a different body",
-        ) from exc
+                return JSONResponse(
+                    jsonable_encoder(view),
+                    headers={TOKEN_HEADER: token, "Location": f"/v1/cases/{request_id}"},
+                )
+
+            return await idempotent(conn, scope, key, body, respond)
     except handlers.NotFound as exc:
         raise not_found("case") from exc
     except DomainError as err:
