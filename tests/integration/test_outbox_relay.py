@@ -16,10 +16,19 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.backbone_tables import outbox
+from shared.consumer import ProjectionApplier
 from shared.eventstore import EventStore
 from shared.outbox import OutboxRelay, create_producer
 from tests.conftest import NewTopicFactory
-from tests.support import CONTEXT, ThingHappened, by_key, read_topic
+from tests.support import (
+    CONTEXT,
+    ThingHappened,
+    by_key,
+    create_tally_tables,
+    read_tally,
+    read_topic,
+    tally_projection,
+)
 
 pytestmark = pytest.mark.integration
 RELAY_SCRIPT = Path(__file__).with_name("relay_process.py")
@@ -139,3 +148,9 @@ async def test_relay_killed_mid_batch_loses_nothing(
         assert {e.data["n"] for e in envelopes} == set(range(1, 151)), key
         first_seen = list(dict.fromkeys(e.data["n"] for e in envelopes))
         assert first_seen == list(range(1, 151)), f"{key}: first occurrences out of order"
+    # Whatever the relay sent twice, a consumer's effects are exactly once.
+    await create_tally_tables(backbone_engine)
+    applier = ProjectionApplier(backbone_engine, tally_projection(topic), service="tally")
+    await applier.apply_records(records)
+    await applier.apply_records(records)  # and a full redelivery changes nothing
+    assert await read_tally(backbone_engine) == {f"k-{i}": list(range(1, 151)) for i in range(8)}
