@@ -69,8 +69,9 @@ async def fresh_database(admin_url: str, name: str) -> str:
 
 
 async def bench_ours(url: str, per_append: int, concurrency: int, appends: int) -> Result:
-    engine = create_engine(url.replace("postgresql://", "postgresql+asyncpg://", 1),
-                           pool_size=concurrency)
+    engine = create_engine(
+        url.replace("postgresql://", "postgresql+asyncpg://", 1), pool_size=concurrency
+    )
     async with engine.begin() as conn:
         await conn.run_sync(create_backbone_tables)
     store = EventStore(producer="bench", topic_override="bench.events")
@@ -81,8 +82,10 @@ async def bench_ours(url: str, per_append: int, concurrency: int, appends: int) 
         while queue:
             queue.pop()
             stream = str(uuid.uuid4())
-            events = [BenchEvent(request_id=stream, n=i, description=DESCRIPTION)
-                      for i in range(per_append)]
+            events = [
+                BenchEvent(request_id=stream, n=i, description=DESCRIPTION)
+                for i in range(per_append)
+            ]
             started = time.perf_counter()
             async with engine.begin() as conn:
                 await store.append(conn, stream, events, expected_version=0, context=CONTEXT)
@@ -103,9 +106,14 @@ def bench_eventsourcing(url: str, per_append: int, concurrency: int, appends: in
     from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
     u = make_url(url)
-    datastore = PostgresDatastore(dbname=u.database or "", host=u.host or "127.0.0.1",
-                                  port=u.port or 5432, user=u.username or "",
-                                  password=u.password or "", pool_size=concurrency)
+    datastore = PostgresDatastore(
+        dbname=u.database or "",
+        host=u.host or "127.0.0.1",
+        port=u.port or 5432,
+        user=u.username or "",
+        password=u.password or "",
+        pool_size=concurrency,
+    )
     recorder = PostgresApplicationRecorder(datastore)
     recorder.create_table()
     latencies: list[float] = []
@@ -113,9 +121,15 @@ def bench_eventsourcing(url: str, per_append: int, concurrency: int, appends: in
 
     def append_one(_: int) -> None:
         stream = uuid.uuid4()
-        events = [StoredEvent(originator_id=stream, originator_version=i + 1,
-                              topic="bench:BenchEventHappened", state=state)
-                  for i in range(per_append)]
+        events = [
+            StoredEvent(
+                originator_id=stream,
+                originator_version=i + 1,
+                topic="bench:BenchEventHappened",
+                state=state,
+            )
+            for i in range(per_append)
+        ]
         started = time.perf_counter()
         recorder.insert_events(events)
         latencies.append(time.perf_counter() - started)
@@ -135,20 +149,26 @@ async def main() -> None:
     parser.add_argument("admin_url")
     parser.add_argument("--appends", type=int, default=1500)
     args = parser.parse_args()
-    print(f"{'events/append':>13} {'writers':>7} | {'jiph ev/s':>10} {'p50 ms':>7} {'p99 ms':>7} | "
-          f"{'eventsourcing ev/s':>18} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}")
+    print(
+        f"{'events/append':>13} {'writers':>7} | {'jiph ev/s':>10} {'p50 ms':>7} {'p99 ms':>7} | "
+        f"{'eventsourcing ev/s':>18} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}"
+    )
     for per_append in (1, 10):
         for concurrency in (1, 16):
             appends = args.appends if per_append == 1 else args.appends // 3
             ours_url = await fresh_database(args.admin_url, "jiph_bench_ours")
             ours = await bench_ours(ours_url, per_append, concurrency, appends)
             theirs_url = await fresh_database(args.admin_url, "jiph_bench_es")
-            theirs = await asyncio.to_thread(bench_eventsourcing, theirs_url, per_append,
-                                             concurrency, appends)
+            theirs = await asyncio.to_thread(
+                bench_eventsourcing, theirs_url, per_append, concurrency, appends
+            )
             ratio = ours.events_per_s / theirs.events_per_s
-            print(f"{per_append:>13} {concurrency:>7} | {ours.events_per_s:>10,.0f} "
-                  f"{ours.pct(50):>7.2f} {ours.pct(99):>7.2f} | {theirs.events_per_s:>18,.0f} "
-                  f"{theirs.pct(50):>7.2f} {theirs.pct(99):>7.2f} | {ratio:>5.2f}x", flush=True)
+            print(
+                f"{per_append:>13} {concurrency:>7} | {ours.events_per_s:>10,.0f} "
+                f"{ours.pct(50):>7.2f} {ours.pct(99):>7.2f} | {theirs.events_per_s:>18,.0f} "
+                f"{theirs.pct(50):>7.2f} {theirs.pct(99):>7.2f} | {ratio:>5.2f}x",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -163,23 +163,9 @@ class ProjectionApplier:
                 )
             )
         parked = await self.parked_keys(conn, {d.key for d in items})
-        applied: list[UUID] = []
-        for item in items:
-            env = item.envelope
-            if item.key in parked:
-                await self._park(conn, item.record, item.key)
-            elif env is not None and (env.event_id in done or env.event_id in applied):
-                consumer_duplicates_skipped.labels(self.service, item.record.topic).inc()
-            else:
-                error = item.error or await self._apply_with_retries(conn, item)
-                if error is None and env is not None:
-                    applied.append(env.event_id)
-                    consumer_events_applied.labels(
-                        self.service, item.record.topic, env.event_type
-                    ).inc()
-                elif error is not None:
-                    await self._dead_letter(conn, item, error)
-                    parked.add(item.key)
+        applied = await self._apply_all_at_once(conn, items, done, parked)
+        if applied is None:  # something failed: one by one, with retries and dead letters
+            applied = await self._apply_one_by_one(conn, items, done, parked)
         if applied:
             await conn.execute(
                 insert(processed_events).on_conflict_do_nothing(),
@@ -187,6 +173,62 @@ class ProjectionApplier:
             )
         await self._store_offsets(conn, records)
         return len(applied)
+
+    def _plan(self, item: Decoded, done: set[UUID], applied: list[UUID], parked: set[str]) -> str:
+        env = item.envelope
+        if item.key in parked:
+            return "park"
+        if env is not None and (env.event_id in done or env.event_id in applied):
+            consumer_duplicates_skipped.labels(self.service, item.record.topic).inc()
+            return "skip"
+        return "apply"
+
+    async def _apply_all_at_once(
+        self, conn: AsyncConnection, items: Sequence[Decoded], done: set[UUID], parked: set[str]
+    ) -> list[UUID] | None:
+        """The common case, fast: the whole batch in one savepoint. None if anything failed
+        (the savepoint is rolled back and nothing of this attempt remains)."""
+        if any(item.error for item in items):
+            return None
+        applied: list[UUID] = []
+        try:
+            async with conn.begin_nested():
+                for item in items:
+                    action = self._plan(item, done, applied, parked)
+                    if action == "park":
+                        await self._park(conn, item.record, item.key)
+                    elif action == "apply":
+                        assert item.envelope is not None
+                        await self._apply_traced(conn, item.envelope)
+                        applied.append(item.envelope.event_id)
+        except Exception:
+            return None
+        for item in items:
+            if item.envelope is not None and item.envelope.event_id in applied:
+                consumer_events_applied.labels(
+                    self.service, item.record.topic, item.envelope.event_type
+                ).inc()
+        return applied
+
+    async def _apply_one_by_one(
+        self, conn: AsyncConnection, items: Sequence[Decoded], done: set[UUID], parked: set[str]
+    ) -> list[UUID]:
+        applied: list[UUID] = []
+        for item in items:
+            action = self._plan(item, done, applied, parked)
+            if action == "park":
+                await self._park(conn, item.record, item.key)
+            elif action == "apply":
+                error = item.error or await self._apply_with_retries(conn, item)
+                if error is None and item.envelope is not None:
+                    applied.append(item.envelope.event_id)
+                    consumer_events_applied.labels(
+                        self.service, item.record.topic, item.envelope.event_type
+                    ).inc()
+                elif error is not None:
+                    await self._dead_letter(conn, item, error)
+                    parked.add(item.key)
+        return applied
 
     async def apply_inline(self, conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
         """Write-through from a command's own transaction, so its author reads it at once. The
@@ -219,12 +261,16 @@ class ProjectionApplier:
     async def apply_one(self, conn: AsyncConnection, envelope: Envelope) -> None:
         """Apply one event in a savepoint, so that a failure leaves the batch intact."""
         async with conn.begin_nested():
-            with start_consumer_span(
-                f"apply {envelope.event_type}",
-                envelope.traceparent,
-                {"jiph.service": self.service, "jiph.event_id": str(envelope.event_id)},
-            ):
-                await self.projection.apply(conn, envelope)
+            await self._apply_traced(conn, envelope)
+
+    async def _apply_traced(self, conn: AsyncConnection, envelope: Envelope) -> None:
+        """Apply inside a CONSUMER span that joins the trace of the command behind the event."""
+        with start_consumer_span(
+            f"apply {envelope.event_type}",
+            envelope.traceparent,
+            {"jiph.service": self.service, "jiph.event_id": str(envelope.event_id)},
+        ):
+            await self.projection.apply(conn, envelope)
 
     async def _apply_with_retries(self, conn: AsyncConnection, item: Decoded) -> str | None:
         assert item.envelope is not None

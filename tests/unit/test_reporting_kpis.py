@@ -110,7 +110,9 @@ class TestOfficerKpis:
     def test_officer_days_stop_at_return_or_as_of(self) -> None:
         officers = [
             officer("a", started_on=date(2030, 6, 1)),  # 14 days to as_of
-            officer("b", state="returned", started_on=date(2030, 1, 1), returned_on=date(2030, 1, 31)),  # 30
+            officer(
+                "b", state="returned", started_on=date(2030, 1, 1), returned_on=date(2030, 1, 31)
+            ),  # 30
             officer("c", state="nominated"),  # never started
             officer("d", started_on=date(2030, 7, 1)),  # starts after as_of: 0
         ]
@@ -166,7 +168,10 @@ class TestOfficerKpis:
             officer("b", state="returned", tour_end=end, expiries={"medical": date(2030, 1, 1)}),
         ]
         gaps = kpis.readiness_gaps(officers)
-        assert [(g["officer_ref"], g["item"]) for g in gaps] == [("a", "medical"), ("a", "training")]
+        assert [(g["officer_ref"], g["item"]) for g in gaps] == [
+            ("a", "medical"),
+            ("a", "training"),
+        ]
 
 
 class TestTimeSeries:
@@ -199,7 +204,9 @@ class TestTimeSeries:
 
 
 class TestFolds:
-    def logged(self, event_type: str, day: int, topic: str, version: int, **data: object) -> folds.Logged:
+    def logged(
+        self, event_type: str, day: int, topic: str, version: int, **data: object
+    ) -> folds.Logged:
         return folds.Logged(uuid4(), event_type, topic, version, at(date(2030, 1, day)), data)
 
     def test_request_row_is_the_same_whatever_the_arrival_order(self) -> None:
@@ -221,7 +228,9 @@ class TestFolds:
             headcount=2,
             needed_by="2030-06-01",
         )
-        triaged = self.logged("RequestTriaged", 2, "jiph.triage.events", 1, region="africa", score=40)
+        triaged = self.logged(
+            "RequestTriaged", 2, "jiph.triage.events", 1, region="africa", score=40
+        )
         approved = self.logged("RequestApproved", 5, "jiph.triage.events", 3)
         started = self.logged(
             "DeploymentStarted", 20, "jiph.deployment.events", 4, started_on="2030-02-01"
@@ -237,10 +246,14 @@ class TestFolds:
         assert forward["region"] == "africa"
 
     def test_no_row_before_the_submission_is_seen(self) -> None:
-        assert folds.request_row([self.logged("RequestApproved", 5, "jiph.triage.events", 3)]) is None
+        assert (
+            folds.request_row([self.logged("RequestApproved", 5, "jiph.triage.events", 3)]) is None
+        )
 
     def test_personal_fields_are_dropped(self) -> None:
-        assert folds.without_personal_data({"a": 1, "contact": {"name": "x"}, "personal_data": "c"}) == {"a": 1}
+        assert folds.without_personal_data(
+            {"a": 1, "contact": {"name": "x"}, "personal_data": "c"}
+        ) == {"a": 1}
 
     def test_trace_id_of_traceparent(self) -> None:
         tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

@@ -10,12 +10,15 @@ const $ = (id) => document.getElementById(id);
 const charts = {};
 let nextCursor = null;
 let feed = null;
+let live = true;
 
 // --- the token and the filters ---------------------------------------------------------------
 function readFragment() {
   // `/#token=…&from=…` lets a link (or a test) sign in and scope the page; then the fragment goes.
+  // `live=off` leaves the feed closed, for snapshots (a headless browser waits for open streams).
   const params = new URLSearchParams(location.hash.slice(1));
   if (params.get("token")) sessionStorage.setItem(TOKEN_KEY, params.get("token"));
+  live = params.get("live") !== "off";
   const form = $("filters");
   for (const name of FILTER_NAMES) if (params.get(name)) form.elements[name].value = params.get(name);
   if (location.hash) history.replaceState(null, "", location.pathname);
@@ -161,6 +164,7 @@ async function downloadCsv() {
 // --- the live feed -----------------------------------------------------------------------------
 function connectFeed() {
   if (feed) feed.close();
+  if (!live) { $("feed-state").textContent = "off"; return; }
   feed = new EventSource(`/v1/stream?access_token=${encodeURIComponent(token())}`);
   feed.onopen = () => { $("feed-state").textContent = "live"; };
   feed.onerror = () => { $("feed-state").textContent = "reconnecting…"; };
