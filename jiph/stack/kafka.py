@@ -160,16 +160,20 @@ def start_kafka(cfg: StackConfig) -> bool:
     libs = fetch_kafka(cfg.log_dir)
     properties = _render_config(cfg)
     _format_storage(libs, cfg, properties)
-    proc.start(_java_argv(libs, cfg, "kafka.Kafka", str(properties)), os.environ, REPO_ROOT)
-    if not wait_until(lambda: proc.pid() is None or port_open(cfg.kafka_port), READY_TIMEOUT_S):
-        proc.stop()
-        raise StackError("Kafka did not open its port in time", proc.log_file)
-    if proc.pid() is None or not wait_until(
-        lambda: kafka_ready(cfg.kafka_bootstrap), READY_TIMEOUT_S, interval=1
-    ):
-        detail = tail(proc.log_file, 3).replace("\n", " | ")
-        proc.stop()
-        raise StackError(f"Kafka never became ready: {detail[-300:]}", proc.log_file)
+    pid = proc.start(_java_argv(libs, cfg, "kafka.Kafka", str(properties)), os.environ, REPO_ROOT)
+    server_log = cfg.log_dir / "kafka-server.log"
+
+    def fail(cause: str) -> StackError:
+        proc.stop(pid=pid)
+        last = (tail(proc.log_file, 2) or tail(server_log, 2)).replace("\n", " | ")[-300:]
+        return StackError(f"{cause}{': ' + last if last else ''}", server_log)
+
+    if not wait_until(lambda: not proc.alive(pid) or port_open(cfg.kafka_port), READY_TIMEOUT_S):
+        raise fail("Kafka did not open its port in time")
+    if not proc.alive(pid):
+        raise fail("Kafka exited during start")
+    if not wait_until(lambda: kafka_ready(cfg.kafka_bootstrap), READY_TIMEOUT_S, interval=1):
+        raise fail("Kafka never answered a metadata request")
     return True
 
 

@@ -88,18 +88,26 @@ class ManagedProcess:
         self.pid_file.write_text(f"{proc.pid}\n")
         return proc.pid
 
-    def stop(self, timeout: float = 20.0) -> bool:
-        """SIGTERM the process group, SIGKILL after `timeout`. True if something was stopped."""
-        pid = self.pid()
+    def alive(self, pid: int) -> bool:
+        """Whether `pid` (a process this stack started) still runs, by /proc alone."""
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+        except (OSError, IndexError):
+            return False
+
+    def stop(self, timeout: float = 20.0, pid: int | None = None) -> bool:
+        """SIGTERM the process group, SIGKILL after `timeout`. True if something was stopped.
+        `pid`: one this very call started (known alive even if its pid file was lost)."""
+        pid = pid if pid is not None and self.alive(pid) else self.pid()
         if pid is None:
             return False
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.pid() is not None:
+        while time.monotonic() < deadline and self.alive(pid):
             _reap(pid)
             time.sleep(0.1)
-        if self.pid() is not None:
+        if self.alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             time.sleep(0.2)

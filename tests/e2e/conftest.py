@@ -34,13 +34,18 @@ def services(
 ) -> dict[str, str]:
     """Base URLs of intake, triage, deployment and reporting, freshly started from this tree,
     exporting their traces to the tests' collector."""
-    os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = (
-        f"http://127.0.0.1:{COLLECTOR_PORT}/v1/traces"
-    )
-    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "200"
+    exporting = {
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{COLLECTOR_PORT}/v1/traces",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+    }
     for name in stack_services.all_services():
         stack_services.service_process(test_stack, name).stop()
-    lifecycle.up(test_stack, with_services=True, say=lambda _: None)
+    os.environ.update(exporting)  # read by the service processes started now, and only by them
+    try:
+        lifecycle.up(test_stack, with_services=True, say=lambda _: None)
+    finally:
+        for variable in exporting:
+            os.environ.pop(variable, None)
     return {name: f"http://127.0.0.1:{port}" for name, port in test_stack.service_ports.items()}
 
 

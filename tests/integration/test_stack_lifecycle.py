@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -45,6 +46,10 @@ def scratch_down() -> object:
     # From nothing, as on a fresh machine: no Kafka data, no PostgreSQL cluster, no state folder.
     assert jiph("reset", "--yes").returncode == 0
     yield
+    if SCRATCH.log_dir.exists():  # keep what happened for the test run's artifacts
+        shutil.copytree(
+            SCRATCH.log_dir, ROOT / "test-artifacts" / "scratch-logs", dirs_exist_ok=True
+        )
     jiph("reset", "--yes")
 
 
