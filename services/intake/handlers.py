@@ -95,6 +95,7 @@ async def amend(
     ctx: CommandContext,
 ) -> list[Envelope]:
     state = await _load(conn, deps, partner_id, request_id)
+    await queries.lock_request(conn, request_id)  # the status cannot change until we commit
     view = await queries.status_view(conn, request_id)
     events = domain.decide_amend(
         state,
@@ -120,6 +121,7 @@ async def withdraw(
     ctx: CommandContext,
 ) -> list[Envelope]:
     state = await _load(conn, deps, partner_id, request_id)
+    await queries.lock_request(conn, request_id)  # the status cannot change until we commit
     view = await queries.status_view(conn, request_id)
     events = domain.decide_withdraw(state, view.status, reason)
     envelopes = await deps.store.append(

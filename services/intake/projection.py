@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.domain import Status, status_of
+from services.intake.queries import lock_request
 from services.intake.tables import metadata, requests, timeline
 from services.intake.timeline import partner_entry
 from shared.events import Envelope
@@ -25,10 +26,14 @@ PROJECTION = Projection(
 
 
 async def _record(conn: AsyncConnection, env: Envelope) -> UUID | None:
+    """Add the event to its request's timeline, holding the request's lock until commit: the
+    status is then re-derived from a timeline no concurrent writer can change under it (the
+    consumer of one topic and a partner's command would otherwise overwrite each other)."""
     entry = partner_entry(env)
     request_id = env.data.get("request_id")
     if entry is None or request_id is None:
         return None
+    await lock_request(conn, UUID(request_id))
     summary, details = entry
     await conn.execute(
         insert(timeline)
@@ -83,7 +88,8 @@ async def submitted(conn: AsyncConnection, env: Envelope) -> None:
             updated_at=env.occurred_at,
             details=d,
         )
-        .on_conflict_do_nothing()
+        # Only a repeat of this very request is absorbed; a clash of references is an error.
+        .on_conflict_do_nothing(index_elements=[requests.c.request_id])
     )
     request_id = await _record(conn, env)
     assert request_id is not None

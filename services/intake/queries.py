@@ -14,6 +14,14 @@ from services.intake.domain import Status
 from services.intake.tables import requests, timeline
 
 
+async def lock_request(conn: AsyncConnection, request_id: UUID) -> None:
+    """One writer per request at a time, until commit: commands and the consumer alike."""
+    await conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"intake-request:{request_id}"},
+    )
+
+
 @dataclass(frozen=True)
 class StatusView:
     status: Status
