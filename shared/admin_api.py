@@ -87,6 +87,7 @@ async def post_rebuild(_: Operator, runtime: RuntimeDep) -> dict[str, Any]:
 
 @admin_router.get("/rebuild", summary="Progress of the current or last rebuild")
 async def get_rebuild(_: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+    """State (`running`, `swapping`, `done`, `failed`), records read of the total, rate."""
     return asdict(runtime.rebuild.progress) if runtime.rebuild else {"state": "idle"}
 
 
@@ -97,6 +98,7 @@ class EventIds(BaseModel):
 
 @admin_router.post("/applied", summary="Which of these events this service has applied")
 async def post_applied(body: EventIds, _: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+    """The subset of `event_ids` this service's projection has applied (for `jiph where`)."""
     async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
         applied = await conn.scalars(
             sa.select(processed_events.c.event_id).where(
@@ -121,6 +123,7 @@ async def get_consumer(
     _: Operator,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
+    """Per partition: the next offset stored with the projection, and the lag behind the end."""
     async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
         offsets = (await conn.execute(sa.select(consumer_offsets))).all()
         open_dead = await conn.scalar(

@@ -207,12 +207,15 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
+        """200 while the process runs; says nothing about its dependencies (see `/readyz`)."""
         return {"status": "ok", "service": definition.name}
 
     @app.get(
         "/readyz", tags=["operations"], summary="Database and Kafka reachable, consumer assigned"
     )
     async def readyz() -> JSONResponse:
+        """200 when the database and Kafka answer and the consumer has partitions; else 503 with
+        the check that failed."""
         checks = await runtime.readiness()
         ready = checks["database"] == "ok" and checks["kafka"] == "ok"
         if "consumer" in checks:
