@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import asyncpg
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.backbone_tables import events
@@ -95,25 +96,29 @@ class EventStore:
         ]
         topics = [self.topic_override or type(d).topic for d in new_events]
         values = [env.to_bytes() for env in envelopes]
-        params = {
-            "stream_id": stream_id,
-            "expected": expected_version,
-            "versions": [env.stream_version for env in envelopes],
-            "ids": [env.event_id for env in envelopes],
-            "types": [env.event_type for env in envelopes],
-            "schemas": [env.schema_version for env in envelopes],
-            "times": [env.occurred_at for env in envelopes],
-            "values": values,
-            "topics": topics,
-            "keys": [env.key for env in envelopes],
-            "headers": [
+        args = (
+            stream_id,
+            expected_version,
+            [env.stream_version for env in envelopes],
+            [env.event_id for env in envelopes],
+            [env.event_type for env in envelopes],
+            [env.schema_version for env in envelopes],
+            [env.occurred_at for env in envelopes],
+            values,
+            topics,
+            [env.key for env in envelopes],
+            [
                 orjson.dumps([[k, v.decode()] for k, v in env.kafka_headers()]).decode()
                 for env in envelopes
             ],
-        }
+        )
+        # The hot path of every command: straight to asyncpg (a prepared statement, in the
+        # transaction SQLAlchemy opened on this very connection), without SQLAlchemy's
+        # statement compilation and result wrapping.
+        driver: Any = (await conn.get_raw_connection()).driver_connection
         try:
-            stored = (await conn.execute(_APPEND, params)).all()
-        except IntegrityError as exc:
+            stored = await driver.fetch(_APPEND, *args)
+        except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
         if len(stored) != len(envelopes):
             actual = await self.current_version(conn, stream_id)
@@ -121,28 +126,25 @@ class EventStore:
         return envelopes
 
 
-_APPEND = sa.text(
-    """
+_APPEND = """
     WITH current AS (
-        SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = :stream_id
+        SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1
     ), new AS (
         SELECT * FROM unnest(
-            CAST(:versions AS int[]), CAST(:ids AS uuid[]), CAST(:types AS text[]),
-            CAST(:schemas AS int[]), CAST(:times AS timestamptz[]), CAST(:values AS bytea[]),
-            CAST(:topics AS text[]), CAST(:keys AS text[]), CAST(:headers AS text[])
+            $3::int[], $4::uuid[], $5::text[], $6::int[], $7::timestamptz[], $8::bytea[],
+            $9::text[], $10::text[], $11::text[]
         ) AS t(version, id, type, schema, at, value, topic, key, headers)
     ), stored AS (
         INSERT INTO events
             (stream_id, stream_version, event_id, event_type, schema_version, occurred_at, envelope)
-        SELECT :stream_id, new.version, new.id, new.type, new.schema, new.at, new.value
+        SELECT $1, new.version, new.id, new.type, new.schema, new.at, new.value
         FROM new, current
-        WHERE current.version = :expected
+        WHERE current.version = $2
         RETURNING stream_version
     )
     INSERT INTO outbox (topic, key, value, headers)
-    SELECT new.topic, new.key, new.value, CAST(new.headers AS jsonb)
+    SELECT new.topic, new.key, new.value, new.headers::jsonb
     FROM new JOIN stored ON stored.stream_version = new.version
     ORDER BY new.version
     RETURNING position
-    """
-)
+"""
