@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -29,8 +30,10 @@ from shared.api import (
 )
 from shared.auth import Principal, Role, require_roles
 from shared.consistency import TOKEN_HEADER, make_token
+from shared.events import Envelope
 from shared.eventstore import ConcurrencyConflict
 from shared.problems import PROBLEM_RESPONSES, Problem, not_found
+from shared.service import Runtime
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEM_RESPONSES)
 Partner = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
@@ -174,29 +177,15 @@ async def amend_request(
     """Answer the hub's information request, or change the request before it is assessed.
     In any other state: `409` with the reason."""
     _limit(request, partner)
-    try:
-        async with command_transaction(runtime) as conn:
-            envelopes = await handlers.amend(
-                conn,
-                deps,
-                partner.partner_id or "",
-                request_id,
-                body,
-                command_context(partner, request),
-            )
-            token = make_token(envelopes[-1].event_id)
-            return await _respond(conn, partner, request_id, token, 200)
-    except handlers.NotFound as exc:
-        raise not_found("request") from exc
-    except DomainError as err:
-        raise _domain_problem(err) from err
-    except ConcurrencyConflict as exc:
-        raise Problem(
-            409,
-            "version-conflict",
-            "Changed meanwhile",
-            "the request changed while you amended it; read it and try again",
-        ) from exc
+    context = command_context(partner, request)
+    return await _change(
+        runtime,
+        partner,
+        request_id,
+        lambda conn: handlers.amend(
+            conn, deps, partner.partner_id or "", request_id, body, context
+        ),
+    )
 
 
 @router.post("/{request_id}/withdrawal", response_model=Accepted, summary="Withdraw a request")
@@ -210,16 +199,28 @@ async def withdraw_request(
 ) -> JSONResponse:
     """Withdraw the request, with a reason; possible until its deployment starts."""
     _limit(request, partner)
+    context = command_context(partner, request)
+    return await _change(
+        runtime,
+        partner,
+        request_id,
+        lambda conn: handlers.withdraw(
+            conn, deps, partner.partner_id or "", request_id, body.reason, context
+        ),
+    )
+
+
+async def _change(
+    runtime: Runtime,
+    partner: Principal,
+    request_id: UUID,
+    command: Callable[[AsyncConnection], Awaitable[list[Envelope]]],
+) -> JSONResponse:
+    """Run a command on an existing request in the one committing transaction; map its
+    refusals to problems; answer the request as it now stands with a consistency token."""
     try:
         async with command_transaction(runtime) as conn:
-            envelopes = await handlers.withdraw(
-                conn,
-                deps,
-                partner.partner_id or "",
-                request_id,
-                body.reason,
-                command_context(partner, request),
-            )
+            envelopes = await command(conn)
             token = make_token(envelopes[-1].event_id)
             return await _respond(conn, partner, request_id, token, 200)
     except handlers.NotFound as exc:
