@@ -89,6 +89,7 @@ def _zombie(pid: int) -> bool:
 
 
 def test_stale_pid_files_after_a_crash_do_not_confuse_up_or_down(scratch_down: object) -> None:
+    assert jiph("down").returncode == 0  # real pid files are not to be clobbered below
     SCRATCH.run_dir.mkdir(parents=True, exist_ok=True)
     # A pid that is certainly not ours (pid 1) and garbage: both are stale files.
     (SCRATCH.run_dir / "kafka.pid").write_text("1\n")
