@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from jiph.stack.config import StackConfig
-from shared.auth import Role, load_or_create_dev_key, mint_token
-from shared.settings import AUDIENCE, DEV_ISSUER
+from jiph.token_command import dev_token
+from shared.auth import Role
 
 
 class ServiceUnavailable(Exception):
@@ -20,14 +20,8 @@ def operator_token(cfg: StackConfig) -> str:
     """`JIPH_TOKEN` when set (production), else a short-lived development operator token."""
     if token := os.environ.get("JIPH_TOKEN"):
         return token
-    key = load_or_create_dev_key(cfg.dev_key_file)
-    return mint_token(
-        key,
-        role=Role.OPERATOR,
-        subject=os.environ.get("USER", "operator"),
-        issuer=DEV_ISSUER,
-        audience=AUDIENCE,
-        ttl_seconds=600,
+    return dev_token(
+        cfg.name, Role.OPERATOR, subject=os.environ.get("USER", "operator"), ttl_seconds=600
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -43,6 +43,11 @@ def _upgrade(connection: sa.Connection, script_location: Path) -> None:
     config.set_main_option("script_location", str(script_location))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+async def lock_until_commit(conn: AsyncConnection, key: str) -> None:
+    """A transaction-scoped advisory lock on a text key: one writer per key until commit."""
+    await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
 
 
 def run_alembic_env(target_metadata: sa.MetaData | None = None) -> None:

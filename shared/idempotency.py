@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.backbone_tables import idempotency_keys
+from shared.db import lock_until_commit
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,7 @@ async def lock_and_find(
 ) -> StoredResponse | None:
     """Serialise requests with the same key (a transaction-scoped advisory lock), then return the
     stored response, or None when this is the first use. Raises IdempotencyKeyReused."""
-    await conn.execute(
-        sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{scope}\x1f{key}"}
-    )
+    await lock_until_commit(conn, f"{scope}\x1f{key}")
     row = (
         await conn.execute(
             sa.select(idempotency_keys).where(

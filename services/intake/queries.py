@@ -12,14 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.domain import Status
 from services.intake.tables import requests, timeline
+from shared.db import lock_until_commit
 
 
 async def lock_request(conn: AsyncConnection, request_id: UUID) -> None:
     """One writer per request at a time, until commit: commands and the consumer alike."""
-    await conn.execute(
-        sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"intake-request:{request_id}"},
-    )
+    await lock_until_commit(conn, f"intake-request:{request_id}")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from services.reporting.tables import (
     offers,
     requests,
 )
+from shared.db import lock_until_commit
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
@@ -93,10 +94,7 @@ async def log_event(conn: AsyncConnection, env: Envelope) -> None:
 
 async def _lock(conn: AsyncConnection, request_id: UUID) -> None:
     """Serialise refreshes of one request's rows (consumers of different topics may race)."""
-    await conn.execute(
-        sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"reporting-request:{request_id}"},
-    )
+    await lock_until_commit(conn, f"reporting-request:{request_id}")
 
 
 async def _logged(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> list[folds.Logged]:

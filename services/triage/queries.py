@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage import domain
 from services.triage.tables import capability_offers, case_history, cases
+from shared.db import lock_until_commit
 from shared.events import REGISTRY, EventData
 from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS
 
@@ -19,10 +20,7 @@ from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS
 async def lock_case(conn: AsyncConnection, request_id: UUID) -> None:
     """Serialise the writers of one case row (consumer and commands) until commit, so that no
     fold of the history overwrites a fold that saw more of it."""
-    await conn.execute(
-        sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"triage-case:{request_id}"},
-    )
+    await lock_until_commit(conn, f"triage-case:{request_id}")
 
 
 async def offered_officers(conn: AsyncConnection, capability: str, on: date) -> int:
