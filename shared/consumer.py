@@ -399,7 +399,6 @@ class ProjectionConsumer:
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
         self.offset_problems: list[str] = []
-        self._checking: asyncio.Task[None] | None = None
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -425,9 +424,7 @@ class ProjectionConsumer:
                 await self.consumer.seek_to_beginning(tp)
             else:
                 self.consumer.seek(tp, offset)
-        # Not awaited here: this runs inside the rebalance callback, where a broker request
-        # of the consumer's own would wait for the rebalance to finish.
-        self._checking = asyncio.create_task(self._check_offsets_within_topics(partitions, stored))
+        await self._check_offsets_within_topics(partitions, stored)
 
     async def _check_offsets_within_topics(
         self, partitions: Sequence[TopicPartition], stored: dict[tuple[str, int], int]
@@ -437,7 +434,7 @@ class ProjectionConsumer:
         silently. Say so loudly (log and `/readyz`); `jiph replay` rebuilds from the real one."""
         assert self.consumer is not None
         try:
-            ends = await asyncio.wait_for(self.consumer.end_offsets(list(partitions)), 30)
+            ends = await self.consumer.end_offsets(list(partitions))
         except Exception:
             log.warning("could not read end offsets to check the stored ones", exc_info=True)
             return
