@@ -398,7 +398,6 @@ class ProjectionConsumer:
         self.assigned: set[TopicPartition] = set()
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
-        self.offset_problems: list[str] = []
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -424,28 +423,6 @@ class ProjectionConsumer:
                 await self.consumer.seek_to_beginning(tp)
             else:
                 self.consumer.seek(tp, offset)
-        await self._check_offsets_within_topics(partitions, stored)
-
-    async def _check_offsets_within_topics(
-        self, partitions: Sequence[TopicPartition], stored: dict[tuple[str, int], int]
-    ) -> None:
-        """A stored offset beyond a partition's end means the topic is not the history this
-        projection was built from (recreated, or another cluster): new records would be skipped
-        silently. Say so loudly (log and `/readyz`); `jiph replay` rebuilds from the real one."""
-        assert self.consumer is not None
-        try:
-            ends = await self.consumer.end_offsets(list(partitions))
-        except Exception:
-            log.warning("could not read end offsets to check the stored ones", exc_info=True)
-            return
-        self.offset_problems = [
-            f"{tp.topic}/{tp.partition}: stored offset {stored[(tp.topic, tp.partition)]} is "
-            f"beyond the end {end}"
-            for tp, end in ends.items()
-            if stored.get((tp.topic, tp.partition), 0) > end
-        ]
-        for problem in self.offset_problems:
-            log.error("%s (topic recreated? rebuild with `jiph replay`)", problem)
 
     async def run(self) -> None:
         """Forever: consume, apply, repeat; reconnect after failures."""

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.backbone_tables import REBUILD_SCHEMA, consumer_offsets
+from shared.backbone_tables import REBUILD_SCHEMA
 from shared.consumer import ProjectionApplier, ProjectionConsumer
 from shared.deadletters import list_dead_letters, resolve
 from shared.events import Envelope
@@ -280,28 +280,3 @@ async def test_rebuild_while_live_serves_swaps_in_an_identical_projection(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-
-async def test_stored_offsets_beyond_the_topic_end_are_reported_not_silently_skipped(
-    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
-) -> None:
-    topic = await new_topics("recreated")
-    await create_tally_tables(backbone_engine)
-    async with backbone_engine.begin() as conn:  # as if built from an older, longer topic
-        await conn.execute(
-            consumer_offsets.insert().values(topic=topic, partition=0, next_offset=100)
-        )
-    applier = ProjectionApplier(backbone_engine, tally_projection(topic), service="tally-guard")
-    consumer = ProjectionConsumer(
-        applier, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}"
-    )
-    task = asyncio.create_task(consumer.run())
-    try:
-        for _ in range(200):
-            if consumer.offset_problems:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert consumer.offset_problems == [f"{topic}/0: stored offset 100 is beyond the end 0"]
