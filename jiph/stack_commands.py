@@ -62,10 +62,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     cfg = stack_config(args.stack)
     rows = lifecycle.status(cfg)
-    print(f"{'component':<11} {'state':<6} {'pid':>7} {'port':>6}  detail")
+    print(f"{'component':<11} {'state':<7} {'pid':>7} {'port':>6}  detail")
     for row in rows:
-        state = "up" if row.healthy else "DOWN"
         pid = str(row.pid) if row.pid else "-"
         port = str(row.port) if row.port else "-"
-        print(f"{row.name:<11} {state:<6} {pid:>7} {port:>6}  {row.detail}")
+        print(f"{row.name:<11} {row.label:<7} {pid:>7} {port:>6}  {row.detail}")
     return 0 if all(r.healthy for r in rows) else 1

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.admin_api import admin_router
 from shared.api import RateLimiter
 from shared.auth import TokenVerifier, load_or_create_dev_key
+from shared.backbone_tables import outbox, parked_events
 from shared.catalogue.document import asyncapi
 from shared.consumer import ProjectionApplier, ProjectionConsumer
 from shared.db import create_engine, migrate
@@ -30,9 +31,17 @@ from shared.problems import BodySizeLimitMiddleware, install_problem_handlers
 from shared.projection import Projection
 from shared.rebuild import ProjectionRebuild
 from shared.settings import ServiceSettings
-from shared.telemetry import add_metrics_route, instrument_app, setup_telemetry
+from shared.telemetry import (
+    add_metrics_route,
+    deadletter_parked,
+    instrument_app,
+    outbox_backlog,
+    setup_telemetry,
+)
 
 log = logging.getLogger(__name__)
+
+GAUGE_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,26 @@ class Runtime:
                 group_id=self.settings.group_id,
             )
             self.tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
+        self.tasks.append(asyncio.create_task(self._refresh_gauges(), name="gauges"))
+
+    async def _refresh_gauges(self) -> None:
+        """Backlog gauges read from the tables themselves, so they are right whichever process
+        or operator command changed them."""
+        name = self.definition.name
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    count = sa.select(sa.func.count())
+                    outbox_backlog.labels(name).set(
+                        await conn.scalar(count.select_from(outbox)) or 0
+                    )
+                    if self.definition.projection is not None:
+                        deadletter_parked.labels(name).set(
+                            await conn.scalar(count.select_from(parked_events)) or 0
+                        )
+            except Exception as exc:  # the database is away: /readyz says so
+                log.debug("could not refresh gauges: %s", exc)
+            await asyncio.sleep(GAUGE_INTERVAL_S)
 
     async def _run_kafka(self) -> None:
         """Connect the producer (retrying while Kafka is away), then run the relay forever."""
@@ -132,7 +161,8 @@ class Runtime:
                 await self.producer.stop()
         await self.engine.dispose()
 
-    async def readiness(self) -> dict[str, Any]:
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether this process should take traffic, and each check's state."""
         checks: dict[str, Any] = {}
         try:
             async with self.engine.connect() as conn:
@@ -144,13 +174,11 @@ class Runtime:
         checks["outbox_relay"] = (
             "active" if self.relay and self.relay.active else "standby (another process holds it)"
         )
+        ready = checks["database"] == "ok" and checks["kafka"] == "ok"
         if self.consumer is not None:
-            checks["consumer"] = (
-                f"assigned {len(self.consumer.assigned)} partitions"
-                if self.consumer.assigned
-                else "not assigned"
-            )
-        return checks
+            assigned, checks["consumer"] = self.consumer.assignment_state()
+            ready = ready and assigned
+        return ready, checks
 
 
 def build_verifier(settings: ServiceSettings) -> TokenVerifier:
@@ -214,12 +242,10 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         "/readyz", tags=["operations"], summary="Database and Kafka reachable, consumer assigned"
     )
     async def readyz() -> JSONResponse:
-        """200 when the database and Kafka answer and the consumer has partitions; else 503 with
-        the check that failed."""
-        checks = await runtime.readiness()
-        ready = checks["database"] == "ok" and checks["kafka"] == "ok"
-        if "consumer" in checks:
-            ready = ready and checks["consumer"] != "not assigned"
+        """200 when the database and Kafka answer and the consumer has partitions (a rebalance
+        after the first assignment is tolerated for 30 s: reads keep working meanwhile); else
+        503 with the check that failed."""
+        ready, checks = await runtime.readiness()
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,

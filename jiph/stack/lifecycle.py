@@ -23,6 +23,11 @@ class Component:
     port: int | None
     healthy: bool
     detail: str = ""
+    state: str = ""  # when neither "up" nor "DOWN" says it: "unready" (answers, not ready)
+
+    @property
+    def label(self) -> str:
+        return "up" if self.healthy else (self.state or "DOWN")
 
 
 def _check_disk(cfg: StackConfig) -> None:
@@ -155,6 +160,10 @@ def status(cfg: StackConfig) -> list[Component]:
     for name in services.all_services():
         proc = services.service_process(cfg, name)
         port = cfg.service_ports[name]
-        code, _ = services.health(port)
-        rows.append(Component(name, proc.pid(), port, code == 200, str(proc.log_file)))
+        code, body = services.health(port, timeout=10)
+        detail = str(proc.log_file)
+        if code not in (0, 200):
+            detail = f"{services.failing_checks(body)}; {detail}"
+        state = "unready" if code not in (0, 200) else ""
+        rows.append(Component(name, proc.pid(), port, code == 200, detail, state))
     return rows

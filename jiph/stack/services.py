@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import urllib.error
@@ -54,15 +55,27 @@ def service_argv(cfg: StackConfig, service: str) -> list[str]:
     ]
 
 
-def health(port: int, path: str = "/readyz") -> tuple[int, str]:
+def health(port: int, path: str = "/readyz", timeout: float = 3) -> tuple[int, str]:
     """HTTP status of a health endpoint (0 when nothing answers) and its body."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
             return resp.status, resp.read().decode(errors="replace")
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode(errors="replace")
     except (OSError, ValueError):
         return 0, ""
+
+
+def failing_checks(readyz_body: str) -> str:
+    """The checks a 503 from /readyz names as failing, for one status line."""
+    try:
+        checks = json.loads(readyz_body).get("checks", {})
+    except (ValueError, AttributeError):
+        return readyz_body[:120]
+    bad = [f"{name}: {checks[name]}" for name in ("database", "kafka") if checks.get(name) != "ok"]
+    if checks.get("consumer") == "not assigned":
+        bad.append("consumer: not assigned")
+    return ", ".join(bad) or "not ready"
 
 
 def start_service(cfg: StackConfig, service: str, pg: PostgresTarget) -> bool:

@@ -41,6 +41,16 @@ def stack_pids() -> list[int | None]:
     ]
 
 
+def log_tails(lines: int = 12) -> str:
+    """The end of each scratch service's log, so a failure here explains itself in CI output."""
+    out = []
+    for name in SCRATCH.service_ports:
+        log = SCRATCH.log_dir / f"{name}.log"
+        if log.exists():
+            out.append(f"--- {name}.log\n" + "\n".join(log.read_text().splitlines()[-lines:]))
+    return "\n".join(out)
+
+
 @pytest.fixture(scope="module")
 def scratch_down() -> object:
     # From nothing, as on a fresh machine: no Kafka data, no PostgreSQL cluster, no state folder.
@@ -67,7 +77,7 @@ def test_up_twice_is_harmless_status_reports_and_down_leaves_nothing(scratch_dow
     assert stack_pids() == pids  # nothing started twice
 
     status = jiph("status")
-    assert status.returncode == 0, status.stdout
+    assert status.returncode == 0, status.stdout + log_tails()
     for name in ("kafka", "postgres", *SCRATCH.service_ports):
         assert any(line.startswith(name) and " up " in line for line in status.stdout.splitlines())
 
