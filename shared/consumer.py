@@ -4,6 +4,10 @@
   assignment the consumer seeks to them. A crash between applying and committing rolls both back.
 * Applying an event twice changes nothing: every applied `event_id` is recorded (same
   transaction) and a repeat is skipped, which also absorbs the relay's at-least-once duplicates.
+  So a log Kafka lost (stored offsets beyond its end) is simply read again from its start.
+* A batch is applied in one savepoint; runs of events whose type has a set-based handler
+  (`Projection.on_batch`) go to it whole, which is what makes catching up and rebuilds fast.
+  If anything in the batch fails, it is applied again event by event to find the culprit.
 * An event that still fails after bounded retries is dead-lettered (a row here, and a record on
   `jiph.deadletter.<service>` through the outbox) and its key is parked: later events of the same
   key are stored behind it, never applied out of order, while other keys keep flowing.
@@ -15,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -47,6 +52,8 @@ from shared.telemetry import (
 from shared.topics import deadletter_topic
 
 log = logging.getLogger(__name__)
+
+REBALANCE_GRACE_S = 30.0
 
 
 class Record(Protocol):
@@ -150,8 +157,24 @@ class ProjectionApplier:
 
     async def _apply_in(self, conn: AsyncConnection, records: Sequence[Record]) -> int:
         stored = await self.stored_offsets(conn)
-        fresh = [r for r in records if r.offset >= stored.get((r.topic, r.partition), 0)]
-        items = [decode(r) for r in fresh]
+        # We seek to the stored offsets, so a record below one means Kafka's log is not the one
+        # the offsets came from (the topic was recreated, or the broker's data wiped): the
+        # consumer fell back to the log's start. Every record is still applied at most once (by
+        # event id), and the partition's stored offset follows the new log from here on.
+        rewound = {
+            (r.topic, r.partition)
+            for r in records
+            if r.offset < stored.get((r.topic, r.partition), 0)
+        }
+        for topic, partition in sorted(rewound):
+            log.warning(
+                "%s/%d: stored offset %d is beyond what Kafka now holds; following its log"
+                " again (repeats are skipped by event id)",
+                topic,
+                partition,
+                stored[(topic, partition)],
+            )
+        items = [decode(r) for r in records]
         ids = [d.envelope.event_id for d in items if d.envelope]
         done: set[UUID] = set()
         if ids:
@@ -171,7 +194,7 @@ class ProjectionApplier:
                 insert(processed_events).on_conflict_do_nothing(),
                 [{"event_id": event_id} for event_id in applied],
             )
-        await self._store_offsets(conn, records)
+        await self._store_offsets(conn, records, rewound)
         return len(applied)
 
     def _plan(self, item: Decoded, done: set[UUID], applied: list[UUID], parked: set[str]) -> str:
@@ -191,6 +214,7 @@ class ProjectionApplier:
         if any(item.error for item in items):
             return None
         applied: list[UUID] = []
+        to_apply: list[Envelope] = []
         try:
             async with conn.begin_nested():
                 for item in items:
@@ -199,8 +223,14 @@ class ProjectionApplier:
                         await self._park(conn, item.record, item.key)
                     elif action == "apply":
                         assert item.envelope is not None
-                        await self._apply_traced(conn, item.envelope)
+                        to_apply.append(item.envelope)
                         applied.append(item.envelope.event_id)
+                for batch_handler, run in self.projection.runs(to_apply):
+                    if batch_handler is None:
+                        await self._apply_traced(conn, run[0])
+                    else:
+                        with self._spans_for(run):
+                            await batch_handler(conn, run)
         except Exception:
             return None
         for item in items:
@@ -262,6 +292,25 @@ class ProjectionApplier:
         """Apply one event in a savepoint, so that a failure leaves the batch intact."""
         async with conn.begin_nested():
             await self._apply_traced(conn, envelope)
+
+    @contextlib.contextmanager
+    def _spans_for(self, run: Sequence[Envelope]) -> Iterator[None]:
+        """One CONSUMER span per event of a batch-applied run, each in its own command's trace,
+        all covering the run's one set-based write."""
+        with contextlib.ExitStack() as spans:
+            for envelope in run:
+                spans.enter_context(
+                    start_consumer_span(
+                        f"apply {envelope.event_type}",
+                        envelope.traceparent,
+                        {
+                            "jiph.service": self.service,
+                            "jiph.event_id": str(envelope.event_id),
+                            "jiph.batch_size": len(run),
+                        },
+                    )
+                )
+            yield
 
     async def _apply_traced(self, conn: AsyncConnection, envelope: Envelope) -> None:
         """Apply inside a CONSUMER span that joins the trace of the command behind the event."""
@@ -348,24 +397,40 @@ class ProjectionApplier:
         )
         deadletters_total.labels(self.service, record.topic).inc()
 
-    async def _store_offsets(self, conn: AsyncConnection, records: Sequence[Record]) -> None:
+    async def _store_offsets(
+        self,
+        conn: AsyncConnection,
+        records: Sequence[Record],
+        rewound: Collection[tuple[str, int]] = (),
+    ) -> None:
+        """Next offset per partition; it only moves forward, except on a partition whose log
+        was found to be a new one (`rewound`), where it follows that log."""
         latest: dict[tuple[str, int], int] = {}
         for r in records:
             latest[(r.topic, r.partition)] = max(
                 latest.get((r.topic, r.partition), 0), r.offset + 1
             )
         stmt = insert(consumer_offsets)
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[consumer_offsets.c.topic, consumer_offsets.c.partition],
-                set_={
-                    "next_offset": sa.func.greatest(
-                        consumer_offsets.c.next_offset, stmt.excluded.next_offset
-                    )
-                },
-            ),
-            [{"topic": t, "partition": p, "next_offset": o} for (t, p), o in latest.items()],
-        )
+        for follow_new_log in (False, True):
+            rows = [
+                {"topic": t, "partition": p, "next_offset": o}
+                for (t, p), o in latest.items()
+                if ((t, p) in rewound) == follow_new_log
+            ]
+            if not rows:
+                continue
+            offset = (
+                stmt.excluded.next_offset
+                if follow_new_log
+                else sa.func.greatest(consumer_offsets.c.next_offset, stmt.excluded.next_offset)
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[consumer_offsets.c.topic, consumer_offsets.c.partition],
+                    set_={"next_offset": offset},
+                ),
+                rows,
+            )
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -373,11 +438,14 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self.owner.assigned -= set(revoked)
+        if revoked:
+            log.info("consumer %s: %d partitions revoked", self.owner.group_id, len(revoked))
+        self.owner.set_assigned(self.owner.assigned - set(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self.owner.seek_to_stored(assigned)
-        self.owner.assigned |= set(assigned)
+        log.info("consumer %s: %d partitions assigned", self.owner.group_id, len(assigned))
+        self.owner.set_assigned(self.owner.assigned | set(assigned))
 
 
 class ProjectionConsumer:
@@ -398,6 +466,27 @@ class ProjectionConsumer:
         self.assigned: set[TopicPartition] = set()
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
+        self.ever_assigned = False
+        self.unassigned_since = time.monotonic()
+
+    def set_assigned(self, partitions: set[TopicPartition]) -> None:
+        if partitions and not self.assigned:
+            self.ever_assigned = True
+        elif self.assigned and not partitions:
+            self.unassigned_since = time.monotonic()
+        self.assigned = partitions
+
+    def assignment_state(self, rebalance_grace_s: float = REBALANCE_GRACE_S) -> tuple[bool, str]:
+        """(ready, description). A rebalance after the first assignment is routine (a member
+        joined or left, metadata changed) and is not a reason to take the service out of
+        rotation: reads keep working. Only a consumer never assigned, or unassigned for longer
+        than the grace period, is not ready."""
+        if self.assigned:
+            return True, f"assigned {len(self.assigned)} partitions"
+        waited = time.monotonic() - self.unassigned_since
+        if self.ever_assigned and waited < rebalance_grace_s:
+            return True, f"rebalancing for {waited:.0f}s"
+        return False, "not assigned"
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -440,7 +529,7 @@ class ProjectionConsumer:
                 log.exception("consumer %s failed; restarting", self.group_id)
                 await asyncio.sleep(1.0)
             finally:
-                self.assigned = set()
+                self.set_assigned(set())
                 with contextlib.suppress(Exception):
                     await self.consumer.stop()
 

@@ -4,7 +4,10 @@ then the request's row and its deployment's rows are re-derived from the log by 
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -67,29 +70,29 @@ def topic_of(event_type: str) -> str:
     return DEPLOYMENT_EVENTS
 
 
-async def log_event(conn: AsyncConnection, env: Envelope) -> None:
+def log_row(env: Envelope) -> dict[str, Any]:
     d = env.data
-    await conn.execute(
-        insert(event_log)
-        .values(
-            event_id=env.event_id,
-            request_id=UUID(d["request_id"]) if d.get("request_id") else None,
-            deployment_id=UUID(d["deployment_id"]) if d.get("deployment_id") else None,
-            topic=topic_of(env.event_type),
-            stream_id=env.stream_id,
-            stream_version=env.stream_version,
-            event_type=env.event_type,
-            schema_version=env.schema_version,
-            producer=env.producer,
-            actor_subject=env.actor.subject,
-            actor_role=env.actor.role,
-            occurred_at=env.occurred_at,
-            correlation_id=env.correlation_id,
-            trace_id=folds.trace_id_of(env.traceparent),
-            data=folds.without_personal_data(d),
-        )
-        .on_conflict_do_nothing()
-    )
+    return {
+        "event_id": env.event_id,
+        "request_id": UUID(d["request_id"]) if d.get("request_id") else None,
+        "deployment_id": UUID(d["deployment_id"]) if d.get("deployment_id") else None,
+        "topic": topic_of(env.event_type),
+        "stream_id": env.stream_id,
+        "stream_version": env.stream_version,
+        "event_type": env.event_type,
+        "schema_version": env.schema_version,
+        "producer": env.producer,
+        "actor_subject": env.actor.subject,
+        "actor_role": env.actor.role,
+        "occurred_at": env.occurred_at,
+        "correlation_id": env.correlation_id,
+        "trace_id": folds.trace_id_of(env.traceparent),
+        "data": folds.without_personal_data(d),
+    }
+
+
+async def log_events(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
+    await conn.execute(insert(event_log).on_conflict_do_nothing(), [log_row(e) for e in envs])
 
 
 async def _lock(conn: AsyncConnection, request_id: UUID) -> None:
@@ -97,61 +100,90 @@ async def _lock(conn: AsyncConnection, request_id: UUID) -> None:
     await lock_until_commit(conn, f"reporting-request:{request_id}")
 
 
-async def _logged(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> list[folds.Logged]:
+async def _logged_by(
+    conn: AsyncConnection, column: sa.Column[Any], ids: Iterable[UUID]
+) -> dict[UUID, list[folds.Logged]]:
+    """The logged events of each of these requests (or deployments), one query for all."""
     rows = await conn.execute(
         sa.select(
+            column,
             event_log.c.event_id,
             event_log.c.event_type,
             event_log.c.topic,
             event_log.c.stream_version,
             event_log.c.occurred_at,
             event_log.c.data,
-        ).where(where)
+        ).where(column.in_(list(ids)))
     )
-    return [folds.Logged(*row) for row in rows]
+    grouped: dict[UUID, list[folds.Logged]] = defaultdict(list)
+    for owner, *fields in rows:
+        grouped[owner].append(folds.Logged(*fields))
+    return grouped
 
 
-async def refresh_request(conn: AsyncConnection, request_id: UUID) -> None:
-    row = folds.request_row(await _logged(conn, event_log.c.request_id == request_id))
-    if row is None:
+async def refresh_requests(conn: AsyncConnection, request_ids: Iterable[UUID]) -> None:
+    """Re-derive each request's row from its whole log (so the order the three topics were read
+    in does not matter)."""
+    logged = await _logged_by(conn, event_log.c.request_id, request_ids)
+    rows = []
+    for request_id, events in logged.items():
+        row = folds.request_row(events)
+        if row is not None:
+            rows.append({"request_id": request_id, **row})
+    if rows:
+        stmt = insert(requests)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[requests.c.request_id],
+                set_={name: stmt.excluded[name] for name in rows[0] if name != "request_id"},
+            ),
+            rows,
+        )
+
+
+async def refresh_deployments(conn: AsyncConnection, deployment_ids: Iterable[UUID]) -> None:
+    logged = await _logged_by(conn, event_log.c.deployment_id, deployment_ids)
+    derived = {d: folds.deployment_rows(events) for d, events in logged.items()}
+    rows = {d: r for d, r in derived.items() if r is not None}
+    if not rows:
         return
-    stmt = insert(requests).values(request_id=request_id, **row)
-    await conn.execute(stmt.on_conflict_do_update(index_elements=[requests.c.request_id], set_=row))
-
-
-async def refresh_deployment(conn: AsyncConnection, deployment_id: UUID) -> None:
-    rows = folds.deployment_rows(await _logged(conn, event_log.c.deployment_id == deployment_id))
-    if rows is None:
-        return
-    stmt = insert(deployments).values(deployment_id=deployment_id, **rows.deployment)
+    stmt = insert(deployments)
     await conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=[deployments.c.deployment_id], set_=rows.deployment
-        )
+            index_elements=[deployments.c.deployment_id],
+            set_={name: stmt.excluded[name] for name in next(iter(rows.values())).deployment},
+        ),
+        [{"deployment_id": d, **r.deployment} for d, r in rows.items()],
     )
     await conn.execute(
-        deployment_officers.delete().where(deployment_officers.c.deployment_id == deployment_id)
+        deployment_officers.delete().where(deployment_officers.c.deployment_id.in_(list(rows)))
     )
-    if rows.officers:
-        await conn.execute(
-            insert(deployment_officers),
-            [{"deployment_id": deployment_id, **o} for o in rows.officers],
-        )
+    officers = [{"deployment_id": d, **o} for d, r in rows.items() for o in r.officers]
+    if officers:
+        await conn.execute(insert(deployment_officers), officers)
+
+
+@PROJECTION.on_batch(*INTAKE_TYPES, *TRIAGE_TYPES, *DEPLOYMENT_TYPES)
+async def request_events(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
+    """Log the events, then re-derive each touched request and deployment once."""
+    request_ids = sorted({UUID(e.data["request_id"]) for e in envs})
+    for request_id in request_ids:  # sorted: two writers never wait on each other in a cycle
+        await _lock(conn, request_id)
+    await log_events(conn, envs)
+    deployment_ids = {UUID(e.data["deployment_id"]) for e in envs if e.data.get("deployment_id")}
+    if deployment_ids:
+        await refresh_deployments(conn, deployment_ids)
+    await refresh_requests(conn, request_ids)
 
 
 @PROJECTION.on(*INTAKE_TYPES, *TRIAGE_TYPES, *DEPLOYMENT_TYPES)
 async def request_event(conn: AsyncConnection, env: Envelope) -> None:
-    request_id = UUID(env.data["request_id"])
-    await _lock(conn, request_id)
-    await log_event(conn, env)
-    if env.data.get("deployment_id"):
-        await refresh_deployment(conn, UUID(env.data["deployment_id"]))
-    await refresh_request(conn, request_id)
+    await request_events(conn, [env])
 
 
 @PROJECTION.on("CapabilityOffered")
 async def offered(conn: AsyncConnection, env: Envelope) -> None:
-    await log_event(conn, env)
+    await log_events(conn, [env])
     d = env.data
     await conn.execute(
         insert(offers)
@@ -175,7 +207,7 @@ async def offered(conn: AsyncConnection, env: Envelope) -> None:
 
 @PROJECTION.on("CapabilityWithdrawn")
 async def offer_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
-    await log_event(conn, env)
+    await log_events(conn, [env])
     await conn.execute(
         offers.update()
         .where(offers.c.offer_id == UUID(env.data["offer_id"]))

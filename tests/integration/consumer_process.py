@@ -10,7 +10,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,12 +25,17 @@ class CrashingApplier(ProjectionApplier):
         self.kill_every = kill_every
         self.batches = 0
 
-    async def _store_offsets(self, conn: AsyncConnection, records: Sequence[Record]) -> None:
+    async def _store_offsets(
+        self,
+        conn: AsyncConnection,
+        records: Sequence[Record],
+        rewound: Collection[tuple[str, int]] = (),
+    ) -> None:
         self.batches += 1
         if self.kill_every and self.batches % self.kill_every == 0:
             # The projection rows of this batch are written, its offsets are not: die now.
             os.kill(os.getpid(), signal.SIGKILL)
-        await super()._store_offsets(conn, records)
+        await super()._store_offsets(conn, records, rewound)
 
 
 async def main(url: str, bootstrap: str, topic: str, group: str, kill_every: int) -> None:

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.backbone_tables import REBUILD_SCHEMA
+from shared.backbone_tables import REBUILD_SCHEMA, consumer_offsets
 from shared.consumer import ProjectionApplier, ProjectionConsumer
 from shared.deadletters import list_dead_letters, resolve
 from shared.events import Envelope
@@ -280,3 +280,32 @@ async def test_rebuild_while_live_serves_swaps_in_an_identical_projection(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_stored_offsets_beyond_the_log_follow_the_new_log_and_lose_nothing(
+    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    # The database remembers offsets of a log Kafka no longer holds (its data was wiped, or the
+    # topic recreated): the consumer must read the new log from its start, not skip it.
+    topic = await new_topics("wiped")
+    await create_tally_tables(backbone_engine)
+    async with backbone_engine.begin() as conn:
+        await conn.execute(
+            consumer_offsets.insert(),
+            [{"topic": topic, "partition": p, "next_offset": 100} for p in range(6)],
+        )
+    await publish(bootstrap, topic, [envelope(f"t{i}", n) for n in range(1, 5) for i in range(5)])
+    applier = ProjectionApplier(backbone_engine, tally_projection(topic), service="tally-wiped")
+    want = expected_tally(5, 4)
+
+    async def done() -> bool:
+        return await read_tally(backbone_engine) == want
+
+    await consume_until(backbone_engine, applier, bootstrap, done)
+    async with backbone_engine.connect() as conn:
+        stored = await applier.stored_offsets(conn)
+    # Where the new log has records, the stored offsets now follow it (not the old 100s).
+    ends: dict[tuple[str, int], int] = {}
+    for r in await read_topic(bootstrap, topic, expect=20):
+        ends[(r.topic, r.partition)] = max(ends.get((r.topic, r.partition), 0), r.offset + 1)
+    assert {tp: stored[tp] for tp in ends} == ends
