@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.backbone_tables import outbox
 from shared.telemetry import (
     context_from_traceparent,
-    outbox_backlog,
     outbox_published,
     start_producer_span,
 )
@@ -149,7 +148,6 @@ class OutboxRelay:
         ).all()
         await conn.commit()
         if not rows:
-            outbox_backlog.labels(self.service).set(0)
             return 0
         pending = [await self._send(row) for row in rows]
         # A timeout leaves the outcome unknown: the rows stay and are sent again (at least once).

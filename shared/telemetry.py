@@ -41,7 +41,8 @@ Metrics, and what to alert on
 - `jiph_deadletters_total{service,topic}`: alert on any increase. An event could not be applied
   and later events for the same key are parked until an operator redrives or skips it
   (`jiph deadletters`). `jiph_deadletter_parked{service}` is how many events wait behind dead
-  letters: alert while it is above 0.
+  letters: alert while it is above 0. (Both backlog gauges are counted from the service's
+  database every 5 s.)
 - `jiph_projection_rebuild_events_total{service}`: progress of a rebuild (`jiph replay`).
 """
 

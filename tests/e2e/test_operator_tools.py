@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from jiph.stack.postgres import PostgresTarget
@@ -118,6 +119,23 @@ async def intake_db(infra: PostgresTarget) -> asyncpg.Connection:
     return await asyncpg.connect(infra.admin_url.rsplit("/", 1)[0] + "/jiph_intake")
 
 
+async def metrics_track_parked_events(infra: PostgresTarget, intake_url: str) -> int:
+    """Wait until intake's `jiph_deadletter_parked` gauge shows what its database holds."""
+    conn = await intake_db(infra)
+    try:
+        async with httpx.AsyncClient(base_url=intake_url, timeout=10) as client:
+            for _ in range(100):  # the gauge is refreshed every 5 s
+                held = await conn.fetchval("SELECT count(*) FROM projection.parked_events")
+                text = (await client.get("/metrics")).text
+                shown = re.search(r'^jiph_deadletter_parked\{service="intake"\} (\S+)$', text, re.M)
+                if shown and float(shown.group(1)) == held:
+                    return int(held)
+                await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+    raise AssertionError(f"jiph_deadletter_parked never matched the database: {shown}")
+
+
 async def wait_parked(infra: PostgresTarget, rid: uuid.UUID, behind: int) -> None:
     conn = await intake_db(infra)
     try:
@@ -179,6 +197,9 @@ async def test_dead_letter_found_redriven_after_the_fix_and_parked_events_applie
     )
     await wait_parked(infra, rid, 2)
 
+    parked_shown = await metrics_track_parked_events(infra, services["intake"])
+    assert parked_shown >= 2
+
     listing = (await asyncio.to_thread(jiph, "deadletters", "list", "--service", "intake")).stdout
     row = next(line for line in listing.splitlines() if str(rid) in line)
     assert re.search(r"RequestSubmitted\s+[23]\s+.*disk quota exceeded", row), row
@@ -220,3 +241,4 @@ async def test_dead_letter_found_redriven_after_the_fix_and_parked_events_applie
     assert status == "withdrawn"
     after = await asyncio.to_thread(jiph, "deadletters", "list", "--service", "intake")
     assert str(rid) not in after.stdout
+    assert await metrics_track_parked_events(infra, services["intake"]) < parked_shown
