@@ -117,6 +117,7 @@ class ProjectionApplier:
         schema: str = PROJECTION_SCHEMA,
         max_retries: int = 3,
         retry_backoff_s: float = 0.05,
+        trace_each_event: bool = True,
     ) -> None:
         self.engine = engine
         self.projection = projection
@@ -124,6 +125,9 @@ class ProjectionApplier:
         self.schema = schema
         self.max_retries = max_retries
         self.retry_backoff_s = retry_backoff_s
+        # A span per event in the trace of the command behind it: what live consumption wants;
+        # a rebuild replaying history does not (it traces each batch instead).
+        self.trace_each_event = trace_each_event
         self.generation: int | None = None
 
     @contextlib.asynccontextmanager
@@ -197,7 +201,9 @@ class ProjectionApplier:
         await self._store_offsets(conn, records, rewound)
         return len(applied)
 
-    def _plan(self, item: Decoded, done: set[UUID], applied: list[UUID], parked: set[str]) -> str:
+    def _plan(
+        self, item: Decoded, done: set[UUID], applied: Collection[UUID], parked: set[str]
+    ) -> str:
         env = item.envelope
         if item.key in parked:
             return "park"
@@ -213,8 +219,9 @@ class ProjectionApplier:
         (the savepoint is rolled back and nothing of this attempt remains)."""
         if any(item.error for item in items):
             return None
-        applied: list[UUID] = []
+        applied: dict[UUID, None] = {}  # an ordered set
         to_apply: list[Envelope] = []
+        counted: list[tuple[str, str]] = []  # (topic, event type) of each event applied
         try:
             async with conn.begin_nested():
                 for item in items:
@@ -224,7 +231,8 @@ class ProjectionApplier:
                     elif action == "apply":
                         assert item.envelope is not None
                         to_apply.append(item.envelope)
-                        applied.append(item.envelope.event_id)
+                        applied[item.envelope.event_id] = None
+                        counted.append((item.record.topic, item.envelope.event_type))
                 for batch_handler, run in self.projection.runs(to_apply):
                     if batch_handler is None:
                         await self._apply_traced(conn, run[0])
@@ -233,17 +241,14 @@ class ProjectionApplier:
                             await batch_handler(conn, run)
         except Exception:
             return None
-        for item in items:
-            if item.envelope is not None and item.envelope.event_id in applied:
-                consumer_events_applied.labels(
-                    self.service, item.record.topic, item.envelope.event_type
-                ).inc()
-        return applied
+        for topic, event_type in counted:
+            consumer_events_applied.labels(self.service, topic, event_type).inc()
+        return list(applied)
 
     async def _apply_one_by_one(
         self, conn: AsyncConnection, items: Sequence[Decoded], done: set[UUID], parked: set[str]
     ) -> list[UUID]:
-        applied: list[UUID] = []
+        applied: dict[UUID, None] = {}  # an ordered set
         for item in items:
             action = self._plan(item, done, applied, parked)
             if action == "park":
@@ -251,14 +256,14 @@ class ProjectionApplier:
             elif action == "apply":
                 error = item.error or await self._apply_with_retries(conn, item)
                 if error is None and item.envelope is not None:
-                    applied.append(item.envelope.event_id)
+                    applied[item.envelope.event_id] = None
                     consumer_events_applied.labels(
                         self.service, item.record.topic, item.envelope.event_type
                     ).inc()
                 elif error is not None:
                     await self._dead_letter(conn, item, error)
                     parked.add(item.key)
-        return applied
+        return list(applied)
 
     async def apply_inline(self, conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
         """Write-through from a command's own transaction, so its author reads it at once. The
@@ -298,7 +303,7 @@ class ProjectionApplier:
         """One CONSUMER span per event of a batch-applied run, each in its own command's trace,
         all covering the run's one set-based write."""
         with contextlib.ExitStack() as spans:
-            for envelope in run:
+            for envelope in run if self.trace_each_event else ():
                 spans.enter_context(
                     start_consumer_span(
                         f"apply {envelope.event_type}",
@@ -314,6 +319,9 @@ class ProjectionApplier:
 
     async def _apply_traced(self, conn: AsyncConnection, envelope: Envelope) -> None:
         """Apply inside a CONSUMER span that joins the trace of the command behind the event."""
+        if not self.trace_each_event:
+            await self.projection.apply(conn, envelope)
+            return
         with start_consumer_span(
             f"apply {envelope.event_type}",
             envelope.traceparent,

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.backbone_tables import PROJECTION_SCHEMA, REBUILD_SCHEMA, create_projection_schema
 from shared.consumer import ProjectionApplier, projection_lock_id
 from shared.projection import Projection
-from shared.telemetry import projection_rebuild_events
+from shared.telemetry import get_tracer, projection_rebuild_events
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class ProjectionRebuild:
         *,
         service: str,
         bootstrap_servers: str,
-        batch: int = 2000,
+        batch: int = 5000,
     ) -> None:
         self.engine = engine
         self.projection = projection
@@ -56,7 +56,9 @@ class ProjectionRebuild:
         self.bootstrap_servers = bootstrap_servers
         self.batch = batch
         self.progress = RebuildProgress()
-        self.applier = ProjectionApplier(engine, projection, service=service, schema=REBUILD_SCHEMA)
+        self.applier = ProjectionApplier(
+            engine, projection, service=service, schema=REBUILD_SCHEMA, trace_each_event=False
+        )
 
     @property
     def running(self) -> bool:
@@ -115,7 +117,11 @@ class ProjectionRebuild:
         while await _behind(consumer, end):
             fetched = await consumer.getmany(timeout_ms=500, max_records=self.batch)
             records = [r for batch in fetched.values() for r in batch]
-            applied = await self.applier.apply_records(records, shared_lock=False)
+            with get_tracer().start_as_current_span(
+                "rebuild batch",
+                attributes={"jiph.service": self.service, "jiph.records": len(records)},
+            ):
+                applied = await self.applier.apply_records(records, shared_lock=False)
             self.progress.records_read += len(records)
             self.progress.events_applied += applied
             projection_rebuild_events.labels(self.service).inc(len(records))

@@ -71,15 +71,13 @@ def tally_projection(topic: str, switch: PoisonSwitch | None = None) -> Projecti
 
     @projection.on_batch("TestThingHappened")
     async def count_many(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
-        """Set-based: one multi-row upsert, each thing once, its numbers in event order."""
+        """Set-based: one upsert per thing (executemany), its numbers in event order."""
         per_thing: dict[str, list[int]] = defaultdict(list)
         for env in envs:
             if env.data.get("poison") and (switch is None or switch.broken):
                 raise ValueError(f"poison event {env.data['n']} of {env.data['thing_id']}")
             per_thing[env.data["thing_id"]].append(env.data["n"])
-        stmt = insert(tally).values(
-            [{"thing_id": t, "count": len(ns), "ns": ns} for t, ns in per_thing.items()]
-        )
+        stmt = insert(tally)
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[tally.c.thing_id],
@@ -87,7 +85,8 @@ def tally_projection(topic: str, switch: PoisonSwitch | None = None) -> Projecti
                     "count": tally.c.count + stmt.excluded.count,
                     "ns": tally.c.ns + stmt.excluded.ns,
                 },
-            )
+            ),
+            [{"thing_id": t, "count": len(ns), "ns": ns} for t, ns in per_thing.items()],
         )
 
     return projection

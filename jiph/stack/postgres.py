@@ -91,6 +91,7 @@ def _create_cluster(cfg: StackConfig, version: str) -> None:
         "port": str(cfg.pg_port),
         "max_connections": "300",
         "shared_buffers": "'256MB'",
+        "ssl": "off",  # loopback only: TLS would cost every query CPU and protect nothing
     }
     if not cfg.pg_durable:
         # Throwaway test data only; never for the `make up` stack.

@@ -23,7 +23,7 @@ from services.reporting.tables import (
     offers,
     requests,
 )
-from shared.db import lock_until_commit
+from shared.db import lock_all_until_commit
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
@@ -95,11 +95,6 @@ async def log_events(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
     await conn.execute(insert(event_log).on_conflict_do_nothing(), [log_row(e) for e in envs])
 
 
-async def _lock(conn: AsyncConnection, request_id: UUID) -> None:
-    """Serialise refreshes of one request's rows (consumers of different topics may race)."""
-    await lock_until_commit(conn, f"reporting-request:{request_id}")
-
-
 async def _logged_by(
     conn: AsyncConnection, column: sa.Column[Any], ids: Iterable[UUID]
 ) -> dict[UUID, list[folds.Logged]]:
@@ -167,8 +162,8 @@ async def refresh_deployments(conn: AsyncConnection, deployment_ids: Iterable[UU
 async def request_events(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
     """Log the events, then re-derive each touched request and deployment once."""
     request_ids = sorted({UUID(e.data["request_id"]) for e in envs})
-    for request_id in request_ids:  # sorted: two writers never wait on each other in a cycle
-        await _lock(conn, request_id)
+    # Serialise refreshes of one request's rows (replicas consuming different topics may race).
+    await lock_all_until_commit(conn, [f"reporting-request:{r}" for r in request_ids])
     await log_events(conn, envs)
     deployment_ids = {UUID(e.data["deployment_id"]) for e in envs if e.data.get("deployment_id")}
     if deployment_ids:
