@@ -23,7 +23,7 @@ Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.ADMIN)
 admin_router = APIRouter(prefix="/v1/admin", tags=["operations"], responses=PROBLEM_RESPONSES)
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     if runtime.applier is None:
         raise Problem(404, "no-projection", "No projection", "this service consumes no events")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from shared.service import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -189,7 +189,10 @@ class ProjectionApplier:
                     )
                 )
             )
-        parked = await self.parked_keys(conn, {d.key for d in items})
+        # Parking matters only for what would be applied: a repeat is skipped either way.
+        parked = await self.parked_keys(
+            conn, {d.key for d in items if d.envelope is None or d.envelope.event_id not in done}
+        )
         applied = await self._apply_all_at_once(conn, items, done, parked)
         if applied is None:  # something failed: one by one, with retries and dead letters
             applied = await self._apply_one_by_one(conn, items, done, parked)
@@ -221,18 +224,23 @@ class ProjectionApplier:
             return None
         applied: dict[UUID, None] = {}  # an ordered set
         to_apply: list[Envelope] = []
+        to_park: list[Decoded] = []
         counted: list[tuple[str, str]] = []  # (topic, event type) of each event applied
+        for item in items:
+            action = self._plan(item, done, applied, parked)
+            if action == "park":
+                to_park.append(item)
+            elif action == "apply":
+                assert item.envelope is not None
+                to_apply.append(item.envelope)
+                applied[item.envelope.event_id] = None
+                counted.append((item.record.topic, item.envelope.event_type))
+        if not to_apply and not to_park:  # only repeats (e.g. a service's own events)
+            return []
         try:
             async with conn.begin_nested():
-                for item in items:
-                    action = self._plan(item, done, applied, parked)
-                    if action == "park":
-                        await self._park(conn, item.record, item.key)
-                    elif action == "apply":
-                        assert item.envelope is not None
-                        to_apply.append(item.envelope)
-                        applied[item.envelope.event_id] = None
-                        counted.append((item.record.topic, item.envelope.event_type))
+                for item in to_park:
+                    await self._park(conn, item.record, item.key)
                 for batch_handler, run in self.projection.runs(to_apply):
                     if batch_handler is None:
                         await self._apply_traced(conn, run[0])

@@ -66,6 +66,13 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -186,6 +193,29 @@ def _exporter_processors() -> list[SpanProcessor]:
     return processors
 
 
+class _RecordWhenExporting(Sampler):
+    """Record spans only once something receives them (an exporter, a test's processor).
+    Building spans nobody reads costs CPU on every request and every query; without them, trace
+    ids are still made and carried (logs, problem documents, Kafka headers)."""
+
+    def __init__(self) -> None:
+        self.exporting = False
+        self._recording = ParentBased(ALWAYS_ON)
+
+    def should_sample(
+        self, parent_context: Context | None, *args: Any, **kwargs: Any
+    ) -> SamplingResult:
+        if not self.exporting:
+            return SamplingResult(Decision.DROP)
+        return self._recording.should_sample(parent_context, *args, **kwargs)
+
+    def get_description(self) -> str:
+        return "RecordWhenExporting"
+
+
+_sampler = _RecordWhenExporting()
+
+
 def setup_telemetry(
     service_name: str, *, span_processors: Sequence[SpanProcessor] = ()
 ) -> TracerProvider:
@@ -204,12 +234,16 @@ def setup_telemetry(
             if isinstance(existing, TracerProvider):
                 _provider = existing
             else:
-                _provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+                _provider = TracerProvider(
+                    resource=Resource.create({"service.name": service_name}), sampler=_sampler
+                )
                 for processor in _exporter_processors():
                     _provider.add_span_processor(processor)
+                    _sampler.exporting = True
                 trace.set_tracer_provider(_provider)
         for processor in span_processors:
             _provider.add_span_processor(processor)
+            _sampler.exporting = True
         provider = _provider
     configure_logging(service_name)
     return provider

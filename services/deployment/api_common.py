@@ -41,7 +41,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _deps(runtime: RuntimeDep) -> handlers.Deps:
+async def _deps(runtime: RuntimeDep) -> handlers.Deps:
     assert runtime.applier is not None
     return handlers.Deps(store=runtime.store, applier=runtime.applier, ref=load_reference_data())
 

@@ -106,7 +106,7 @@ def redact(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
 
 
 # --- filters --------------------------------------------------------------------------------
-def request_filters(
+async def request_filters(
     status: Annotated[list[str] | None, Query(description="Only these statuses (repeat)")] = None,
     partner_type: Annotated[PartnerType | None, Query()] = None,
     region: Annotated[Region | None, Query()] = None,

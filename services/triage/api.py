@@ -69,7 +69,7 @@ SENSITIVE = "OFFICIAL-SENSITIVE"
 _TITLES = {403: "Not allowed for you", 409: "Not possible in this state", 422: "Invalid request"}
 
 
-def _config(request: Request) -> TriageConfig:
+async def _config(request: Request) -> TriageConfig:
     config: TriageConfig = request.app.state.triage_config
     return config
 
@@ -77,7 +77,7 @@ def _config(request: Request) -> TriageConfig:
 Config = Annotated[TriageConfig, Depends(_config)]
 
 
-def _deps(runtime: RuntimeDep, config: Config) -> handlers.Deps:
+async def _deps(runtime: RuntimeDep, config: Config) -> handlers.Deps:
     assert runtime.applier is not None
     return handlers.Deps(store=runtime.store, applier=runtime.applier, config=config)
 
