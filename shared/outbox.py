@@ -60,7 +60,7 @@ class OutboxRelay:
         service: str,
         *,
         batch_size: int = 500,
-        poll_interval_s: float = 0.5,
+        poll_interval_s: float = 1.0,
     ) -> None:
         self.engine = engine
         self.producer = producer
@@ -101,8 +101,10 @@ class OutboxRelay:
         await driver.add_listener(NOTIFY_CHANNEL, self._on_notify)
         try:
             while True:
+                # Cleared before reading, so a commit notified while a batch is being published
+                # wakes the next round at once. The poll is only a safety net for a lost NOTIFY.
+                self._wake.clear()
                 if await self.publish_batch(conn) < self.batch_size:
-                    self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
         finally:

@@ -41,7 +41,7 @@ class ServiceSettings(BaseSettings):
     consistency_wait_max_s: float = 5.0
     consumer_max_retries: int = 3
     relay_batch_size: int = 500
-    relay_poll_interval_s: float = 0.05
+    relay_poll_interval_s: float = 1.0  # NOTIFY wakes the relay; this is the safety net
 
     @property
     def group_id(self) -> str:
