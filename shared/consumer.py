@@ -40,6 +40,7 @@ from shared.backbone_tables import (
     processed_events,
     projection_meta,
 )
+from shared.db import any_of
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.telemetry import (
@@ -54,6 +55,8 @@ from shared.topics import deadletter_topic
 log = logging.getLogger(__name__)
 
 REBALANCE_GRACE_S = 30.0
+REPEAT_CHECK_MAX = 50  # a live batch this small may be only the service's own events
+DEFERRED_FLUSH_S = 5.0
 
 
 class Record(Protocol):
@@ -128,6 +131,9 @@ class ProjectionApplier:
         # A span per event in the trace of the command behind it: what live consumption wants;
         # a rebuild replaying history does not (it traces each batch instead).
         self.trace_each_event = trace_each_event
+        # Offsets of batches that held only events already applied, not yet written (see
+        # `skip_if_all_applied`); the next batch's transaction or `flush_deferred` writes them.
+        self.deferred: dict[tuple[str, int], int] = {}
         self.generation: int | None = None
 
     @contextlib.asynccontextmanager
@@ -148,18 +154,74 @@ class ProjectionApplier:
         """Apply one fetched batch in one transaction. Returns how many events were applied."""
         if not records:
             return 0
+        flushing = dict(self.deferred)
         async with self.transaction() as conn:
-            if shared_lock:
-                await conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock_shared(:id)"),
-                    {"id": projection_lock_id(self.service)},
-                )
-            generation = await self.current_generation(conn)
-            if self.generation is not None and generation != self.generation:
-                raise StaleGeneration()
-            return await self._apply_in(conn, records)
+            await self._check_generation(conn, shared_lock)
+            applied = await self._apply_in(conn, records, flushing)
+        self._flushed(flushing)
+        return applied
 
-    async def _apply_in(self, conn: AsyncConnection, records: Sequence[Record]) -> int:
+    async def _check_generation(self, conn: AsyncConnection, shared_lock: bool) -> None:
+        if shared_lock:
+            await conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock_shared(:id)"),
+                {"id": projection_lock_id(self.service)},
+            )
+        generation = await self.current_generation(conn)
+        if self.generation is not None and generation != self.generation:
+            self.deferred.clear()  # offsets of the swapped-out copy
+            raise StaleGeneration()
+
+    def _flushed(self, flushing: dict[tuple[str, int], int]) -> None:
+        for partition, offset in flushing.items():
+            if self.deferred.get(partition) == offset:
+                del self.deferred[partition]
+
+    async def skip_if_all_applied(self, records: Sequence[Record]) -> bool:
+        """A service reads back its own events, already applied by the commands that wrote them.
+        When every record is such a repeat, one read says so and their offsets are remembered
+        instead of written in a transaction of their own. Safe: stored offsets only spare
+        re-reading, and a record read again after a crash is skipped by its event id."""
+        items = [decode(r) for r in records]
+        ids = [d.envelope.event_id for d in items if d.envelope is not None]
+        if not ids or len(ids) < len(items):
+            return False
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(
+                isolation_level="AUTOCOMMIT",
+                schema_translate_map={PROJECTION_SCHEMA: self.schema},
+            )
+            done = set(
+                await conn.scalars(
+                    sa.select(processed_events.c.event_id).where(
+                        any_of(processed_events.c.event_id, ids)
+                    )
+                )
+            )
+        if not done.issuperset(ids):
+            return False
+        for r in records:
+            key = (r.topic, r.partition)
+            self.deferred[key] = max(self.deferred.get(key, 0), r.offset + 1)
+            consumer_duplicates_skipped.labels(self.service, r.topic).inc()
+        return True
+
+    async def flush_deferred(self) -> None:
+        """Write the remembered offsets (a quiet consumer calls this now and then)."""
+        if not self.deferred:
+            return
+        flushing = dict(self.deferred)
+        async with self.transaction() as conn:
+            await self._check_generation(conn, shared_lock=True)
+            await self._store_offsets(conn, [], deferred=flushing)
+        self._flushed(flushing)
+
+    async def _apply_in(
+        self,
+        conn: AsyncConnection,
+        records: Sequence[Record],
+        deferred: dict[tuple[str, int], int] | None = None,
+    ) -> int:
         stored = await self.stored_offsets(conn)
         # We seek to the stored offsets, so a record below one means Kafka's log is not the one
         # the offsets came from (the topic was recreated, or the broker's data wiped): the
@@ -185,7 +247,7 @@ class ProjectionApplier:
             done = set(
                 await conn.scalars(
                     sa.select(processed_events.c.event_id).where(
-                        processed_events.c.event_id.in_(ids)
+                        any_of(processed_events.c.event_id, ids)
                     )
                 )
             )
@@ -201,7 +263,7 @@ class ProjectionApplier:
                 insert(processed_events).on_conflict_do_nothing(),
                 [{"event_id": event_id} for event_id in applied],
             )
-        await self._store_offsets(conn, records, rewound)
+        await self._store_offsets(conn, records, rewound, deferred or {})
         return len(applied)
 
     def _plan(
@@ -296,7 +358,7 @@ class ProjectionApplier:
         # FOR SHARE: a redrive holding the row FOR UPDATE makes us wait, then see it released.
         rows = await conn.scalars(
             sa.select(dead_letters.c.key)
-            .where(dead_letters.c.status == "parked", dead_letters.c.key.in_(keys))
+            .where(dead_letters.c.status == "parked", any_of(dead_letters.c.key, keys))
             .with_for_update(read=True)
         )
         return set(rows)
@@ -418,10 +480,16 @@ class ProjectionApplier:
         conn: AsyncConnection,
         records: Sequence[Record],
         rewound: Collection[tuple[str, int]] = (),
+        deferred: dict[tuple[str, int], int] | None = None,
     ) -> None:
-        """Next offset per partition; it only moves forward, except on a partition whose log
-        was found to be a new one (`rewound`), where it follows that log."""
-        latest: dict[tuple[str, int], int] = {}
+        """Next offset per partition (of these records, and those `deferred`); it only moves
+        forward, except on a partition whose log was found to be a new one (`rewound`), where
+        it follows that log."""
+        latest: dict[tuple[str, int], int] = {
+            partition: offset
+            for partition, offset in (deferred or {}).items()
+            if partition not in rewound
+        }
         for r in records:
             latest[(r.topic, r.partition)] = max(
                 latest.get((r.topic, r.partition), 0), r.offset + 1
@@ -483,6 +551,7 @@ class ProjectionConsumer:
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
         self.ever_assigned = False
+        self.flushed_at = time.monotonic()
         self.unassigned_since = time.monotonic()
 
     def set_assigned(self, partitions: set[TopicPartition]) -> None:
@@ -554,10 +623,17 @@ class ProjectionConsumer:
         while True:
             fetched = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
             records = [r for batch in fetched.values() for r in batch]
-            if not records:
-                continue
             try:
-                await self.applier.apply_records(records)
+                if not records:
+                    if time.monotonic() - self.flushed_at > DEFERRED_FLUSH_S:
+                        await self.applier.flush_deferred()
+                        self.flushed_at = time.monotonic()
+                    continue
+                repeats_only = len(records) <= REPEAT_CHECK_MAX and (
+                    await self.applier.skip_if_all_applied(records)
+                )
+                if not repeats_only:
+                    await self.applier.apply_records(records)
             except StaleGeneration:
                 await self.seek_to_stored(list(self.consumer.assignment()))
                 continue

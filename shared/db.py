@@ -5,10 +5,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
@@ -44,6 +46,14 @@ def _upgrade(connection: sa.Connection, script_location: Path) -> None:
     config.set_main_option("script_location", str(script_location))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def any_of(column: sa.ColumnElement[Any], values: Iterable[Any]) -> sa.ColumnElement[bool]:
+    """`column = ANY(:array)`: like `column.in_(values)`, but one SQL text for any number of
+    values, so asyncpg's per-connection prepared-statement cache is not churned by batches of
+    every size."""
+    array = sa.bindparam("any_of", list(values), type_=ARRAY(column.type), unique=True)
+    return column == sa.any_(array)
 
 
 async def lock_until_commit(conn: AsyncConnection, key: str) -> None:

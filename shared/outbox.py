@@ -26,6 +26,7 @@ from opentelemetry import context as otel_context
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.backbone_tables import outbox
+from shared.db import any_of
 from shared.telemetry import (
     context_from_traceparent,
     outbox_published,
@@ -154,7 +155,9 @@ class OutboxRelay:
         pending = [await self._send(row) for row in rows]
         # A timeout leaves the outcome unknown: the rows stay and are sent again (at least once).
         await asyncio.gather(*pending)
-        await conn.execute(outbox.delete().where(outbox.c.position.in_([r.position for r in rows])))
+        await conn.execute(
+            outbox.delete().where(any_of(outbox.c.position, [r.position for r in rows]))
+        )
         await conn.commit()
         self.published += len(rows)
         for row in rows:

@@ -23,7 +23,7 @@ from services.reporting.tables import (
     offers,
     requests,
 )
-from shared.db import lock_all_until_commit
+from shared.db import any_of, lock_all_until_commit
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
@@ -108,7 +108,7 @@ async def _logged_by(
             event_log.c.stream_version,
             event_log.c.occurred_at,
             event_log.c.data,
-        ).where(column.in_(list(ids)))
+        ).where(any_of(column, ids))
     )
     grouped: dict[UUID, list[folds.Logged]] = defaultdict(list)
     for owner, *fields in rows:
@@ -151,7 +151,7 @@ async def refresh_deployments(conn: AsyncConnection, deployment_ids: Iterable[UU
         [{"deployment_id": d, **r.deployment} for d, r in rows.items()],
     )
     await conn.execute(
-        deployment_officers.delete().where(deployment_officers.c.deployment_id.in_(list(rows)))
+        deployment_officers.delete().where(any_of(deployment_officers.c.deployment_id, rows))
     )
     officers = [{"deployment_id": d, **o} for d, r in rows.items() for o in r.officers]
     if officers:

@@ -30,12 +30,13 @@ class CrashingApplier(ProjectionApplier):
         conn: AsyncConnection,
         records: Sequence[Record],
         rewound: Collection[tuple[str, int]] = (),
+        deferred: dict[tuple[str, int], int] | None = None,
     ) -> None:
         self.batches += 1
         if self.kill_every and self.batches % self.kill_every == 0:
             # The projection rows of this batch are written, its offsets are not: die now.
             os.kill(os.getpid(), signal.SIGKILL)
-        await super()._store_offsets(conn, records, rewound)
+        await super()._store_offsets(conn, records, rewound, deferred)
 
 
 async def main(url: str, bootstrap: str, topic: str, group: str, kill_every: int) -> None:
