@@ -96,6 +96,10 @@ def decode(record: Record) -> Decoded:
         return Decoded(record, key, None, f"undecodable event: {exc}")
 
 
+def _position(record: Record) -> tuple[str, int, int]:
+    return (record.topic, record.partition, record.offset)
+
+
 def describe_error(exc: BaseException) -> str:
     """One readable line for operators: the database's own message, not SQLAlchemy's wrapper
     (which would also quote the statement)."""
@@ -223,15 +227,14 @@ class ProjectionApplier:
         deferred: dict[tuple[str, int], int] | None = None,
     ) -> int:
         stored = await self.stored_offsets(conn)
-        # We seek to the stored offsets, so a record below one means Kafka's log is not the one
-        # the offsets came from (the topic was recreated, or the broker's data wiped): the
-        # consumer fell back to the log's start. Every record is still applied at most once (by
-        # event id), and the partition's stored offset follows the new log from here on.
-        rewound = {
-            (r.topic, r.partition)
-            for r in records
-            if r.offset < stored.get((r.topic, r.partition), 0)
-        }
+        # Records below a partition's stored offset are either ones this projection has seen
+        # (read again: a seek raced with a batch, or another member's late batch) and are
+        # dropped, or new ones: Kafka's log is no longer the one the offsets came from (the
+        # broker's data wiped, the topic recreated) and the consumer fell back to its start.
+        # Those are applied (at most once, by event id) and the offset follows the new log.
+        below = [r for r in records if r.offset < stored.get((r.topic, r.partition), 0)]
+        seen = await self._seen_before(conn, below)
+        rewound = {(r.topic, r.partition) for r in below if _position(r) not in seen}
         for topic, partition in sorted(rewound):
             log.warning(
                 "%s/%d: stored offset %d is beyond what Kafka now holds; following its log"
@@ -240,6 +243,7 @@ class ProjectionApplier:
                 partition,
                 stored[(topic, partition)],
             )
+        records = [r for r in records if _position(r) not in seen]
         items = [decode(r) for r in records]
         ids = [d.envelope.event_id for d in items if d.envelope]
         done: set[UUID] = set()
@@ -265,6 +269,37 @@ class ProjectionApplier:
             )
         await self._store_offsets(conn, records, rewound, deferred or {})
         return len(applied)
+
+    async def _seen_before(
+        self, conn: AsyncConnection, records: Sequence[Record]
+    ) -> set[tuple[str, int, int]]:
+        """Positions of these records whose event this projection has applied, parked or
+        dead-lettered already (the same bytes at the same position)."""
+        if not records:
+            return set()
+        by_id = {}
+        for r in records:
+            env = decode(r).envelope
+            if env is not None:
+                by_id[env.event_id] = _position(r)
+        applied = await conn.scalars(
+            sa.select(processed_events.c.event_id).where(
+                any_of(processed_events.c.event_id, list(by_id))
+            )
+        )
+        seen = {by_id[event_id] for event_id in applied}
+        values = {_position(r): r.value or b"" for r in records}
+        offsets = sorted({r.offset for r in records})
+        for table in (parked_events, dead_letters):
+            held = await conn.execute(
+                sa.select(table.c.topic, table.c.partition, table.c.offset, table.c.value).where(
+                    any_of(table.c.offset, offsets)
+                )
+            )
+            for topic, partition, offset, value in held:
+                if values.get((topic, partition, offset)) == bytes(value):
+                    seen.add((topic, partition, offset))
+        return seen
 
     def _plan(
         self, item: Decoded, done: set[UUID], applied: Collection[UUID], parked: set[str]
@@ -527,7 +562,9 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
         self.owner.set_assigned(self.owner.assigned - set(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self.owner.seek_to_stored(assigned)
+        # After the batch in flight (if any) has committed, so the offsets read are current.
+        async with self.owner.applying:
+            await self.owner.seek_to_stored(assigned)
         log.info("consumer %s: %d partitions assigned", self.owner.group_id, len(assigned))
         self.owner.set_assigned(self.owner.assigned | set(assigned))
 
@@ -551,6 +588,7 @@ class ProjectionConsumer:
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
         self.ever_assigned = False
+        self.applying = asyncio.Lock()  # a batch in flight; seeks on assignment wait for it
         self.flushed_at = time.monotonic()
         self.unassigned_since = time.monotonic()
 
@@ -624,16 +662,17 @@ class ProjectionConsumer:
             fetched = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
             records = [r for batch in fetched.values() for r in batch]
             try:
-                if not records:
-                    if time.monotonic() - self.flushed_at > DEFERRED_FLUSH_S:
-                        await self.applier.flush_deferred()
-                        self.flushed_at = time.monotonic()
-                    continue
-                repeats_only = len(records) <= REPEAT_CHECK_MAX and (
-                    await self.applier.skip_if_all_applied(records)
-                )
-                if not repeats_only:
-                    await self.applier.apply_records(records)
+                async with self.applying:
+                    if not records:
+                        if time.monotonic() - self.flushed_at > DEFERRED_FLUSH_S:
+                            await self.applier.flush_deferred()
+                            self.flushed_at = time.monotonic()
+                        continue
+                    repeats_only = len(records) <= REPEAT_CHECK_MAX and (
+                        await self.applier.skip_if_all_applied(records)
+                    )
+                    if not repeats_only:
+                        await self.applier.apply_records(records)
             except StaleGeneration:
                 await self.seek_to_stored(list(self.consumer.assignment()))
                 continue
