@@ -18,11 +18,12 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from jiph.stack.config import SERVICE_NAMES, StackConfig
-from jiph.stack.processes import StackError, port_open, wait_until
+from jiph.stack.processes import StackError, port_open, tail, wait_until
 from jiph.stack.system import apt_install
 
 ADMIN_PASSWORD = os.environ.get("JIPH_PG_ADMIN_PASSWORD", "jiph-local-admin")
 READY_TIMEOUT_S = 60
+SLOW_START_GRACE_S = 20
 
 
 def service_role(service: str) -> str:
@@ -173,9 +174,14 @@ def start_postgres(cfg: StackConfig) -> tuple[PostgresTarget, bool]:
         raise StackError(f"port {cfg.pg_port} is already taken; PostgreSQL cannot start")
     version = _cluster_version(cfg)
     done = _ctl("pg_ctlcluster", "--skip-systemctl-redirect", version, cfg.pg_cluster, "start")
-    if done.returncode != 0:
+    # pg_ctlcluster gives up after a while on a slow start even though the server comes up:
+    # trust the server's own answer before calling it a failure.
+    if done.returncode != 0 and not wait_until(
+        lambda: answers(target.admin_url), SLOW_START_GRACE_S, interval=0.5
+    ):
         cause = (done.stderr.strip() or "pg_ctlcluster failed").splitlines()[-1]
-        raise StackError(f"PostgreSQL did not start: {cause}", cluster_log(cfg))
+        said = tail(cluster_log(cfg), 3).replace("\n", " | ")
+        raise StackError(f"PostgreSQL did not start: {cause} {said}"[:600], cluster_log(cfg))
     if not wait_until(lambda: answers(target.admin_url), READY_TIMEOUT_S, interval=0.5):
         raise StackError("PostgreSQL never accepted connections", cluster_log(cfg))
     return target, True

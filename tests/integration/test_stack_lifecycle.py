@@ -42,12 +42,13 @@ def stack_pids() -> list[int | None]:
 
 
 def log_tails(lines: int = 12) -> str:
-    """The end of each scratch service's log, so a failure here explains itself in CI output."""
+    """The end of each scratch service's log and of its PostgreSQL log, so a failure here
+    explains itself in CI output."""
     out = []
-    for name in SCRATCH.service_ports:
-        log = SCRATCH.log_dir / f"{name}.log"
+    logs = [SCRATCH.log_dir / f"{name}.log" for name in SCRATCH.service_ports]
+    for log in [*logs, *Path("/var/log/postgresql").glob(f"*-{SCRATCH.pg_cluster}.log")]:
         if log.exists():
-            out.append(f"--- {name}.log\n" + "\n".join(log.read_text().splitlines()[-lines:]))
+            out.append(f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-lines:]))
     return "\n".join(out)
 
 
@@ -60,12 +61,16 @@ def scratch_down() -> object:
         shutil.copytree(
             SCRATCH.log_dir, ROOT / "test-artifacts" / "scratch-logs", dirs_exist_ok=True
         )
+    kept = ROOT / "test-artifacts" / "scratch-logs"
+    for pg_log in Path("/var/log/postgresql").glob(f"*-{SCRATCH.pg_cluster}.log"):
+        kept.mkdir(parents=True, exist_ok=True)
+        shutil.copy(pg_log, kept / pg_log.name)
     jiph("reset", "--yes")
 
 
 def test_up_twice_is_harmless_status_reports_and_down_leaves_nothing(scratch_down: object) -> None:
     first = jiph("up")
-    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.returncode == 0, first.stdout + first.stderr + log_tails()
     pids = stack_pids()
     assert all(pids), first.stdout
     for port in SCRATCH.service_ports.values():
