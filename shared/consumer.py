@@ -663,16 +663,20 @@ class ProjectionConsumer:
             records = [r for batch in fetched.values() for r in batch]
             try:
                 async with self.applying:
-                    if not records:
-                        if time.monotonic() - self.flushed_at > DEFERRED_FLUSH_S:
-                            await self.applier.flush_deferred()
-                            self.flushed_at = time.monotonic()
-                        continue
-                    repeats_only = len(records) <= REPEAT_CHECK_MAX and (
-                        await self.applier.skip_if_all_applied(records)
+                    repeats_only = bool(records) and (
+                        len(records) <= REPEAT_CHECK_MAX
+                        and await self.applier.skip_if_all_applied(records)
                     )
-                    if not repeats_only:
-                        await self.applier.apply_records(records)
+                    if records and not repeats_only:
+                        await self.applier.apply_records(records)  # writes deferred ones too
+                        self.flushed_at = time.monotonic()
+                    elif time.monotonic() - self.flushed_at > DEFERRED_FLUSH_S:
+                        # Quiet, or nothing but repeats: remembered offsets still reach the
+                        # database every few seconds.
+                        await self.applier.flush_deferred()
+                        self.flushed_at = time.monotonic()
+                if not records:
+                    continue
             except StaleGeneration:
                 await self.seek_to_stored(list(self.consumer.assignment()))
                 continue

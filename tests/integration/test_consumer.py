@@ -348,3 +348,39 @@ async def test_own_events_read_back_are_skipped_with_one_read_and_offsets_writte
     assert not await applier.skip_if_all_applied(more)
     await applier.apply_records(more)
     assert (await read_tally(backbone_engine))["t0"] == [1, 2, 3, 4]
+
+
+async def test_a_consumer_reading_only_its_own_events_still_stores_its_offsets(
+    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    # Steady traffic of the service's own events only: every batch is skipped by one read, and
+    # the remembered offsets must still reach the database every few seconds.
+    topic = await new_topics("own-steady")
+    await create_tally_tables(backbone_engine)
+    applier = ProjectionApplier(backbone_engine, tally_projection(topic), service="tally-steady")
+    consumer = ProjectionConsumer(
+        applier, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}"
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        rounds, remembered = 8, False
+        for n in range(1, rounds + 1):
+            own = [envelope(f"t{i}", n) for i in range(3)]
+            async with backbone_engine.begin() as conn:
+                await applier.apply_inline(conn, own)  # as a command does
+            await publish(bootstrap, topic, own)
+            await asyncio.sleep(1.0)
+            remembered = remembered or bool(applier.deferred)
+        assert remembered, "the batches of repeats should have been skipped by one read"
+        for _ in range(200):
+            async with backbone_engine.connect() as conn:
+                stored = await applier.stored_offsets(conn)
+            if sum(o for (t, _), o in stored.items() if t == topic) == 3 * rounds:
+                break
+            await asyncio.sleep(0.1)
+        assert sum(o for (t, _), o in stored.items() if t == topic) == 3 * rounds
+        assert await read_tally(backbone_engine) == expected_tally(3, rounds)  # none twice
+        assert not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
