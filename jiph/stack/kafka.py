@@ -103,11 +103,20 @@ def _java_argv(libs: Path, cfg: StackConfig, main: str, *args: str) -> list[str]
     ]
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id as Kafka's own `Uuid.randomUuid()` makes it: 22 URL-safe base64
+    characters that never start with '-', which the storage tool would read as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _format_storage(libs: Path, cfg: StackConfig, properties: Path) -> None:
     if (cfg.kafka_data_dir / "meta.properties").exists():
         return
     cfg.kafka_data_dir.mkdir(parents=True, exist_ok=True)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = new_cluster_id()
     log_file = cfg.log_dir / "kafka-format.log"
     argv = _java_argv(
         libs,
@@ -124,7 +133,8 @@ def _format_storage(libs: Path, cfg: StackConfig, properties: Path) -> None:
     with log_file.open("w") as log:
         done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, timeout=120, check=False)
     if done.returncode != 0:
-        raise StackError("formatting Kafka's storage failed", log_file)
+        last = tail(log_file, 3).replace("\n", " | ")[-300:]
+        raise StackError(f"formatting Kafka's storage failed: {last}", log_file)
 
 
 def kafka_process(cfg: StackConfig) -> ManagedProcess:
