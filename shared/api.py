@@ -144,32 +144,30 @@ async def idempotent(
     """`Idempotency-Key` for a command, in its own transaction: a repeated key with the same body
     answers the first response again (`Idempotent-Replayed: true`); with another body, 422.
     `scope` keeps callers apart (a partner organisation, a staff subject, an endpoint)."""
+    if key is None:
+        return await run()
     digest = idempotency.request_hash(jsonable_encoder(body))
-    if key is not None:
-        try:
-            stored = await idempotency.lock_and_find(conn, scope, key, digest)
-        except idempotency.IdempotencyKeyReused as exc:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "Idempotency key reused",
-                "this Idempotency-Key was used with a different body",
-            ) from exc
-        if stored is not None:
-            return JSONResponse(
-                orjson.loads(stored.body),
-                status_code=stored.status_code,
-                headers={**stored.headers, "Idempotent-Replayed": "true"},
-            )
-    response = await run()
-    if key is not None:
-        keep = {
-            k: v
-            for k, v in response.headers.items()
-            if k.lower() in ("location", TOKEN_HEADER.lower())
-        }
-        stored_response = idempotency.StoredResponse(
-            response.status_code, bytes(response.body), keep, digest
+    try:
+        stored = await idempotency.lock_and_find(conn, scope, key, digest)
+    except idempotency.IdempotencyKeyReused as exc:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was used with a different body",
+        ) from exc
+    if stored is not None:
+        return JSONResponse(
+            orjson.loads(stored.body),
+            status_code=stored.status_code,
+            headers={**stored.headers, "Idempotent-Replayed": "true"},
         )
-        await idempotency.remember(conn, scope, key, digest, stored_response)
+    response = await run()
+    keep = {
+        k: v for k, v in response.headers.items() if k.lower() in ("location", TOKEN_HEADER.lower())
+    }
+    stored_response = idempotency.StoredResponse(
+        response.status_code, bytes(response.body), keep, digest
+    )
+    await idempotency.remember(conn, scope, key, digest, stored_response)
     return response

@@ -40,7 +40,7 @@ from shared.backbone_tables import (
     processed_events,
     projection_meta,
 )
-from shared.db import any_of
+from shared.db import any_of, driver, qualified
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.telemetry import (
@@ -370,21 +370,33 @@ class ProjectionApplier:
                     parked.add(item.key)
         return list(applied)
 
-    async def apply_inline(self, conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+    async def apply_inline(
+        self, conn: AsyncConnection, envelopes: Sequence[Envelope], *, new_keys: bool = False
+    ) -> None:
         """Write-through from a command's own transaction, so its author reads it at once. The
         consumer later meets the same events and skips them by id. A key with a dead letter is
-        left to the consumer (it parks them in order), and so is an event whose handler fails."""
-        parked = await self.parked_keys(conn, {e.key for e in envelopes})
+        left to the consumer (it parks them in order), and so is an event whose handler fails.
+        `new_keys`: the caller made these keys just now (a new request), so none can be parked."""
+        parked = set() if new_keys else await self.parked_keys(conn, {e.key for e in envelopes})
+        applied = []
         for env in envelopes:
             if env.key in parked:
                 continue
             try:
                 await self.apply_one(conn, env)
             except Exception:
-                log.warning("inline apply of %s failed; the consumer will retry", env.event_type)
+                log.warning(
+                    "inline apply of %s failed; the consumer will retry",
+                    env.event_type,
+                    exc_info=True,
+                )
                 continue
-            await conn.execute(
-                insert(processed_events).values(event_id=env.event_id).on_conflict_do_nothing()
+            applied.append(env.event_id)
+        if applied:
+            await (await driver(conn)).execute(
+                f"INSERT INTO {qualified(conn, processed_events)} (event_id)"
+                " SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING",
+                applied,
             )
 
     async def parked_keys(self, conn: AsyncConnection, keys: set[str]) -> set[str]:
@@ -399,8 +411,9 @@ class ProjectionApplier:
         return set(rows)
 
     async def apply_one(self, conn: AsyncConnection, envelope: Envelope) -> None:
-        """Apply one event in a savepoint, so that a failure leaves the batch intact."""
-        async with conn.begin_nested():
+        """Apply one event in a savepoint, so that a failure leaves the batch intact. (asyncpg's
+        own savepoint: SQLAlchemy's costs ~0.4 ms of CPU, as much as the rest of a command.)"""
+        async with (await driver(conn)).transaction():
             await self._apply_traced(conn, envelope)
 
     @contextlib.contextmanager

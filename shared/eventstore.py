@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 import orjson
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.backbone_tables import events
+from shared.db import driver
 from shared.events import Actor, Envelope, EventData
 from shared.telemetry import current_traceparent
 
@@ -115,9 +115,8 @@ class EventStore:
         # The hot path of every command: straight to asyncpg (a prepared statement, in the
         # transaction SQLAlchemy opened on this very connection), without SQLAlchemy's
         # statement compilation and result wrapping.
-        driver: Any = (await conn.get_raw_connection()).driver_connection
         try:
-            stored = await driver.fetch(_APPEND, *args)
+            stored = await (await driver(conn)).fetch(_APPEND, *args)
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
         if len(stored) != len(envelopes):

@@ -26,7 +26,7 @@ from opentelemetry import context as otel_context
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.backbone_tables import outbox
-from shared.db import any_of
+from shared.db import any_of, driver
 from shared.telemetry import (
     context_from_traceparent,
     outbox_published,
@@ -97,9 +97,8 @@ class OutboxRelay:
         return bool(got)
 
     async def _serve(self, conn: AsyncConnection) -> None:
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-        await driver.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        listener = await driver(conn)
+        await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
         try:
             while True:
                 # Cleared before reading, so a commit notified while a batch is being published
@@ -110,7 +109,7 @@ class OutboxRelay:
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
         finally:
             with contextlib.suppress(Exception):
-                await driver.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -69,8 +68,8 @@ async def _respond(
     conn: AsyncConnection, partner: Principal, request_id: UUID, token: str, status: int
 ) -> JSONResponse:
     view = await queries.get_request(conn, partner.partner_id or "", request_id)
-    body = jsonable_encoder(
-        Accepted(request=RequestDetail.model_validate(view), consistency_token=token)
+    body = Accepted(request=RequestDetail.model_validate(view), consistency_token=token).model_dump(
+        mode="json"
     )
     headers = {TOKEN_HEADER: token, "Location": f"/v1/requests/{request_id}"}
     return JSONResponse(body, status_code=status, headers=headers)

@@ -14,6 +14,7 @@ from services.intake import domain, queries
 from services.intake.commands import AmendRequest, SubmitRequest
 from shared.catalogue.intake import Contact, RequestSubmitted, RoleProfile
 from shared.consumer import ProjectionApplier
+from shared.db import driver
 from shared.events import Envelope
 from shared.eventstore import CommandContext, EventStore
 
@@ -38,11 +39,21 @@ _sequences_known: set[int] = set()
 async def next_reference(conn: AsyncConnection, year: int) -> str:
     """JIPH-2026-000123: a sequence per year (gaps after a rollback, never a duplicate)."""
     sequence = f"request_reference_{year}"
-    if year not in _sequences_known:  # DDL once per process and year, not per request
-        await conn.execute(sa.text(f"CREATE SEQUENCE IF NOT EXISTS {sequence}"))
+    if year not in _sequences_known:
+        await _create_sequence(conn, sequence)
         _sequences_known.add(year)
-    number = await conn.scalar(sa.text(f"SELECT nextval('{sequence}')"))
+    number = await (await driver(conn)).fetchval(f"SELECT nextval('{sequence}')")
     return f"JIPH-{year}-{int(number or 0):06d}"
+
+
+async def _create_sequence(conn: AsyncConnection, sequence: str) -> None:
+    """Once per process and year, committed on its own: created inside the command's
+    transaction, a rollback would take the sequence away while this process believes in it."""
+    try:
+        async with conn.engine.begin() as ddl:
+            await ddl.execute(sa.text(f"CREATE SEQUENCE IF NOT EXISTS {sequence}"))
+    except sa.exc.IntegrityError:
+        pass  # another process created it at the same moment: IF NOT EXISTS is not atomic
 
 
 async def submit(
@@ -72,7 +83,7 @@ async def submit(
     envelopes = await deps.store.append(
         conn, stream_id(request_id), [event], expected_version=0, context=ctx
     )
-    await deps.applier.apply_inline(conn, envelopes)
+    await deps.applier.apply_inline(conn, envelopes, new_keys=True)  # the request id is new
     return envelopes
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.domain import Status, status_of
 from services.intake.queries import lock_request
 from services.intake.tables import metadata, requests, timeline
 from services.intake.timeline import partner_entry
+from shared.db import driver, qualified
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
@@ -25,74 +26,81 @@ PROJECTION = Projection(
 )
 
 
+# The statements every submission runs go straight to asyncpg (see shared.db.driver).
 async def _record(conn: AsyncConnection, env: Envelope) -> UUID | None:
     """Add the event to its request's timeline, holding the request's lock until commit: the
     status is then re-derived from a timeline no concurrent writer can change under it (the
     consumer of one topic and a partner's command would otherwise overwrite each other)."""
     entry = partner_entry(env)
-    request_id = env.data.get("request_id")
-    if entry is None or request_id is None:
+    if entry is None or env.data.get("request_id") is None:
         return None
-    await lock_request(conn, UUID(request_id))
+    request_id = UUID(env.data["request_id"])
+    await lock_request(conn, request_id)
     summary, details = entry
-    await conn.execute(
-        insert(timeline)
-        .values(
-            event_id=env.event_id,
-            request_id=UUID(request_id),
-            occurred_at=env.occurred_at,
-            event_type=env.event_type,
-            summary=summary,
-            details=details,
-        )
-        .on_conflict_do_nothing()
+    await (await driver(conn)).execute(
+        f"INSERT INTO {qualified(conn, timeline)}"
+        " (event_id, request_id, occurred_at, event_type, summary, details)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        env.event_id,
+        request_id,
+        env.occurred_at,
+        env.event_type,
+        summary,
+        _json(details),
     )
-    return UUID(request_id)
+    return request_id
 
 
 async def _refresh(
     conn: AsyncConnection, request_id: UUID, env: Envelope, **values: object
 ) -> None:
-    rows = await conn.execute(
-        sa.select(timeline.c.event_type, timeline.c.details)
-        .where(timeline.c.request_id == request_id)
-        .order_by(timeline.c.occurred_at, timeline.c.event_id)
+    db = await driver(conn)
+    rows = await db.fetch(
+        f"SELECT event_type, details FROM {qualified(conn, timeline)}"
+        " WHERE request_id = $1 ORDER BY occurred_at, event_id",
+        request_id,
     )
-    status = status_of((r.event_type, r.details) for r in rows)
-    await conn.execute(
-        requests.update()
-        .where(requests.c.request_id == request_id)
-        .values(
-            status=status.value,
-            updated_at=sa.func.greatest(requests.c.updated_at, env.occurred_at),
-            **values,
+    status = status_of((r["event_type"], r["details"]) for r in rows)
+    await db.execute(
+        f"UPDATE {qualified(conn, requests)} SET status = $2,"
+        " updated_at = greatest(updated_at, $3) WHERE request_id = $1",
+        request_id,
+        status.value,
+        env.occurred_at,
+    )
+    if values:
+        await conn.execute(
+            requests.update().where(requests.c.request_id == request_id).values(**values)
         )
-    )
+
+
+def _json(value: object) -> str:
+    """A JSONB parameter as SQLAlchemy's codec on the connection takes it: text."""
+    return orjson.dumps(value).decode()
 
 
 @PROJECTION.on("RequestSubmitted")
 async def submitted(conn: AsyncConnection, env: Envelope) -> None:
     d = env.data
-    await conn.execute(
-        insert(requests)
-        .values(
-            request_id=UUID(d["request_id"]),
-            reference=d["reference"],
-            partner_id=d["partner_id"],
-            title=d["title"],
-            country=d["country"],
-            capability=d["capability"],
-            classification=d["classification"],
-            status=Status.SUBMITTED.value,
-            submitted_at=env.occurred_at,
-            updated_at=env.occurred_at,
-            details=d,
-        )
-        # Only a repeat of this very request is absorbed; a clash of references is an error.
-        .on_conflict_do_nothing(index_elements=[requests.c.request_id])
+    request_id = UUID(d["request_id"])
+    # Only a repeat of this very request is absorbed; a clash of references is an error.
+    await (await driver(conn)).execute(
+        f"INSERT INTO {qualified(conn, requests)} (request_id, reference, partner_id, title,"
+        " country, capability, classification, status, submitted_at, updated_at, details)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)"
+        " ON CONFLICT (request_id) DO NOTHING",
+        request_id,
+        d["reference"],
+        d["partner_id"],
+        d["title"],
+        d["country"],
+        d["capability"],
+        d["classification"],
+        Status.SUBMITTED.value,
+        env.occurred_at,
+        _json(d),
     )
-    request_id = await _record(conn, env)
-    assert request_id is not None
+    await _record(conn, env)
     await _refresh(conn, request_id, env)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.domain import Status
 from services.intake.tables import requests, timeline
-from shared.db import lock_until_commit
+from shared.db import driver, lock_until_commit, qualified
 
 
 async def lock_request(conn: AsyncConnection, request_id: UUID) -> None:
@@ -48,20 +49,20 @@ class RequestFilters:
     submitted_to: date | None = None
 
 
-def _summary(row: Any) -> dict[str, Any]:
-    d = row.details
+def _summary(row: Mapping[Any, Any]) -> dict[str, Any]:
+    d = row["details"]
     return {
-        "id": row.request_id,
-        "reference": row.reference,
-        "title": row.title,
-        "country": row.country,
-        "capability": row.capability,
-        "classification": row.classification,
-        "status": row.status,
+        "id": row["request_id"],
+        "reference": row["reference"],
+        "title": row["title"],
+        "country": row["country"],
+        "capability": row["capability"],
+        "classification": row["classification"],
+        "status": row["status"],
         "headcount": d.get("headcount"),
         "needed_by": d.get("needed_by"),
-        "submitted_at": row.submitted_at,
-        "updated_at": row.updated_at,
+        "submitted_at": row["submitted_at"],
+        "updated_at": row["updated_at"],
     }
 
 
@@ -91,27 +92,27 @@ async def list_requests(
     if after is not None:
         q = q.where(sa.tuple_(requests.c.submitted_at, requests.c.request_id) < sa.tuple_(*after))
     q = q.order_by(requests.c.submitted_at.desc(), requests.c.request_id.desc()).limit(limit)
-    return [_summary(row) for row in await conn.execute(q)]
+    return [_summary(row._mapping) for row in await conn.execute(q)]
 
 
 async def get_request(
     conn: AsyncConnection, partner_id: str, request_id: UUID
 ) -> dict[str, Any] | None:
-    row = (
-        await conn.execute(
-            sa.select(requests).where(
-                requests.c.request_id == request_id, requests.c.partner_id == partner_id
-            )
-        )
-    ).first()
+    """The partner's view of one request (read after every write: straight to asyncpg)."""
+    db = await driver(conn)
+    row = await db.fetchrow(
+        f"SELECT * FROM {qualified(conn, requests)} WHERE request_id = $1 AND partner_id = $2",
+        request_id,
+        partner_id,
+    )
     if row is None:
         return None
-    entries = await conn.execute(
-        sa.select(timeline)
-        .where(timeline.c.request_id == request_id)
-        .order_by(timeline.c.occurred_at, timeline.c.event_id)
+    entries = await db.fetch(
+        f"SELECT occurred_at, event_type, summary, details FROM {qualified(conn, timeline)}"
+        " WHERE request_id = $1 ORDER BY occurred_at, event_id",
+        request_id,
     )
-    d = dict(row.details)
+    d = row["details"]
     view = _summary(row) | {
         "description": d.get("description"),
         "mission": d.get("mission"),
@@ -122,13 +123,18 @@ async def get_request(
         "funding_source": d.get("funding_source"),
         "contact": d.get("contact"),
         "open_information_request": (
-            {"id": row.open_information_request, "questions": row.open_questions}
-            if row.open_information_request
+            {"id": row["open_information_request"], "questions": row["open_questions"]}
+            if row["open_information_request"]
             else None
         ),
-        "headcount_deployed": row.headcount_deployed,
+        "headcount_deployed": row["headcount_deployed"],
         "timeline": [
-            {"at": e.occurred_at, "event": e.event_type, "summary": e.summary, "details": e.details}
+            {
+                "at": e["occurred_at"],
+                "event": e["event_type"],
+                "summary": e["summary"],
+                "details": e["details"],
+            }
             for e in entries
         ],
     }
