@@ -55,7 +55,11 @@ async def driver(conn: AsyncConnection) -> Any:
     (compilation cache, result wrapping, a greenlet switch), asyncpg alone ~0.03 ms. JSON
     parameters go in as text (SQLAlchemy's codec on the connection); results come back parsed.
     """
-    raw = await conn.get_raw_connection()
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        raw = sync.connection  # checked out already: no I/O, no greenlet hop
+    else:
+        raw = await conn.get_raw_connection()
     adapter: Any = raw.dbapi_connection
     # SQLAlchemy sends BEGIN lazily, with its first statement; a statement sent here first
     # would otherwise run outside the transaction and commit on its own.

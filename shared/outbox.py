@@ -26,7 +26,7 @@ from opentelemetry import context as otel_context
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.backbone_tables import outbox
-from shared.db import any_of, driver
+from shared.db import driver, qualified
 from shared.telemetry import (
     context_from_traceparent,
     outbox_published,
@@ -117,50 +117,46 @@ class OutboxRelay:
     async def _send(self, row: Any) -> asyncio.Future[Any]:
         """Enqueue one row, inside a PRODUCER span that joins the trace of the command that
         stored it (its `traceparent` header), so one trace runs from HTTP to the consumers."""
-        headers = dict(row.headers)
+        headers = dict(row["headers"])
         token = otel_context.attach(context_from_traceparent(headers.get("traceparent")))
         try:
             with start_producer_span(
-                f"publish {headers.get('event_type', 'event')}", topic=row.topic, key=row.key
+                f"publish {headers.get('event_type', 'event')}", topic=row["topic"], key=row["key"]
             ):
                 future: asyncio.Future[Any] = await self.producer.send(
-                    row.topic,
-                    value=bytes(row.value),
-                    key=row.key.encode(),
-                    headers=[(k, v.encode()) for k, v in row.headers],
+                    row["topic"],
+                    value=bytes(row["value"]),
+                    key=row["key"].encode(),
+                    headers=[(k, v.encode()) for k, v in row["headers"]],
                 )
                 return future
         finally:
             otel_context.detach(token)
 
     async def publish_batch(self, conn: AsyncConnection) -> int:
-        """Publish the oldest rows, wait for Kafka's acks, then delete them. Returns the count."""
-        rows = (
-            await conn.execute(
-                sa.select(
-                    outbox.c.position,
-                    outbox.c.topic,
-                    outbox.c.key,
-                    outbox.c.value,
-                    outbox.c.headers,
-                )
-                .order_by(outbox.c.position)
-                .limit(self.batch_size)
-            )
-        ).all()
-        await conn.commit()
+        """Publish the oldest rows, wait for Kafka's acks, then delete them. Returns the count.
+
+        Each statement commits on its own (no transaction is open on the relay's connection),
+        sent straight to asyncpg: the relay runs once per command at low rates."""
+        if conn.in_transaction():
+            await conn.commit()
+        db = await driver(conn)
+        table = qualified(conn, outbox)
+        rows = await db.fetch(
+            f"SELECT position, topic, key, value, headers FROM {table} ORDER BY position LIMIT $1",
+            self.batch_size,
+        )
         if not rows:
             return 0
         pending = [await self._send(row) for row in rows]
         # A timeout leaves the outcome unknown: the rows stay and are sent again (at least once).
         await asyncio.gather(*pending)
-        await conn.execute(
-            outbox.delete().where(any_of(outbox.c.position, [r.position for r in rows]))
+        await db.execute(
+            f"DELETE FROM {table} WHERE position = ANY($1::bigint[])", [r["position"] for r in rows]
         )
-        await conn.commit()
         self.published += len(rows)
         for row in rows:
-            outbox_published.labels(self.service, row.topic).inc()
+            outbox_published.labels(self.service, row["topic"]).inc()
         return len(rows)
 
 

@@ -448,3 +448,49 @@ async def test_openapi_declares_the_bearer_scheme(client: httpx.AsyncClient) -> 
     assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
     for path in ("/v1/approvals", "/v1/me"):
         assert schema["paths"][path]["get"]["security"] == [{"HTTPBearer": []}]
+
+
+def test_a_verified_token_is_remembered_not_checked_again(
+    key: DevKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys={key.kid: key.public_key})
+    decoded: list[str] = []
+    decode = verifier._decode
+    monkeypatch.setattr(verifier, "_decode", lambda t: decoded.append(t) or decode(t))
+    token = _token(key, subject="carol")
+    assert verifier.verify(token).subject == "carol"
+    assert verifier.verify(token).subject == "carol"
+    assert decoded == [token]
+    # Another token, even for the same caller, is checked on its own.
+    assert verifier.verify(_token(key, subject="carol", ttl_seconds=600)).subject == "carol"
+    assert len(decoded) == 2
+
+
+def test_a_remembered_token_is_not_served_from_memory_past_its_expiry(
+    key: DevKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys={key.kid: key.public_key})
+    token = _token(key, ttl_seconds=5)
+    verifier.verify(token)
+    decoded: list[str] = []
+    decode = verifier._decode
+    monkeypatch.setattr(verifier, "_decode", lambda t: decoded.append(t) or decode(t))
+    later = time.time() + 5 + 31  # past exp and the 30 s leeway, within the minute
+    monkeypatch.setattr("shared.auth.time.time", lambda: later)
+    verifier.verify(token)  # PyJWT's own clock still says valid; the point is it is asked
+    assert decoded == [token]
+
+
+def test_a_remembered_token_is_checked_again_after_a_minute(
+    key: DevKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys={key.kid: key.public_key})
+    token = _token(key)
+    verifier.verify(token)
+    decoded: list[str] = []
+    decode = verifier._decode
+    monkeypatch.setattr(verifier, "_decode", lambda t: decoded.append(t) or decode(t))
+    later = time.time() + 61
+    monkeypatch.setattr("shared.auth.time.time", lambda: later)
+    assert verifier.verify(token).subject == "alice"
+    assert decoded == [token]
