@@ -28,19 +28,16 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared import consumer_state as state
 from shared.backbone_tables import (
     PROJECTION_SCHEMA,
-    consumer_offsets,
     dead_letters,
     outbox,
     parked_events,
-    processed_events,
-    projection_meta,
 )
-from shared.db import any_of, driver, qualified
+from shared.db import any_of, driver
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.telemetry import (
@@ -148,11 +145,10 @@ class ProjectionApplier:
             )
 
     async def stored_offsets(self, conn: AsyncConnection) -> dict[tuple[str, int], int]:
-        rows = await conn.execute(sa.select(consumer_offsets))
-        return {(r.topic, r.partition): r.next_offset for r in rows}
+        return await state.stored_offsets(conn)
 
     async def current_generation(self, conn: AsyncConnection) -> int:
-        return int(await conn.scalar(sa.select(projection_meta.c.generation)) or 0)
+        return await state.lock_and_read_generation(conn, None)
 
     async def apply_records(self, records: Sequence[Record], *, shared_lock: bool = True) -> int:
         """Apply one fetched batch in one transaction. Returns how many events were applied."""
@@ -166,12 +162,8 @@ class ProjectionApplier:
         return applied
 
     async def _check_generation(self, conn: AsyncConnection, shared_lock: bool) -> None:
-        if shared_lock:
-            await conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock_shared(:id)"),
-                {"id": projection_lock_id(self.service)},
-            )
-        generation = await self.current_generation(conn)
+        lock_id = projection_lock_id(self.service) if shared_lock else None
+        generation = await state.lock_and_read_generation(conn, lock_id)
         if self.generation is not None and generation != self.generation:
             self.deferred.clear()  # offsets of the swapped-out copy
             raise StaleGeneration()
@@ -195,13 +187,7 @@ class ProjectionApplier:
                 isolation_level="AUTOCOMMIT",
                 schema_translate_map={PROJECTION_SCHEMA: self.schema},
             )
-            done = set(
-                await conn.scalars(
-                    sa.select(processed_events.c.event_id).where(
-                        any_of(processed_events.c.event_id, ids)
-                    )
-                )
-            )
+            done = await state.applied_among(conn, ids)
         if not done.issuperset(ids):
             return False
         for r in records:
@@ -246,15 +232,7 @@ class ProjectionApplier:
         records = [r for r in records if _position(r) not in seen]
         items = [decode(r) for r in records]
         ids = [d.envelope.event_id for d in items if d.envelope]
-        done: set[UUID] = set()
-        if ids:
-            done = set(
-                await conn.scalars(
-                    sa.select(processed_events.c.event_id).where(
-                        any_of(processed_events.c.event_id, ids)
-                    )
-                )
-            )
+        done = await state.applied_among(conn, ids)
         # Parking matters only for what would be applied: a repeat is skipped either way.
         parked = await self.parked_keys(
             conn, {d.key for d in items if d.envelope is None or d.envelope.event_id not in done}
@@ -262,11 +240,7 @@ class ProjectionApplier:
         applied = await self._apply_all_at_once(conn, items, done, parked)
         if applied is None:  # something failed: one by one, with retries and dead letters
             applied = await self._apply_one_by_one(conn, items, done, parked)
-        if applied:
-            await conn.execute(
-                insert(processed_events).on_conflict_do_nothing(),
-                [{"event_id": event_id} for event_id in applied],
-            )
+        await state.mark_applied(conn, applied)
         await self._store_offsets(conn, records, rewound, deferred or {})
         return len(applied)
 
@@ -282,12 +256,7 @@ class ProjectionApplier:
             env = decode(r).envelope
             if env is not None:
                 by_id[env.event_id] = _position(r)
-        applied = await conn.scalars(
-            sa.select(processed_events.c.event_id).where(
-                any_of(processed_events.c.event_id, list(by_id))
-            )
-        )
-        seen = {by_id[event_id] for event_id in applied}
+        seen = {by_id[event_id] for event_id in await state.applied_among(conn, list(by_id))}
         values = {_position(r): r.value or b"" for r in records}
         offsets = sorted({r.offset for r in records})
         for table in (parked_events, dead_letters):
@@ -335,7 +304,7 @@ class ProjectionApplier:
         if not to_apply and not to_park:  # only repeats (e.g. a service's own events)
             return []
         try:
-            async with conn.begin_nested():
+            async with (await driver(conn)).transaction():  # a savepoint
                 for item in to_park:
                     await self._park(conn, item.record, item.key)
                 for batch_handler, run in self.projection.runs(to_apply):
@@ -392,23 +361,10 @@ class ProjectionApplier:
                 )
                 continue
             applied.append(env.event_id)
-        if applied:
-            await (await driver(conn)).execute(
-                f"INSERT INTO {qualified(conn, processed_events)} (event_id)"
-                " SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING",
-                applied,
-            )
+        await state.mark_applied(conn, applied)
 
     async def parked_keys(self, conn: AsyncConnection, keys: set[str]) -> set[str]:
-        if not keys:
-            return set()
-        # FOR SHARE: a redrive holding the row FOR UPDATE makes us wait, then see it released.
-        rows = await conn.scalars(
-            sa.select(dead_letters.c.key)
-            .where(dead_letters.c.status == "parked", any_of(dead_letters.c.key, keys))
-            .with_for_update(read=True)
-        )
-        return set(rows)
+        return await state.parked_among(conn, keys)
 
     async def apply_one(self, conn: AsyncConnection, envelope: Envelope) -> None:
         """Apply one event in a savepoint, so that a failure leaves the batch intact. (asyncpg's
@@ -542,27 +498,7 @@ class ProjectionApplier:
             latest[(r.topic, r.partition)] = max(
                 latest.get((r.topic, r.partition), 0), r.offset + 1
             )
-        stmt = insert(consumer_offsets)
-        for follow_new_log in (False, True):
-            rows = [
-                {"topic": t, "partition": p, "next_offset": o}
-                for (t, p), o in latest.items()
-                if ((t, p) in rewound) == follow_new_log
-            ]
-            if not rows:
-                continue
-            offset = (
-                stmt.excluded.next_offset
-                if follow_new_log
-                else sa.func.greatest(consumer_offsets.c.next_offset, stmt.excluded.next_offset)
-            )
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[consumer_offsets.c.topic, consumer_offsets.c.partition],
-                    set_={"next_offset": offset},
-                ),
-                rows,
-            )
+        await state.store_offsets(conn, latest, rewound)
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
