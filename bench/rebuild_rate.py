@@ -26,6 +26,7 @@ from shared.catalogue.intake import Contact, RequestSubmitted, RoleProfile
 from shared.catalogue.triage import CriterionScore, RequestAssessed, RequestTriaged
 from shared.db import create_engine
 from shared.events import Actor, Envelope
+from shared.gc_tuning import tune_for_service
 from shared.rebuild import ProjectionRebuild, topic_partitions
 from tests.support import ThingHappened, create_tally_tables, tally_projection
 
@@ -211,6 +212,7 @@ async def main() -> None:
         "tally": tally_events(args.events),
         "reporting": reporting_events(args.events),
     }
+    tune_for_service()  # the rebuild runs here as in a service process, with its GC settings
     print("projection  events   rebuild ev/s   read+decode ev/s   ratio   (target 20,000 ev/s)")
     for scenario, events in scenarios.items():
         rate, raw, took = await rebuild_rate(args.admin_url, args.bootstrap, scenario, events)

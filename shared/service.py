@@ -26,6 +26,7 @@ from shared.catalogue.document import asyncapi
 from shared.consumer import ProjectionApplier, ProjectionConsumer
 from shared.db import create_engine, migrate
 from shared.eventstore import EventStore
+from shared.gc_tuning import tune_for_service
 from shared.outbox import OutboxRelay, create_producer
 from shared.problems import BodySizeLimitMiddleware, install_problem_handlers
 from shared.projection import Projection
@@ -212,6 +213,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tune_for_service()
         await runtime.start()
         try:
             yield
