@@ -18,7 +18,7 @@ from uuid6 import uuid7
 
 from shared import idempotency
 from shared.auth import Principal
-from shared.consistency import STATE_HEADER, TOKEN_HEADER, BadToken, parse_token, wait_applied
+from shared.consistency import STATE_HEADER, TOKEN_HEADER, BadToken, parse_token
 from shared.events import Actor
 from shared.eventstore import CommandContext
 from shared.problems import Problem
@@ -73,7 +73,8 @@ async def read_consistency(
         event_id = parse_token(token)
     except BadToken as exc:
         raise Problem(400, "bad-consistency-token", "Bad consistency token", str(exc)) from exc
-    applied = await wait_applied(runtime.engine, event_id, runtime.settings.consistency_wait_max_s)
+    watcher = runtime.consistency_watcher()
+    applied = await watcher.wait(event_id, runtime.settings.consistency_wait_max_s)
     response.headers[STATE_HEADER] = "applied" if applied else "pending"
 
 

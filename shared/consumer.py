@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -136,6 +136,8 @@ class ProjectionApplier:
         # `skip_if_all_applied`); the next batch's transaction or `flush_deferred` writes them.
         self.deferred: dict[tuple[str, int], int] = {}
         self.generation: int | None = None
+        #: Told the ids of each committed batch's applied events (reads waiting for them).
+        self.on_applied: Callable[[list[UUID]], None] | None = None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> Any:
@@ -159,7 +161,9 @@ class ProjectionApplier:
             await self._check_generation(conn, shared_lock)
             applied = await self._apply_in(conn, records, flushing)
         self._flushed(flushing)
-        return applied
+        if self.on_applied is not None and applied:
+            self.on_applied(applied)
+        return len(applied)
 
     async def _check_generation(self, conn: AsyncConnection, shared_lock: bool) -> None:
         lock_id = projection_lock_id(self.service) if shared_lock else None
@@ -211,7 +215,7 @@ class ProjectionApplier:
         conn: AsyncConnection,
         records: Sequence[Record],
         deferred: dict[tuple[str, int], int] | None = None,
-    ) -> int:
+    ) -> list[UUID]:
         stored = await self.stored_offsets(conn)
         # Records below a partition's stored offset are either ones this projection has seen
         # (read again: a seek raced with a batch, or another member's late batch) and are
@@ -242,7 +246,7 @@ class ProjectionApplier:
             applied = await self._apply_one_by_one(conn, items, done, parked)
         await state.mark_applied(conn, applied)
         await self._store_offsets(conn, records, rewound, deferred or {})
-        return len(applied)
+        return applied
 
     async def _seen_before(
         self, conn: AsyncConnection, records: Sequence[Record]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -66,6 +67,12 @@ async def driver(conn: AsyncConnection) -> Any:
     if conn.in_transaction() and adapter._transaction is None:
         await adapter._start_transaction()
     return raw.driver_connection
+
+
+def jsonb(value: object) -> str:
+    """A JSONB parameter for SQL sent through `driver`: text, as SQLAlchemy's codec on the
+    connection takes it."""
+    return orjson.dumps(value).decode()
 
 
 def qualified(conn: AsyncConnection, table: sa.Table) -> str:

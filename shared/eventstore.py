@@ -58,8 +58,8 @@ class EventStore:
         return [Envelope.from_bytes(row.envelope) for row in rows]
 
     async def current_version(self, conn: AsyncConnection, stream_id: str) -> int:
-        version = await conn.scalar(
-            sa.select(sa.func.max(events.c.stream_version)).where(events.c.stream_id == stream_id)
+        version = await (await driver(conn)).fetchval(
+            "SELECT max(stream_version) FROM events WHERE stream_id = $1", stream_id
         )
         return int(version or 0)
 

@@ -23,6 +23,7 @@ from shared.api import RateLimiter
 from shared.auth import TokenVerifier, load_or_create_dev_key
 from shared.backbone_tables import outbox, parked_events
 from shared.catalogue.document import asyncapi
+from shared.consistency import AppliedWatcher
 from shared.consumer import ProjectionApplier, ProjectionConsumer
 from shared.db import create_engine, migrate
 from shared.eventstore import EventStore
@@ -73,6 +74,7 @@ class Runtime:
     relay: OutboxRelay | None = None
     applier: ProjectionApplier | None = None
     consumer: ProjectionConsumer | None = None
+    watcher: AppliedWatcher | None = None  # reads waiting for a consistency token
     rebuild: ProjectionRebuild | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     kafka_up: bool = False
@@ -88,6 +90,7 @@ class Runtime:
                 service=self.definition.name,
                 max_retries=self.settings.consumer_max_retries,
             )
+            self.applier.on_applied = self.consistency_watcher().applied
             self.consumer = ProjectionConsumer(
                 self.applier,
                 bootstrap_servers=self.settings.kafka_bootstrap_servers,
@@ -95,6 +98,11 @@ class Runtime:
             )
             self.tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
         self.tasks.append(asyncio.create_task(self._refresh_gauges(), name="gauges"))
+
+    def consistency_watcher(self) -> AppliedWatcher:
+        if self.watcher is None:
+            self.watcher = AppliedWatcher(self.engine)
+        return self.watcher
 
     async def _refresh_gauges(self) -> None:
         """Backlog gauges read from the tables themselves, so they are right whichever process

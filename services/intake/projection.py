@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,7 +13,7 @@ from services.intake.domain import Status, status_of
 from services.intake.queries import lock_request
 from services.intake.tables import metadata, requests, timeline
 from services.intake.timeline import partner_entry
-from shared.db import driver, qualified
+from shared.db import driver, jsonb, qualified
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
@@ -46,7 +45,7 @@ async def _record(conn: AsyncConnection, env: Envelope) -> UUID | None:
         env.occurred_at,
         env.event_type,
         summary,
-        _json(details),
+        jsonb(details),
     )
     return request_id
 
@@ -74,11 +73,6 @@ async def _refresh(
         )
 
 
-def _json(value: object) -> str:
-    """A JSONB parameter as SQLAlchemy's codec on the connection takes it: text."""
-    return orjson.dumps(value).decode()
-
-
 @PROJECTION.on("RequestSubmitted")
 async def submitted(conn: AsyncConnection, env: Envelope) -> None:
     d = env.data
@@ -98,7 +92,7 @@ async def submitted(conn: AsyncConnection, env: Envelope) -> None:
         d["classification"],
         Status.SUBMITTED.value,
         env.occurred_at,
-        _json(d),
+        jsonb(d),
     )
     await _record(conn, env)
     await _refresh(conn, request_id, env)

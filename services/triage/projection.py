@@ -15,7 +15,8 @@ from services.triage import queries
 from services.triage.domain import CaseState
 from services.triage.reactions import CaseOpener
 from services.triage.tables import capability_offers, case_history, cases, metadata
-from shared.backbone_tables import processed_events
+from shared.consumer_state import mark_applied
+from shared.db import driver, jsonb, qualified
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
@@ -46,9 +47,7 @@ def build_projection(opener: CaseOpener) -> Projection:
         for opened in await opener.open_case(conn, env):
             # Projected at once, and marked processed so the consumer skips it when it comes back.
             await record(conn, opened)
-            await conn.execute(
-                insert(processed_events).values(event_id=opened.event_id).on_conflict_do_nothing()
-            )
+            await mark_applied(conn, [opened.event_id])
         await refresh(conn, request_id)
 
     @projection.on(*CASE_EVENTS)
@@ -83,22 +82,21 @@ async def record(conn: AsyncConnection, env: Envelope) -> UUID:
     """Add the event to its case's history (once), holding the case's lock until commit."""
     request_id = UUID(env.data["request_id"])
     await queries.lock_case(conn, request_id)
-    await conn.execute(
-        insert(case_history)
-        .values(
-            event_id=env.event_id,
-            request_id=request_id,
-            topic=_topic(env),
-            stream_id=env.stream_id,
-            stream_version=env.stream_version,
-            event_type=env.event_type,
-            schema_version=env.schema_version,
-            occurred_at=env.occurred_at,
-            actor_subject=env.actor.subject,
-            actor_role=env.actor.role,
-            data=env.data,
-        )
-        .on_conflict_do_nothing()
+    await (await driver(conn)).execute(
+        f"INSERT INTO {qualified(conn, case_history)} (event_id, request_id, topic, stream_id,"
+        " stream_version, event_type, schema_version, occurred_at, actor_subject, actor_role,"
+        " data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+        env.event_id,
+        request_id,
+        _topic(env),
+        env.stream_id,
+        env.stream_version,
+        env.event_type,
+        env.schema_version,
+        env.occurred_at,
+        env.actor.subject,
+        env.actor.role,
+        jsonb(env.data),
     )
     return request_id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage import domain
 from services.triage.tables import capability_offers, case_history, cases
-from shared.db import lock_until_commit
+from shared.db import driver, lock_until_commit, qualified
 from shared.events import REGISTRY, EventData
 from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS
 
@@ -25,18 +26,17 @@ async def lock_case(conn: AsyncConnection, request_id: UUID) -> None:
 
 async def offered_officers(conn: AsyncConnection, capability: str, on: date) -> int:
     """Officers on offer for `capability` and still available on `on`."""
-    count = await conn.scalar(
-        sa.select(sa.func.count()).where(
-            capability_offers.c.capability == capability,
-            capability_offers.c.withdrawn.is_(False),
-            capability_offers.c.available_to >= on,
-        )
+    count = await (await driver(conn)).fetchval(
+        f"SELECT count(*) FROM {qualified(conn, capability_offers)}"
+        " WHERE capability = $1 AND NOT withdrawn AND available_to >= $2",
+        capability,
+        on,
     )
     return int(count or 0)
 
 
-def _decode(row: Any) -> EventData:
-    return REGISTRY.decode(row.event_type, row.schema_version, row.data)
+def _decode(row: Mapping[Any, Any]) -> EventData:
+    return REGISTRY.decode(row["event_type"], row["schema_version"], row["data"])
 
 
 async def intake_payloads(conn: AsyncConnection, request_id: UUID) -> list[EventData]:
@@ -46,7 +46,7 @@ async def intake_payloads(conn: AsyncConnection, request_id: UUID) -> list[Event
         .where(case_history.c.request_id == request_id, case_history.c.topic == INTAKE_EVENTS)
         .order_by(case_history.c.stream_version, case_history.c.event_id)
     )
-    return [_decode(row) for row in rows]
+    return [_decode(row._mapping) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -57,17 +57,19 @@ class CaseHistory:
 
 
 async def history_payloads(conn: AsyncConnection, request_id: UUID) -> CaseHistory:
-    """The case folded from its history: intake's events first, then the case stream's."""
-    triage_first = sa.case((case_history.c.topic == TRIAGE_EVENTS, 1), else_=0)
-    rows = list(
-        await conn.execute(
-            sa.select(case_history)
-            .where(case_history.c.request_id == request_id)
-            .order_by(triage_first, case_history.c.stream_version, case_history.c.event_id)
-        )
+    """The case folded from its history: intake's events first, then the case stream's.
+    (Every event of a case runs this: straight to asyncpg.)"""
+    rows = await (await driver(conn)).fetch(
+        "SELECT event_type, schema_version, data, occurred_at"
+        f" FROM {qualified(conn, case_history)} WHERE request_id = $1"
+        " ORDER BY (topic = $2), stream_version, event_id",
+        request_id,
+        TRIAGE_EVENTS,
     )
-    submitted_at = next((r.occurred_at for r in rows if r.event_type == "RequestSubmitted"), None)
-    updated_at = max((r.occurred_at for r in rows), default=None)
+    submitted_at = next(
+        (r["occurred_at"] for r in rows if r["event_type"] == "RequestSubmitted"), None
+    )
+    updated_at = max((r["occurred_at"] for r in rows), default=None)
     return CaseHistory(domain.fold(_decode(r) for r in rows), submitted_at, updated_at)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.triage import domain, queries
 from services.triage.scoring import Policy
 from shared.catalogue.intake import RequestSubmitted
+from shared.db import driver
 from shared.events import SYSTEM_ACTOR_ROLE, Actor, Envelope
 from shared.eventstore import CommandContext, ConcurrencyConflict, EventStore
 from shared.reference.data import ReferenceData
@@ -49,7 +50,8 @@ class CaseOpener:
             actor=TRIAGE_ACTOR, correlation_id=env.correlation_id, causation_id=str(env.event_id)
         )
         try:
-            async with conn.begin_nested():  # a lost race must not abort the batch's transaction
+            # A savepoint: a lost race must not abort the batch's transaction.
+            async with (await driver(conn)).transaction():
                 return await self.store.append(
                     conn, stream, events, expected_version=0, context=context
                 )
