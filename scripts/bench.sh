@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/jiph up --infra-only
-ADMIN_URL="${DATABASE_URL:-postgresql://postgres:${JIPH_PG_ADMIN_PASSWORD:-jiph-local-admin}@127.0.0.1:55432/postgres}"
+ADMIN_URL="${DATABASE_URL:-postgresql://postgres:${JIPH_PG_ADMIN_PASSWORD:-jiph-local-admin}@127.0.0.1:25432/postgres}"
 BOOTSTRAP="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
 echo "== event-store append vs the eventsourcing library's PostgreSQL recorder"
 .venv/bin/python -m bench.eventstore_append "$ADMIN_URL"

@@ -29,7 +29,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # personal data that erasure has to reach.
         hide_parameters=True,
         # asyncpg's prepared-statement cache is per connection; keep it.
-        connect_args={"server_settings": {"application_name": "jiph"}},
+        # Times rendered by the server (JSON built in SQL, date_trunc) are in UTC, whatever
+        # the server's own zone.
+        connect_args={"server_settings": {"application_name": "jiph", "timezone": "UTC"}},
     )
 
 

@@ -72,19 +72,22 @@ class StackConfig:
         return os.environ.get("DATABASE_URL") or None
 
 
+# Every port below Linux's ephemeral range (32768-60999): a port in it may be the local end of
+# some client connection at the moment a server wants to listen on it (PostgreSQL once failed
+# to start on 55434 that way).
 STACKS = {
     "dev": StackConfig(
         name="dev",
         kafka_port=9092,
         controller_port=9093,
-        pg_port=55432,
+        pg_port=25432,
         service_ports={"intake": 8001, "triage": 8002, "deployment": 8003, "reporting": 8004},
     ),
     "test": StackConfig(
         name="test",
         kafka_port=19092,
         controller_port=19093,
-        pg_port=55433,
+        pg_port=25433,
         service_ports={"intake": 18001, "triage": 18002, "deployment": 18003, "reporting": 18004},
         pg_durable=False,
     ),
@@ -93,7 +96,7 @@ STACKS = {
         name="scratch",
         kafka_port=29092,
         controller_port=29093,
-        pg_port=55434,
+        pg_port=25434,
         service_ports={"intake": 28001, "triage": 28002, "deployment": 28003, "reporting": 28004},
         pg_durable=False,
     ),

@@ -87,16 +87,6 @@ def cluster_status(cfg: StackConfig) -> str | None:
 
 
 def _create_cluster(cfg: StackConfig, version: str) -> None:
-    settings = {
-        "listen_addresses": "'127.0.0.1'",
-        "port": str(cfg.pg_port),
-        "max_connections": "300",
-        "shared_buffers": "'256MB'",
-        "ssl": "off",  # loopback only: TLS would cost every query CPU and protect nothing
-    }
-    if not cfg.pg_durable:
-        # Throwaway test data only; never for the `make up` stack.
-        settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
     with tempfile.NamedTemporaryFile("w", suffix=".pw", delete=False) as pw:
         pw.write(ADMIN_PASSWORD + "\n")
     os.chmod(pw.name, 0o644)  # initdb runs as the postgres user
@@ -118,6 +108,23 @@ def _create_cluster(cfg: StackConfig, version: str) -> None:
         os.unlink(pw.name)
     if done.returncode != 0:
         raise StackError(f"pg_createcluster failed: {done.stderr.strip()[-300:]}")
+
+
+def _write_settings(cfg: StackConfig, version: str) -> None:
+    """The cluster's settings, written before every start, so a cluster made by an older
+    version of this code (another port, say) follows the current ones."""
+    settings = {
+        "listen_addresses": "'127.0.0.1'",
+        "port": str(cfg.pg_port),
+        "max_connections": "300",
+        "shared_buffers": "'256MB'",
+        "ssl": "off",  # loopback only: TLS would cost every query CPU and protect nothing
+    }
+    if not cfg.pg_durable:
+        # Throwaway test data only; never for the `make up` stack.
+        settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+    # postgresql.conf's own port is what pg_lsclusters and pg_ctlcluster read.
+    _ctl("pg_conftool", version, cfg.pg_cluster, "set", "port", str(cfg.pg_port))
     conf_d = Path("/etc/postgresql") / version / cfg.pg_cluster / "conf.d"
     conf_d.mkdir(exist_ok=True)
     (conf_d / "jiph.conf").write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
@@ -173,6 +180,7 @@ def start_postgres(cfg: StackConfig) -> tuple[PostgresTarget, bool]:
     if port_open(cfg.pg_port):
         raise StackError(f"port {cfg.pg_port} is already taken; PostgreSQL cannot start")
     version = _cluster_version(cfg)
+    _write_settings(cfg, version)
     done = _ctl("pg_ctlcluster", "--skip-systemctl-redirect", version, cfg.pg_cluster, "start")
     # pg_ctlcluster gives up after a while on a slow start even though the server comes up:
     # trust the server's own answer before calling it a failure.

@@ -99,19 +99,18 @@ async def get_request(
     conn: AsyncConnection, partner_id: str, request_id: UUID
 ) -> dict[str, Any] | None:
     """The partner's view of one request (read after every write: straight to asyncpg)."""
-    db = await driver(conn)
-    row = await db.fetchrow(
-        f"SELECT * FROM {qualified(conn, requests)} WHERE request_id = $1 AND partner_id = $2",
+    row = await (await driver(conn)).fetchrow(
+        "SELECT r.*, coalesce((SELECT json_agg(json_build_object('at', t.occurred_at,"
+        " 'event', t.event_type, 'summary', t.summary, 'details', t.details)"
+        " ORDER BY t.occurred_at, t.event_id)"
+        f" FROM {qualified(conn, timeline)} t WHERE t.request_id = r.request_id), '[]')"
+        f" AS timeline FROM {qualified(conn, requests)} r"
+        " WHERE r.request_id = $1 AND r.partner_id = $2",
         request_id,
         partner_id,
     )
     if row is None:
         return None
-    entries = await db.fetch(
-        f"SELECT occurred_at, event_type, summary, details FROM {qualified(conn, timeline)}"
-        " WHERE request_id = $1 ORDER BY occurred_at, event_id",
-        request_id,
-    )
     d = row["details"]
     view = _summary(row) | {
         "description": d.get("description"),
@@ -128,15 +127,7 @@ async def get_request(
             else None
         ),
         "headcount_deployed": row["headcount_deployed"],
-        "timeline": [
-            {
-                "at": e["occurred_at"],
-                "event": e["event_type"],
-                "summary": e["summary"],
-                "details": e["details"],
-            }
-            for e in entries
-        ],
+        "timeline": row["timeline"],  # `at` as ISO text; the response model parses it
     }
     return view
 
