@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from shared.auth import Principal, Role, require_roles
-from shared.backbone_tables import consumer_offsets, dead_letters, parked_events, processed_events
+from shared.backbone_tables import consumer_offsets, dead_letters, parked_events
+from shared.consumer_state import applied_among
 from shared.deadletters import DeadLetterNotFound, list_dead_letters, resolve
 from shared.problems import PROBLEM_RESPONSES, Problem
 
@@ -100,11 +101,7 @@ class EventIds(BaseModel):
 async def post_applied(body: EventIds, _: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """The subset of `event_ids` this service's projection has applied (for `jiph where`)."""
     async with runtime.applier.transaction() as conn:  # type: ignore[union-attr]
-        applied = await conn.scalars(
-            sa.select(processed_events.c.event_id).where(
-                processed_events.c.event_id.in_(body.event_ids)
-            )
-        )
+        applied = await applied_among(conn, body.event_ids)
         return {"applied": [str(e) for e in applied]}
 
 

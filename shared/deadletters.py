@@ -12,8 +12,9 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.backbone_tables import dead_letters, parked_events, processed_events
+from shared.backbone_tables import dead_letters, parked_events
 from shared.consumer import ProjectionApplier, describe_error
+from shared.consumer_state import applied_among, mark_applied
 from shared.events import Envelope
 
 
@@ -130,18 +131,13 @@ async def _try_apply(applier: ProjectionApplier, conn: AsyncConnection, value: b
         envelope = Envelope.from_bytes(value)
     except Exception as exc:
         return f"undecodable event: {exc}"
-    already = await conn.scalar(
-        sa.select(processed_events.c.event_id).where(
-            processed_events.c.event_id == envelope.event_id
-        )
-    )
-    if already is not None:
+    if await applied_among(conn, [envelope.event_id]):
         return None
     try:
         await applier.apply_one(conn, envelope)
     except Exception as exc:
         return describe_error(exc)
-    await conn.execute(processed_events.insert().values(event_id=envelope.event_id))
+    await mark_applied(conn, [envelope.event_id])
     return None
 
 

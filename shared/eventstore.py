@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.backbone_tables import events
-from shared.db import driver
+from shared.db import driver, jsonb
 from shared.events import Actor, Envelope, EventData
 from shared.telemetry import current_traceparent
 
@@ -107,10 +106,7 @@ class EventStore:
             values,
             topics,
             [env.key for env in envelopes],
-            [
-                orjson.dumps([[k, v.decode()] for k, v in env.kafka_headers()]).decode()
-                for env in envelopes
-            ],
+            [jsonb([[k, v.decode()] for k, v in env.kafka_headers()]) for env in envelopes],
         )
         # The hot path of every command: straight to asyncpg (a prepared statement, in the
         # transaction SQLAlchemy opened on this very connection), without SQLAlchemy's

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.deployment import domain, handlers, staffing
 from services.deployment.tables import reactions
-from shared.backbone_tables import processed_events
+from shared.consumer_state import mark_applied
 from shared.events import SYSTEM_ACTOR_ROLE, Actor, Envelope
 from shared.eventstore import CommandContext, EventStore
 from shared.projection import Handler
@@ -63,9 +63,7 @@ async def cancel_for_request(
         await staffing.release(conn, deployment_id)
         for env in envelopes:
             await apply(conn, env)
-            await conn.execute(
-                insert(processed_events).values(event_id=env.event_id).on_conflict_do_nothing()
-            )
+        await mark_applied(conn, [env.event_id for env in envelopes])
         appended += envelopes
         log.info(
             "cancelled deployment %s after %s %s",

@@ -75,25 +75,14 @@ async def _refresh(
 
 @PROJECTION.on("RequestSubmitted")
 async def submitted(conn: AsyncConnection, env: Envelope) -> None:
-    """The request's row and its first timeline entry in one round trip after the lock; the
-    status needs re-deriving only if events of other topics were projected first (rare)."""
     d = env.data
     request_id = UUID(d["request_id"])
-    entry = partner_entry(env)
-    assert entry is not None
-    summary, details = entry
-    await lock_request(conn, request_id)
     # Only a repeat of this very request is absorbed; a clash of references is an error.
-    # The final SELECT sees the timeline as it was before this statement.
-    earlier = await (await driver(conn)).fetchval(
-        f"WITH request AS (INSERT INTO {qualified(conn, requests)} (request_id, reference,"
-        " partner_id, title, country, capability, classification, status, submitted_at,"
-        " updated_at, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)"
-        " ON CONFLICT (request_id) DO NOTHING),"
-        f" entry AS (INSERT INTO {qualified(conn, timeline)} (event_id, request_id, occurred_at,"
-        " event_type, summary, details) VALUES ($11, $1, $9, $12, $13, $14)"
-        " ON CONFLICT DO NOTHING)"
-        f" SELECT count(*) FROM {qualified(conn, timeline)} WHERE request_id = $1",
+    await (await driver(conn)).execute(
+        f"INSERT INTO {qualified(conn, requests)} (request_id, reference, partner_id, title,"
+        " country, capability, classification, status, submitted_at, updated_at, details)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)"
+        " ON CONFLICT (request_id) DO NOTHING",
         request_id,
         d["reference"],
         d["partner_id"],
@@ -104,13 +93,9 @@ async def submitted(conn: AsyncConnection, env: Envelope) -> None:
         Status.SUBMITTED.value,
         env.occurred_at,
         jsonb(d),
-        env.event_id,
-        env.event_type,
-        summary,
-        jsonb(details),
     )
-    if earlier:
-        await _refresh(conn, request_id, env)
+    await _record(conn, env)
+    await _refresh(conn, request_id, env)
 
 
 @PROJECTION.on("RequestAmended")
