@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared import topics
 from shared.consumer import Record
+from shared.consumer.rebuild import topic_partitions
 from shared.events import Envelope
-from shared.rebuild import topic_partitions
 
 REFERENCE = re.compile(r"^JIPH-\d{4}-\d{6}$")
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from shared.auth import Principal, Role, require_roles
 from shared.backbone_tables import consumer_offsets, dead_letters, parked_events
-from shared.consumer_state import applied_among
-from shared.deadletters import DeadLetterNotFound, list_dead_letters, resolve
+from shared.consumer.redrive import DeadLetterNotFound, list_dead_letters, resolve
+from shared.consumer.state import applied_among
 from shared.problems import PROBLEM_RESPONSES, Problem
 
 if TYPE_CHECKING:

@@ -1,12 +1,13 @@
-"""FastAPI edge pieces every service uses: the runtime, the command transaction, consistency
-tokens on reads, cursors, rate limits. `Depends` lives here and in the routers, nowhere deeper."""
+"""FastAPI edge pieces every service uses: the runtime, the one way a command runs over HTTP
+(`run_command`), consistency tokens on reads, cursors, rate limits. `Depends` lives here and in
+the routers, nowhere deeper."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
@@ -18,10 +19,11 @@ from uuid6 import uuid7
 
 from shared import idempotency
 from shared.auth import Principal
-from shared.consistency import STATE_HEADER, TOKEN_HEADER, BadToken, parse_token
-from shared.events import Actor
-from shared.eventstore import CommandContext
+from shared.consistency import STATE_HEADER, TOKEN_HEADER, BadToken, make_token, parse_token
+from shared.events import Actor, Envelope
+from shared.eventstore import CommandContext, ConcurrencyConflict
 from shared.problems import Problem
+from shared.refusals import DomainError
 
 if TYPE_CHECKING:
     from shared.service import Runtime
@@ -41,6 +43,76 @@ async def command_transaction(runtime: Runtime) -> AsyncIterator[AsyncConnection
     not at all when it raises. (Not a yield-dependency: those may finish after the response.)"""
     async with runtime.engine.begin() as conn:
         yield conn
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Repeat a write safely: the same key and body answer the first response again",
+    ),
+]
+
+Handle = Callable[[AsyncConnection, CommandContext], Awaitable[list[Envelope]]]
+#: (the response body, ready for JSON, and its `Location`) once the command's events are applied.
+Answer = Callable[[AsyncConnection, list[Envelope], str], Awaitable[tuple[Any, str]]]
+
+
+def refusal_problem(err: DomainError) -> Problem:
+    return Problem(err.status, err.rule, err.title, err.detail, errors=err.errors or None)
+
+
+@contextlib.contextmanager
+def refusals_as_problems() -> Iterator[None]:
+    """A domain's refusal, or a write that lost a race, as the problem the caller reads."""
+    try:
+        yield
+    except DomainError as err:
+        raise refusal_problem(err) from err
+    except ConcurrencyConflict as exc:
+        raise Problem(
+            409,
+            "version-conflict",
+            "Changed meanwhile",
+            "it changed while you acted on it; read it again and retry",
+        ) from exc
+
+
+async def run_command(
+    request: Request,
+    runtime: Runtime,
+    who: Principal,
+    handle: Handle,
+    answer: Answer,
+    *,
+    body: Any = None,
+    idempotency_key: str | None = None,
+    status: int = 200,
+) -> JSONResponse:
+    """The one way a write runs over HTTP: the caller's write limit; one transaction that
+    commits before the response is sent (or not at all); `Idempotency-Key` (the same key and
+    body answer the first response again, per caller and path); the command itself through the
+    service's `Writer`; refusals as problems; the answer with a consistency token."""
+    limiter: RateLimiter = request.app.state.write_limiter
+    caller = f"partner:{who.partner_id}" if who.partner_id else f"staff:{who.subject}"
+    limiter.take(caller)
+    with refusals_as_problems():
+        async with command_transaction(runtime) as conn:
+
+            async def respond() -> JSONResponse:
+                envelopes = await handle(conn, command_context(who, request))
+                token = make_token(envelopes[-1].event_id)
+                content, location = await answer(conn, envelopes, token)
+                return JSONResponse(
+                    content,
+                    status_code=status,
+                    headers={TOKEN_HEADER: token, "Location": location},
+                )
+
+            scope = f"{caller} {request.method} {request.url.path}"
+            return await idempotent(conn, scope, idempotency_key, body, respond)
 
 
 def command_context(principal: Principal, request: Request) -> CommandContext:

@@ -1,6 +1,7 @@
-"""Tables every service database holds for the backbone: event store, outbox, idempotency keys
-(write side, schema `public`); consumer offsets, processed event ids, dead letters and the events
-parked behind them (projection side, schema `projection`).
+"""Tables every service database holds for the backbone: event store, outbox, idempotency keys,
+reactions taken (write side, schema `public`); consumer offsets, processed event ids, dead
+letters and the events parked behind them, the inbox of other services' events (projection side,
+schema `projection`).
 
 Each service's first Alembic revision creates them (`create_backbone_tables`); the service's own
 projection tables live in its `tables.py`.
@@ -53,6 +54,18 @@ idempotency_keys = sa.Table(
     sa.Column("headers", JSONB, nullable=False),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
+)
+
+#: Events of other services this service has reacted to, by reaction: each reaction runs once per
+#: triggering event, whichever consumer (live, a rebuild, a second instance) meets it first.
+reactions = sa.Table(
+    "reactions",
+    metadata,
+    sa.Column("reaction", sa.Text, primary_key=True),
+    sa.Column("trigger_event_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "reacted_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     ),
 )
 
@@ -126,6 +139,21 @@ parked_events = sa.Table(
 )
 
 
+#: Other services' events, verbatim, by key (a request id): what commands decide from besides
+#: their own stream (a command never decides from a read model). Kept by the consumer in the
+#: batch's transaction, so it holds exactly what the projection has applied.
+inbox = sa.Table(
+    "inbox",
+    consumer_metadata,
+    sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("envelope", BYTEA, nullable=False),
+    sa.Index("inbox_by_key", "key", "occurred_at"),
+)
+
+
 OUTBOX_NOTIFY_TRIGGER = (
     """CREATE OR REPLACE FUNCTION jiph_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN PERFORM pg_notify('jiph_outbox', ''); RETURN NULL; END $$""",
@@ -141,6 +169,19 @@ def create_backbone_tables(connection: sa.Connection) -> None:
     for statement in OUTBOX_NOTIFY_TRIGGER:
         connection.exec_driver_sql(statement)
     create_projection_schema(connection, PROJECTION_SCHEMA)
+
+
+def reset_projection(connection: sa.Connection, *extra: sa.MetaData) -> None:
+    """Drop the live projection and create it empty, one generation on: the consumer finds no
+    stored offsets and replays every topic from the start. For migrations that change what a
+    projection keeps (reactions already taken are on the write side and are not taken again)."""
+    generation = connection.exec_driver_sql(
+        f'SELECT generation FROM "{PROJECTION_SCHEMA}".projection_meta'
+    ).scalar()
+    connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{PROJECTION_SCHEMA}" CASCADE')
+    create_projection_schema(
+        connection, PROJECTION_SCHEMA, *extra, generation=int(generation or 0) + 1
+    )
 
 
 def create_projection_schema(

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.consumer_state import applied_among
+from shared.consumer.state import applied_among
 
 TOKEN_HEADER = "X-Consistency-Token"
 STATE_HEADER = "X-Consistency"

@@ -100,19 +100,6 @@ async def lock_until_commit(conn: AsyncConnection, key: str) -> None:
     await (await driver(conn)).execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
 
 
-async def lock_all_until_commit(conn: AsyncConnection, keys: Iterable[str]) -> None:
-    """`lock_until_commit` for many keys in one round trip. They are taken in the order of
-    their lock ids, so two writers locking overlapping sets never wait on each other in a
-    cycle."""
-    await conn.execute(
-        sa.text(
-            "SELECT pg_advisory_xact_lock(id) FROM (SELECT DISTINCT hashtextextended(k, 0) AS id"
-            " FROM unnest(CAST(:keys AS text[])) AS k ORDER BY id) AS ids"
-        ),
-        {"keys": list(keys)},
-    )
-
-
 def run_alembic_env(target_metadata: sa.MetaData | None = None) -> None:
     """The body of every service's `migrations/env.py`: run on the connection handed in."""
     from alembic import context

@@ -96,6 +96,11 @@ class Envelope(BaseModel):
             data=data.model_dump(mode="json"),
         )
 
+    @property
+    def topic(self) -> str:
+        """The topic that carries this event's type, as the catalogue says."""
+        return REGISTRY.topic_of(self.event_type)
+
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
 
@@ -178,6 +183,29 @@ class EventRegistry:
 
     def knows(self, event_type: str) -> bool:
         return event_type in self._latest
+
+    def model(self, event_type: str) -> type[EventData]:
+        """The newest schema version's model of `event_type`."""
+        return self._models[(event_type, self.latest_version(event_type))]
+
+    def topic_of(self, event_type: str) -> str:
+        """The topic that carries `event_type` (the catalogue is the only place that knows)."""
+        return self.model(event_type).topic
+
+    def event_types(
+        self, *, topic: str | None = None, with_field: str | None = None
+    ) -> tuple[str, ...]:
+        """Every known event type, sorted; only those on `topic`, or whose newest model has
+        the field `with_field` (e.g. every type about a request: `with_field="request_id"`)."""
+        chosen = []
+        for event_type in sorted(self._latest):
+            model = self.model(event_type)
+            if topic is not None and model.topic != topic:
+                continue
+            if with_field is not None and with_field not in model.model_fields:
+                continue
+            chosen.append(event_type)
+        return tuple(chosen)
 
 
 #: The gateway's one catalogue; each service's `events.py` registers its types at import.

@@ -23,15 +23,16 @@ from shared.api import RateLimiter
 from shared.auth import TokenVerifier, load_or_create_dev_key
 from shared.backbone_tables import outbox, parked_events
 from shared.catalogue.document import asyncapi
+from shared.commands import Writer
 from shared.consistency import AppliedWatcher
 from shared.consumer import ProjectionApplier, ProjectionConsumer
+from shared.consumer.rebuild import ProjectionRebuild
 from shared.db import create_engine, migrate
 from shared.eventstore import EventStore
 from shared.gc_tuning import tune_for_service
 from shared.outbox import OutboxRelay, create_producer
 from shared.problems import BodySizeLimitMiddleware, install_problem_handlers
 from shared.projection import Projection
-from shared.rebuild import ProjectionRebuild
 from shared.settings import ServiceSettings
 from shared.telemetry import (
     add_metrics_route,
@@ -73,6 +74,7 @@ class Runtime:
     producer: AIOKafkaProducer | None = None
     relay: OutboxRelay | None = None
     applier: ProjectionApplier | None = None
+    writer: Writer | None = None  # the command path (services with a projection)
     consumer: ProjectionConsumer | None = None
     watcher: AppliedWatcher | None = None  # reads waiting for a consistency token
     rebuild: ProjectionRebuild | None = None
@@ -89,7 +91,9 @@ class Runtime:
                 projection,
                 service=self.definition.name,
                 max_retries=self.settings.consumer_max_retries,
+                store=self.store,
             )
+            self.writer = Writer(self.store, self.applier)
             self.applier.on_applied = self.consistency_watcher().applied
             self.consumer = ProjectionConsumer(
                 self.applier,
@@ -155,6 +159,7 @@ class Runtime:
                 self.definition.projection,
                 service=self.definition.name,
                 bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                store=self.store,
             )
             self.tasks.append(asyncio.create_task(self.rebuild.run(), name="rebuild"))
         return self.rebuild

@@ -46,6 +46,23 @@ tally = sa.Table(
 )
 
 
+@dataclass(frozen=True)
+class FakeRecord:
+    """A record as the consumer gets it from Kafka, for feeding an applier directly."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: int = 0
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+def record_of(env: Envelope, offset: int, partition: int = 0) -> FakeRecord:
+    return FakeRecord(env.topic, partition, offset, env.key.encode(), env.to_bytes())
+
+
 @dataclass
 class PoisonSwitch:
     """Poison events fail while `broken` is set: the operator's "cause" to fix before redrive."""
@@ -55,7 +72,9 @@ class PoisonSwitch:
 
 
 def tally_projection(topic: str, switch: PoisonSwitch | None = None) -> Projection:
-    projection = Projection(name="tally", topics=(topic,), metadata=tally_metadata)
+    projection = Projection(
+        name="tally", metadata=tally_metadata, topics=(topic,), keeps_inbox=False
+    )
 
     @projection.on("TestThingHappened")
     async def count(conn: AsyncConnection, env: Envelope) -> None:

@@ -8,21 +8,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.deployment import handlers, queries
 from services.deployment.api_common import (
     Deps,
-    IdempotencyKey,
     Liaison,
     Manager,
     Staff,
-    accepted,
-    command,
-    idempotent,
     keyset_after,
-    limit_writes,
     page,
     redact,
     today,
@@ -44,9 +40,15 @@ from services.deployment.views import (
     RequirementPage,
     RequirementView,
 )
-from shared.api import Consistent, CursorQuery, LimitQuery, RuntimeDep, command_context
+from shared.api import (
+    Consistent,
+    CursorQuery,
+    IdempotencyKey,
+    LimitQuery,
+    RuntimeDep,
+    run_command,
+)
 from shared.auth import Principal, Role, require_roles
-from shared.consistency import make_token
 from shared.events import Envelope
 from shared.eventstore import CommandContext
 from shared.problems import PROBLEM_RESPONSES, not_found
@@ -178,27 +180,18 @@ async def _act(
     status: int = 200,
     key: str | None = None,
     body: Any = None,
-    scope: str = "",
 ) -> JSONResponse:
     """Run one command on a deployment and answer the deployment as it now stands."""
-    limit_writes(request, who)
-    async with command(runtime) as conn:
 
-        async def respond() -> JSONResponse:
-            envelopes = await run(conn, command_context(who, request))
-            token = make_token(envelopes[-1].event_id)
-            target = deployment_id or UUID(envelopes[0].data["deployment_id"])
-            view = await _detail(conn, target, who)
-            return accepted(
-                {"deployment": view, "consistency_token": token},
-                token,
-                status,
-                f"/v1/deployments/{target}",
-            )
+    async def answer(conn: AsyncConnection, envelopes: list[Envelope], token: str) -> Any:
+        target = deployment_id or UUID(envelopes[0].data["deployment_id"])
+        view = await _detail(conn, target, who)
+        content = {"deployment": view, "consistency_token": token}
+        return jsonable_encoder(content), f"/v1/deployments/{target}"
 
-        if status == 201:
-            return await idempotent(conn, who, scope, key, body, respond)
-        return await respond()
+    return await run_command(
+        request, runtime, who, run, answer, body=body, idempotency_key=key, status=status
+    )
 
 
 @router.post(
@@ -226,7 +219,6 @@ async def plan_deployment(
         status=201,
         key=idempotency_key,
         body=body,
-        scope="deployments",
     )
 
 
@@ -257,7 +249,6 @@ async def nominate(
         status=201,
         key=idempotency_key,
         body=body,
-        scope=f"nominate:{deployment_id}",
     )
 
 
@@ -273,6 +264,7 @@ async def release(
     who: Liaison,
     runtime: RuntimeDep,
     deps: Deps,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The officer's home force agrees to release them (force liaison of that force)."""
     force = who.force or ""
@@ -282,6 +274,7 @@ async def release(
         runtime,
         deployment_id,
         lambda conn, ctx: handlers.release(conn, deps, deployment_id, officer_ref, force, ctx),
+        key=idempotency_key,
     )
 
 
@@ -297,6 +290,7 @@ async def clear(
     who: Manager,
     runtime: RuntimeDep,
     deps: Deps,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Clears the officer when vetting, medical, hostile-environment training and passport all
     stay valid through the tour's end; otherwise `409 clearance-failed` lists each failing item."""
@@ -306,6 +300,7 @@ async def clear(
         runtime,
         deployment_id,
         lambda conn, ctx: handlers.clear(conn, deps, deployment_id, officer_ref, ctx),
+        key=idempotency_key,
     )
 
 
@@ -322,6 +317,7 @@ async def repatriate(
     runtime: RuntimeDep,
     deps: Deps,
     body: RepatriateOfficer,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """With a published reason code and the date the officer came home."""
     return await _act(
@@ -332,6 +328,8 @@ async def repatriate(
         lambda conn, ctx: handlers.repatriate(
             conn, deps, deployment_id, officer_ref, body.reason_code, body.on, ctx
         ),
+        key=idempotency_key,
+        body=body,
     )
 
 
@@ -347,6 +345,7 @@ async def start(
     runtime: RuntimeDep,
     deps: Deps,
     body: Annotated[StartDeployment | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Only when every post has a cleared officer; otherwise `409 posts-not-filled`."""
     on = (body.on if body else None) or today()
@@ -356,6 +355,8 @@ async def start(
         runtime,
         deployment_id,
         lambda conn, ctx: handlers.start(conn, deps, deployment_id, on, ctx),
+        key=idempotency_key,
+        body=body,
     )
 
 
@@ -371,6 +372,7 @@ async def extend(
     runtime: RuntimeDep,
     deps: Deps,
     body: ExtendTour,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Re-checks every deployed officer's vetting, medical, training, passport, availability and
     other bookings against the new end; `409 extension-not-possible` lists what fails."""
@@ -380,6 +382,8 @@ async def extend(
         runtime,
         deployment_id,
         lambda conn, ctx: handlers.extend(conn, deps, deployment_id, body.months, ctx),
+        key=idempotency_key,
+        body=body,
     )
 
 
@@ -395,6 +399,7 @@ async def complete(
     runtime: RuntimeDep,
     deps: Deps,
     body: Annotated[CompleteDeployment | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The tour ended and the officers still deployed returned."""
     on = (body.on if body else None) or today()
@@ -404,6 +409,8 @@ async def complete(
         runtime,
         deployment_id,
         lambda conn, ctx: handlers.complete(conn, deps, deployment_id, on, ctx),
+        key=idempotency_key,
+        body=body,
     )
 
 
@@ -419,6 +426,7 @@ async def cancel(
     runtime: RuntimeDep,
     deps: Deps,
     body: CancelDeployment,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Before the officers deploy; frees every nominated officer."""
     return await _act(
@@ -427,4 +435,6 @@ async def cancel(
         runtime,
         deployment_id,
         lambda conn, ctx: handlers.cancel(conn, deps, deployment_id, body.reason, ctx),
+        key=idempotency_key,
+        body=body,
     )

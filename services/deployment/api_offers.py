@@ -7,31 +7,38 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.deployment import handlers, queries
-from services.deployment.api_common import (
-    Deps,
-    IdempotencyKey,
-    Liaison,
-    Staff,
-    accepted,
-    command,
-    idempotent,
-    keyset_after,
-    limit_writes,
-    page,
-    today,
-)
+from services.deployment.api_common import Deps, Liaison, Staff, keyset_after, page, today
 from services.deployment.commands import OfferCapability
 from services.deployment.views import OfferAccepted, OfferPage, OfferView
-from shared.api import Consistent, CursorQuery, LimitQuery, RuntimeDep, command_context
+from shared.api import (
+    Answer,
+    Consistent,
+    CursorQuery,
+    IdempotencyKey,
+    LimitQuery,
+    RuntimeDep,
+    run_command,
+)
 from shared.auth import Principal, Role
-from shared.consistency import make_token
+from shared.events import Envelope
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.reference.data import Capability
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=PROBLEM_RESPONSES)
+
+
+def _answer(offer_id: UUID | None = None) -> Answer:
+    async def answer(conn: AsyncConnection, envelopes: list[Envelope], token: str) -> Any:
+        target = offer_id or UUID(envelopes[0].data["offer_id"])
+        view = await queries.get_offer(conn, target)
+        return jsonable_encoder({"offer": view, "consistency_token": token}), f"/v1/offers/{target}"
+
+    return answer
 
 
 def _own_force(who: Principal, force: str | None) -> str | None:
@@ -51,24 +58,17 @@ async def offer_officer(
     """Offer an officer of your force (from your token) for a capability. The officer gets a
     pseudonymous `officer_ref`; their name, contact and next of kin are sealed with a key of
     their own and never appear in answers, events or logs in clear."""
-    limit_writes(request, who)
     force = who.force or ""
-    async with command(runtime) as conn:
-
-        async def run() -> JSONResponse:
-            envelopes = await handlers.offer(
-                conn, deps, force, body, command_context(who, request), today()
-            )
-            offer_id = UUID(envelopes[0].data["offer_id"])
-            view = await queries.get_offer(conn, offer_id)
-            return accepted(
-                {"offer": view, "consistency_token": make_token(envelopes[-1].event_id)},
-                make_token(envelopes[-1].event_id),
-                201,
-                f"/v1/offers/{offer_id}",
-            )
-
-        return await idempotent(conn, who, "offers", idempotency_key, body.fingerprint(), run)
+    return await run_command(
+        request,
+        runtime,
+        who,
+        lambda conn, ctx: handlers.offer(conn, deps, force, body, ctx, today()),
+        _answer(),
+        body=body.fingerprint(),
+        idempotency_key=idempotency_key,
+        status=201,
+    )
 
 
 @router.get("", response_model=OfferPage, summary="Offered officers")
@@ -113,14 +113,18 @@ async def withdraw_offer(
     runtime: RuntimeDep,
     deps: Deps,
     reason: Annotated[str, Query(max_length=500, description="Why the offer is withdrawn")] = "",
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Withdraw your force's offer. Refused (`409 officer-committed`) while the officer is on a
     deployment that has not ended."""
-    limit_writes(request, who)
-    async with command(runtime) as conn:
-        envelopes = await handlers.withdraw_offer(
-            conn, deps, who.force or "", offer_id, reason, command_context(who, request), today()
-        )
-        token = make_token(envelopes[-1].event_id)
-        view = await queries.get_offer(conn, offer_id)
-        return accepted({"offer": view, "consistency_token": token}, token)
+    return await run_command(
+        request,
+        runtime,
+        who,
+        lambda conn, ctx: handlers.withdraw_offer(
+            conn, deps, who.force or "", offer_id, reason, ctx, today()
+        ),
+        _answer(offer_id),
+        body={"reason": reason},
+        idempotency_key=idempotency_key,
+    )

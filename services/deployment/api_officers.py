@@ -10,15 +10,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from services.deployment import handlers, privacy
-from services.deployment.api_common import Admin, Manager, command
+from services.deployment.api_common import Admin, Manager
 from services.deployment.views import AccessLogPage, Erasure, OfficerPersonal
 from shared.api import (
     CursorQuery,
     LimitQuery,
     RuntimeDep,
     command_context,
+    command_transaction,
     decode_cursor,
     encode_cursor,
+    refusals_as_problems,
 )
 from shared.problems import PROBLEM_RESPONSES, Problem
 
@@ -64,10 +66,11 @@ async def read_officer(
     the same transaction, with who asked, when, why, which fields and to whom they went. After an
     erasure the personal fields read `"erased"` and nothing is disclosed or logged."""
     ctx = command_context(who, request)
-    async with command(runtime) as conn:
-        view = await handlers.read_officer(
-            conn, officer_ref, who, justification.strip(), ctx.correlation_id
-        )
+    with refusals_as_problems():
+        async with command_transaction(runtime) as conn:
+            view = await handlers.read_officer(
+                conn, officer_ref, who, justification.strip(), ctx.correlation_id
+            )
     response.headers["Cache-Control"] = "no-store"
     return view
 
@@ -90,10 +93,11 @@ async def erase_officer(
     log."""
     ctx = command_context(who, request)
     why = (justification or "erasure of personal data").strip()
-    async with command(runtime) as conn:
-        erased_at, log_id = await handlers.erase_officer(
-            conn, officer_ref, who, why, ctx.correlation_id
-        )
+    with refusals_as_problems():
+        async with command_transaction(runtime) as conn:
+            erased_at, log_id = await handlers.erase_officer(
+                conn, officer_ref, who, why, ctx.correlation_id
+            )
     with contextlib.suppress(Exception):  # only reclaims space sooner; autovacuum would anyway
         await privacy.vacuum_keys(runtime.engine)
     log.info("personal data of %s erased (access log %d)", officer_ref, log_id)

@@ -1,5 +1,6 @@
 """The deployment service's command handlers: load the stream, gather the facts a rule needs,
-decide (pure), append. No HTTP here; SQL lives in `privacy`, `staffing` and `queries`."""
+decide (pure), append through the command path (`shared.commands`). No HTTP here; SQL lives in
+`privacy`, `staffing` and `queries`."""
 
 from __future__ import annotations
 
@@ -17,23 +18,17 @@ from services.deployment import crypto, domain, privacy, queries, staffing
 from services.deployment.commands import OfferCapability, PlanDeployment
 from services.deployment.domain import Deployment, DomainError, Offer
 from shared.auth import Principal
-from shared.consumer import ProjectionApplier
+from shared.commands import History, Writer
 from shared.events import Envelope, EventData
 from shared.eventstore import CommandContext, EventStore
 from shared.reference.data import ReferenceData
+from shared.refusals import NotFound
 
 
 @dataclass(frozen=True)
 class Deps:
-    store: EventStore
-    applier: ProjectionApplier
+    writer: Writer
     ref: ReferenceData
-
-
-class NotFound(Exception):
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
 
 
 def offer_stream(offer_id: UUID) -> str:
@@ -42,21 +37,6 @@ def offer_stream(offer_id: UUID) -> str:
 
 def deployment_stream(deployment_id: UUID) -> str:
     return f"deployment-{deployment_id}"
-
-
-async def _append(
-    conn: AsyncConnection,
-    deps: Deps,
-    stream_id: str,
-    events: list[EventData],
-    version: int,
-    ctx: CommandContext,
-) -> list[Envelope]:
-    envelopes = await deps.store.append(
-        conn, stream_id, events, expected_version=version, context=ctx
-    )
-    await deps.applier.apply_inline(conn, envelopes)
-    return envelopes
 
 
 def _double_booked(officer_ref: str) -> DomainError:
@@ -97,7 +77,7 @@ async def offer(
         today=today,
         officer_erased=key is None,
     )
-    return await _append(conn, deps, offer_stream(offer_id), events, 0, ctx)
+    return await deps.writer.append(conn, History.new(offer_stream(offer_id)), events, ctx)
 
 
 async def withdraw_offer(
@@ -109,13 +89,14 @@ async def withdraw_offer(
     ctx: CommandContext,
     today: date,
 ) -> list[Envelope]:
-    state = await load_offer(conn, deps.store, offer_id)
+    history = await deps.writer.load(conn, offer_stream(offer_id), related=False)
+    state = domain.fold_offer(history.events())
     if state is None or state.force != force:
         raise NotFound("offer")
     await privacy.find_officer(conn, state.officer_ref, lock=True)  # not while being nominated
     committed = await staffing.committed(conn, state.officer_ref, after=today)
     events = domain.decide_withdraw_offer(state, reason=reason, committed_to=committed)
-    return await _append(conn, deps, offer_stream(offer_id), events, state.version, ctx)
+    return await deps.writer.append(conn, history, events, ctx)
 
 
 # --- officers' personal data -------------------------------------------------------------------
@@ -191,10 +172,22 @@ async def erase_officer(
 
 # --- deployments -------------------------------------------------------------------------------
 async def load_deployment(
+    conn: AsyncConnection, writer: Writer, deployment_id: UUID
+) -> tuple[History, Deployment]:
+    history = await writer.load(conn, deployment_stream(deployment_id), related=False)
+    state = domain.fold(history.events())
+    if state is None:
+        raise NotFound("deployment")
+    return history, state
+
+
+async def _read_deployment(
     conn: AsyncConnection, store: EventStore, deployment_id: UUID
 ) -> Deployment:
-    history = await store.load(conn, deployment_stream(deployment_id))
-    state = domain.fold(env.payload() for env in history)
+    """Another deployment of the same request, read as a fact (not written to)."""
+    state = domain.fold(
+        env.payload() for env in await store.load(conn, deployment_stream(deployment_id))
+    )
     if state is None:
         raise NotFound("deployment")
     return state
@@ -203,13 +196,18 @@ async def load_deployment(
 async def plan(
     conn: AsyncConnection, deps: Deps, body: PlanDeployment, ctx: CommandContext, today: date
 ) -> list[Envelope]:
-    requirement = await queries.lock_requirement(conn, body.request_id)
-    live = []
-    for deployment_id in await staffing.deployments_of(conn, body.request_id):
-        existing = await load_deployment(conn, deps.store, deployment_id)
-        if existing.status in domain.LIVE:
-            live.append(deployment_id)
     deployment_id = uuid7()
+    # Keyed by the request: a withdrawal or hold consumed meanwhile waits for this command to
+    # commit (and then cancels what it planned), or this command waits and sees it.
+    history = await deps.writer.load(
+        conn, deployment_stream(deployment_id), key=str(body.request_id)
+    )
+    requirement = domain.requirement_of(body.request_id, (e.payload() for e in history.related))
+    live = []
+    for existing_id in await staffing.deployments_of(conn, body.request_id):
+        existing = await _read_deployment(conn, deps.writer.store, existing_id)
+        if existing.status in domain.LIVE:
+            live.append(existing_id)
     events = domain.decide_plan(
         requirement,
         deployment_id=deployment_id,
@@ -220,35 +218,33 @@ async def plan(
         today=today,
     )
     await staffing.record_deployment(conn, deployment_id, body.request_id)
-    return await _append(conn, deps, deployment_stream(deployment_id), events, 0, ctx)
+    return await deps.writer.append(conn, history, events, ctx)
 
 
 async def _decide_and_append(
     conn: AsyncConnection,
     deps: Deps,
-    state: Deployment,
+    deployment_id: UUID,
     decide: Callable[[Deployment], list[EventData]],
     ctx: CommandContext,
 ) -> list[Envelope]:
-    events = decide(state)
-    return await _append(
-        conn, deps, deployment_stream(state.deployment_id), events, state.version, ctx
-    )
+    history, state = await load_deployment(conn, deps.writer, deployment_id)
+    return await deps.writer.append(conn, history, decide(state), ctx)
 
 
 async def nominate(
     conn: AsyncConnection, deps: Deps, deployment_id: UUID, officer_ref: str, ctx: CommandContext
 ) -> list[Envelope]:
-    # The officer's row lock first: two nominations of one officer run one after the other, and
+    history, state = await load_deployment(conn, deps.writer, deployment_id)
+    # Then the officer's row lock: two nominations of one officer run one after the other, and
     # the second sees the first's booking. The exclusion constraint backs this up.
     officer = await privacy.find_officer(conn, officer_ref, lock=True)
     if officer is None:
         raise NotFound("officer")
-    state = await load_deployment(conn, deps.store, deployment_id)
     offers = [
         o
         for i in await queries.offer_ids_of(conn, officer_ref)
-        if (o := await load_offer(conn, deps.store, i)) is not None
+        if (o := await load_offer(conn, deps.writer.store, i)) is not None
     ]
     booked = await staffing.overlapping(
         conn, officer_ref, state.tour_start, state.tour_end, excluding=deployment_id
@@ -265,7 +261,7 @@ async def nominate(
         await staffing.book(conn, officer_ref, deployment_id, state.tour_start, state.tour_end)
     except staffing.DoubleBooked as exc:
         raise _double_booked(officer_ref) from exc
-    return await _append(conn, deps, deployment_stream(deployment_id), events, state.version, ctx)
+    return await deps.writer.append(conn, history, events, ctx)
 
 
 async def release(
@@ -276,38 +272,33 @@ async def release(
     force: str,
     ctx: CommandContext,
 ) -> list[Envelope]:
-    state = await load_deployment(conn, deps.store, deployment_id)
     return await _decide_and_append(
-        conn, deps, state, lambda s: domain.decide_release(s, officer_ref, force=force), ctx
+        conn, deps, deployment_id, lambda s: domain.decide_release(s, officer_ref, force=force), ctx
     )
 
 
 async def clear(
     conn: AsyncConnection, deps: Deps, deployment_id: UUID, officer_ref: str, ctx: CommandContext
 ) -> list[Envelope]:
-    state = await load_deployment(conn, deps.store, deployment_id)
+    history, state = await load_deployment(conn, deps.writer, deployment_id)
     nominee = state.nominee(officer_ref)
-    offer = None if nominee is None else await load_offer(conn, deps.store, nominee.offer_id)
-    return await _decide_and_append(
-        conn,
-        deps,
-        state,
-        lambda s: domain.decide_clear(s, officer_ref, offer=offer, ref=deps.ref),
-        ctx,
-    )
+    offer = None if nominee is None else await load_offer(conn, deps.writer.store, nominee.offer_id)
+    events = domain.decide_clear(state, officer_ref, offer=offer, ref=deps.ref)
+    return await deps.writer.append(conn, history, events, ctx)
 
 
 async def start(
     conn: AsyncConnection, deps: Deps, deployment_id: UUID, on: date, ctx: CommandContext
 ) -> list[Envelope]:
-    state = await load_deployment(conn, deps.store, deployment_id)
-    return await _decide_and_append(conn, deps, state, lambda s: domain.decide_start(s, on=on), ctx)
+    return await _decide_and_append(
+        conn, deps, deployment_id, lambda s: domain.decide_start(s, on=on), ctx
+    )
 
 
 async def extend(
     conn: AsyncConnection, deps: Deps, deployment_id: UUID, months: int, ctx: CommandContext
 ) -> list[Envelope]:
-    state = await load_deployment(conn, deps.store, deployment_id)
+    history, state = await load_deployment(conn, deps.writer, deployment_id)
     deployed = sorted(
         (n for n in state.nominees if n.status == domain.OfficerStatus.DEPLOYED),
         key=lambda n: n.officer_ref,
@@ -317,7 +308,7 @@ async def extend(
     booked: dict[str, list[UUID]] = {}
     for n in deployed:  # locked in a fixed order, so two extensions cannot deadlock
         await privacy.find_officer(conn, n.officer_ref, lock=True)
-        offer_state = await load_offer(conn, deps.store, n.offer_id)
+        offer_state = await load_offer(conn, deps.writer.store, n.offer_id)
         assert offer_state is not None
         offers[n.officer_ref] = offer_state
         booked[n.officer_ref] = await staffing.overlapping(
@@ -334,7 +325,7 @@ async def extend(
         await staffing.extend(conn, deployment_id, [n.officer_ref for n in deployed], new_end)
     except staffing.DoubleBooked as exc:
         raise _double_booked(", ".join(offers)) from exc
-    return await _append(conn, deps, deployment_stream(deployment_id), events, state.version, ctx)
+    return await deps.writer.append(conn, history, events, ctx)
 
 
 async def repatriate(
@@ -346,11 +337,10 @@ async def repatriate(
     on: date,
     ctx: CommandContext,
 ) -> list[Envelope]:
-    state = await load_deployment(conn, deps.store, deployment_id)
     envelopes = await _decide_and_append(
         conn,
         deps,
-        state,
+        deployment_id,
         lambda s: domain.decide_repatriate(
             s, officer_ref, reason_code=reason_code, on=on, ref=deps.ref
         ),
@@ -363,9 +353,8 @@ async def repatriate(
 async def complete(
     conn: AsyncConnection, deps: Deps, deployment_id: UUID, on: date, ctx: CommandContext
 ) -> list[Envelope]:
-    state = await load_deployment(conn, deps.store, deployment_id)
     envelopes = await _decide_and_append(
-        conn, deps, state, lambda s: domain.decide_complete(s, on=on), ctx
+        conn, deps, deployment_id, lambda s: domain.decide_complete(s, on=on), ctx
     )
     await staffing.end_early(conn, deployment_id, on)
     return envelopes
@@ -374,9 +363,8 @@ async def complete(
 async def cancel(
     conn: AsyncConnection, deps: Deps, deployment_id: UUID, reason: str, ctx: CommandContext
 ) -> list[Envelope]:
-    state = await load_deployment(conn, deps.store, deployment_id)
     envelopes = await _decide_and_append(
-        conn, deps, state, lambda s: domain.decide_cancel(s, reason=reason), ctx
+        conn, deps, deployment_id, lambda s: domain.decide_cancel(s, reason=reason), ctx
     )
     await staffing.release(conn, deployment_id)
     return envelopes

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.deployment import reactions
 from services.deployment.domain import requirement_status
+from services.deployment.reactions import add_reactions
 from services.deployment.tables import (
     deployment_officers,
     deployment_timeline,
@@ -28,18 +28,21 @@ from services.deployment.tables import (
 )
 from shared.catalogue.deployment import (
     CapabilityOffered,
+    CapabilityWithdrawn,
+    DeploymentCancelled,
     DeploymentCompleted,
     DeploymentPlanned,
     DeploymentStarted,
     OfficerCleared,
     OfficerNominated,
+    OfficerReleased,
     OfficerRepatriated,
     TourExtended,
 )
-from shared.catalogue.triage import RequestApproved
+from shared.catalogue.intake import RequestWithdrawn
+from shared.catalogue.triage import RequestApproved, RequestPutOnHold, RequestResumed
 from shared.events import Envelope, EventData
 from shared.projection import Projection
-from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
 
 E = TypeVar("E", bound=EventData)
 
@@ -51,11 +54,8 @@ def _typed(env: Envelope, kind: type[E]) -> E:
     return payload
 
 
-PROJECTION = Projection(
-    name="deployment",
-    topics=(INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS),
-    metadata=metadata,
-)
+PROJECTION = Projection(name="deployment", metadata=metadata)
+add_reactions(PROJECTION)
 
 
 # --- requirements ------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ async def _upsert_requirement(
     )
 
 
-@PROJECTION.on("RequestApproved")
+@PROJECTION.on(RequestApproved.event_type)
 async def approved(conn: AsyncConnection, env: Envelope) -> None:
     e = _typed(env, RequestApproved)
     await _upsert_requirement(
@@ -106,31 +106,23 @@ async def approved(conn: AsyncConnection, env: Envelope) -> None:
     )
 
 
-@PROJECTION.on("RequestResumed")
+@PROJECTION.on(RequestResumed.event_type)
 async def resumed(conn: AsyncConnection, env: Envelope) -> None:
     await _upsert_requirement(conn, UUID(env.data["request_id"]), env, decision="resumed")
 
 
-@PROJECTION.on("RequestPutOnHold")
+@PROJECTION.on(RequestPutOnHold.event_type)
 async def put_on_hold(conn: AsyncConnection, env: Envelope) -> None:
-    # The requirement's row first: a deployment being planned for it holds the row, so this waits
-    # for that plan to commit and then cancels it too.
     await _upsert_requirement(conn, UUID(env.data["request_id"]), env, decision="on_hold")
-    reason = "The hub put the request on hold" + (
-        f": {env.data['reason']}" if env.data.get("reason") else ""
-    )
-    await reactions.cancel_for_request(conn, env, reason[:2000], apply=PROJECTION.apply)
 
 
-@PROJECTION.on("RequestWithdrawn")
+@PROJECTION.on(RequestWithdrawn.event_type)
 async def withdrawn(conn: AsyncConnection, env: Envelope) -> None:
     await _upsert_requirement(conn, UUID(env.data["request_id"]), env, withdrawn=True)
-    reason = f"The partner withdrew the request: {env.data['reason']}"
-    await reactions.cancel_for_request(conn, env, reason[:2000], apply=PROJECTION.apply)
 
 
 # --- offers ------------------------------------------------------------------------------------
-@PROJECTION.on("CapabilityOffered")
+@PROJECTION.on(CapabilityOffered.event_type)
 async def offered(conn: AsyncConnection, env: Envelope) -> None:
     e = _typed(env, CapabilityOffered)
     await conn.execute(
@@ -145,7 +137,7 @@ async def offered(conn: AsyncConnection, env: Envelope) -> None:
     )
 
 
-@PROJECTION.on("CapabilityWithdrawn")
+@PROJECTION.on(CapabilityWithdrawn.event_type)
 async def offer_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
     await conn.execute(
         offers.update()
@@ -244,7 +236,7 @@ async def _requirement_follows(
     )
 
 
-@PROJECTION.on("DeploymentPlanned")
+@PROJECTION.on(DeploymentPlanned.event_type)
 async def planned(conn: AsyncConnection, env: Envelope) -> None:
     e = _typed(env, DeploymentPlanned)
     inserted = await conn.scalar(
@@ -264,7 +256,7 @@ async def planned(conn: AsyncConnection, env: Envelope) -> None:
         await _requirement_follows(conn, env, "planned")
 
 
-@PROJECTION.on("OfficerNominated")
+@PROJECTION.on(OfficerNominated.event_type)
 async def nominated(conn: AsyncConnection, env: Envelope) -> None:
     if not await _advance(conn, env):
         return
@@ -280,13 +272,13 @@ async def nominated(conn: AsyncConnection, env: Envelope) -> None:
     await _requirement_follows(conn, env, "staffing")
 
 
-@PROJECTION.on("OfficerReleased")
+@PROJECTION.on(OfficerReleased.event_type)
 async def released(conn: AsyncConnection, env: Envelope) -> None:
     if await _advance(conn, env):
         await _officer(conn, env, status="released", released_at=env.occurred_at)
 
 
-@PROJECTION.on("OfficerCleared")
+@PROJECTION.on(OfficerCleared.event_type)
 async def cleared(conn: AsyncConnection, env: Envelope) -> None:
     if await _advance(conn, env):
         await _officer(
@@ -299,7 +291,7 @@ async def cleared(conn: AsyncConnection, env: Envelope) -> None:
         await _restaff(conn, env)
 
 
-@PROJECTION.on("DeploymentStarted")
+@PROJECTION.on(DeploymentStarted.event_type)
 async def started(conn: AsyncConnection, env: Envelope) -> None:
     e = _typed(env, DeploymentStarted)
     if not await _advance(conn, env, status="deployed", started_on=e.started_on):
@@ -316,13 +308,13 @@ async def started(conn: AsyncConnection, env: Envelope) -> None:
     await _requirement_follows(conn, env, "deployed")
 
 
-@PROJECTION.on("TourExtended")
+@PROJECTION.on(TourExtended.event_type)
 async def extended(conn: AsyncConnection, env: Envelope) -> None:
     new_end = _typed(env, TourExtended).new_end
     await _advance(conn, env, tour_end=new_end, extensions=deployments.c.extensions + 1)
 
 
-@PROJECTION.on("OfficerRepatriated")
+@PROJECTION.on(OfficerRepatriated.event_type)
 async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
     if await _advance(conn, env):
         e = _typed(env, OfficerRepatriated)
@@ -335,7 +327,7 @@ async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
         )
 
 
-@PROJECTION.on("DeploymentCompleted")
+@PROJECTION.on(DeploymentCompleted.event_type)
 async def completed(conn: AsyncConnection, env: Envelope) -> None:
     completed_on = _typed(env, DeploymentCompleted).completed_on
     if not await _advance(conn, env, status="completed", completed_on=completed_on):
@@ -352,7 +344,7 @@ async def completed(conn: AsyncConnection, env: Envelope) -> None:
     await _requirement_follows(conn, env, "completed")
 
 
-@PROJECTION.on("DeploymentCancelled")
+@PROJECTION.on(DeploymentCancelled.event_type)
 async def cancelled(conn: AsyncConnection, env: Envelope) -> None:
     if await _advance(conn, env, status="cancelled", cancel_reason=env.data["reason"]):
         await _requirement_follows(conn, env, "cancelled")

@@ -187,14 +187,3 @@ deployment_requests = sa.Table(
     sa.Column("deployment_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("request_id", UUID(as_uuid=True), nullable=False, index=True),
 )
-
-#: Consumed events this service has already reacted to on its write side (a cancellation after a
-#: withdrawal): a projection rebuild replays them without reacting again.
-reactions = sa.Table(
-    "reactions",
-    write_metadata,
-    sa.Column("trigger_event_id", UUID(as_uuid=True), primary_key=True),
-    sa.Column(
-        "reacted_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-    ),
-)

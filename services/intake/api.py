@@ -2,77 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake import handlers, queries
 from services.intake.commands import AmendRequest, SubmitRequest, WithdrawRequest
-from services.intake.domain import DomainError, Status
 from services.intake.views import Accepted, RequestDetail, RequestPage
 from shared.api import (
     Consistent,
     CursorQuery,
+    IdempotencyKey,
     LimitQuery,
-    RateLimiter,
     RuntimeDep,
-    command_context,
-    command_transaction,
     decode_cursor,
     encode_cursor,
-    idempotent,
+    run_command,
 )
 from shared.auth import Principal, Role, require_roles
-from shared.consistency import TOKEN_HEADER, make_token
+from shared.commands import Writer
 from shared.events import Envelope
-from shared.eventstore import ConcurrencyConflict
 from shared.problems import PROBLEM_RESPONSES, Problem, not_found
-from shared.service import Runtime
+from shared.request_status import Status
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEM_RESPONSES)
 Partner = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Repeat a POST safely: the same key and body answer the first response again",
-    ),
-]
 
 
-async def _deps(runtime: RuntimeDep) -> handlers.Deps:
-    assert runtime.applier is not None
-    return handlers.Deps(store=runtime.store, applier=runtime.applier)
+async def _writer(runtime: RuntimeDep) -> Writer:
+    assert runtime.writer is not None
+    return runtime.writer
 
 
-Deps = Annotated[handlers.Deps, Depends(_deps)]
+WriterDep = Annotated[Writer, Depends(_writer)]
 
 
-def _limit(request: Request, who: Principal) -> None:
-    limiter: RateLimiter = request.app.state.write_limiter
-    limiter.take(who.partner_id or who.subject)
+def _answer(partner: Principal, request_id: UUID | None = None) -> Any:
+    """The request as it now stands, with the consistency token."""
 
+    async def answer(
+        conn: AsyncConnection, envelopes: list[Envelope], token: str
+    ) -> tuple[Any, str]:
+        rid = request_id or UUID(envelopes[0].data["request_id"])
+        view = await queries.get_request(conn, partner.partner_id or "", rid)
+        body = Accepted(request=RequestDetail.model_validate(view), consistency_token=token)
+        return body.model_dump(mode="json"), f"/v1/requests/{rid}"
 
-def _domain_problem(err: DomainError) -> Problem:
-    return Problem(409, err.rule, "Not possible in this state", err.detail)
-
-
-async def _respond(
-    conn: AsyncConnection, partner: Principal, request_id: UUID, token: str, status: int
-) -> JSONResponse:
-    view = await queries.get_request(conn, partner.partner_id or "", request_id)
-    body = Accepted(request=RequestDetail.model_validate(view), consistency_token=token).model_dump(
-        mode="json"
-    )
-    headers = {TOKEN_HEADER: token, "Location": f"/v1/requests/{request_id}"}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return answer
 
 
 @router.post(
@@ -82,27 +62,23 @@ async def submit_request(
     request: Request,
     partner: Partner,
     runtime: RuntimeDep,
-    deps: Deps,
+    writer: WriterDep,
     body: Annotated[SubmitRequest, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Submit a request for UK policing assistance on behalf of the organisation in your token.
     The server sets the id, the reference (`JIPH-2026-000123`), the status and the timestamps.
     Answers `201` with `Location` and a consistency token."""
-    _limit(request, partner)
-
-    async with command_transaction(runtime) as conn:
-
-        async def run() -> JSONResponse:
-            envelopes = await handlers.submit(
-                conn, deps, partner.partner_id or "", body, command_context(partner, request)
-            )
-            request_id = UUID(envelopes[0].data["request_id"])
-            token = make_token(envelopes[-1].event_id)
-            return await _respond(conn, partner, request_id, token, 201)
-
-        scope = f"partner:{partner.partner_id}"
-        return await idempotent(conn, scope, idempotency_key, body, run)
+    return await run_command(
+        request,
+        runtime,
+        partner,
+        lambda conn, ctx: handlers.submit(conn, writer, partner.partner_id or "", body, ctx),
+        _answer(partner),
+        body=body,
+        idempotency_key=idempotency_key,
+        status=201,
+    )
 
 
 @router.get("", response_model=RequestPage, summary="Your organisation's requests")
@@ -170,20 +146,22 @@ async def amend_request(
     request: Request,
     partner: Partner,
     runtime: RuntimeDep,
-    deps: Deps,
+    writer: WriterDep,
     body: AmendRequest,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Answer the hub's information request, or change the request before it is assessed.
     In any other state: `409` with the reason."""
-    _limit(request, partner)
-    context = command_context(partner, request)
-    return await _change(
+    return await run_command(
+        request,
         runtime,
         partner,
-        request_id,
-        lambda conn: handlers.amend(
-            conn, deps, partner.partner_id or "", request_id, body, context
+        lambda conn, ctx: handlers.amend(
+            conn, writer, partner.partner_id or "", request_id, body, ctx
         ),
+        _answer(partner, request_id),
+        body=body,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -193,43 +171,19 @@ async def withdraw_request(
     request: Request,
     partner: Partner,
     runtime: RuntimeDep,
-    deps: Deps,
+    writer: WriterDep,
     body: WithdrawRequest,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Withdraw the request, with a reason; possible until its deployment starts."""
-    _limit(request, partner)
-    context = command_context(partner, request)
-    return await _change(
+    return await run_command(
+        request,
         runtime,
         partner,
-        request_id,
-        lambda conn: handlers.withdraw(
-            conn, deps, partner.partner_id or "", request_id, body.reason, context
+        lambda conn, ctx: handlers.withdraw(
+            conn, writer, partner.partner_id or "", request_id, body.reason, ctx
         ),
+        _answer(partner, request_id),
+        body=body,
+        idempotency_key=idempotency_key,
     )
-
-
-async def _change(
-    runtime: Runtime,
-    partner: Principal,
-    request_id: UUID,
-    command: Callable[[AsyncConnection], Awaitable[list[Envelope]]],
-) -> JSONResponse:
-    """Run a command on an existing request in the one committing transaction; map its
-    refusals to problems; answer the request as it now stands with a consistency token."""
-    try:
-        async with command_transaction(runtime) as conn:
-            envelopes = await command(conn)
-            token = make_token(envelopes[-1].event_id)
-            return await _respond(conn, partner, request_id, token, 200)
-    except handlers.NotFound as exc:
-        raise not_found("request") from exc
-    except DomainError as err:
-        raise _domain_problem(err) from err
-    except ConcurrencyConflict as exc:
-        raise Problem(
-            409,
-            "version-conflict",
-            "Changed meanwhile",
-            "the request changed meanwhile; read it and try again",
-        ) from exc

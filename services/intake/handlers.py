@@ -1,8 +1,8 @@
-"""Intake's command handlers: load the stream, decide (pure), append. No HTTP, no SQL text."""
+"""Intake's command handlers: load the history, decide (pure), append through the command path
+(`shared.commands`). No HTTP, no SQL text beyond the reference sequence."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -10,23 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from uuid6 import uuid7
 
-from services.intake import domain, queries
+from services.intake import domain
 from services.intake.commands import AmendRequest, SubmitRequest
 from shared.catalogue.intake import Contact, RequestSubmitted, RoleProfile
-from shared.consumer import ProjectionApplier
+from shared.commands import History, Writer
 from shared.db import driver
 from shared.events import Envelope
-from shared.eventstore import CommandContext, EventStore
-
-
-@dataclass(frozen=True)
-class Deps:
-    store: EventStore
-    applier: ProjectionApplier
-
-
-class NotFound(Exception):
-    pass
+from shared.eventstore import CommandContext
+from shared.refusals import NotFound
 
 
 def stream_id(request_id: UUID) -> str:
@@ -57,7 +48,7 @@ async def _create_sequence(conn: AsyncConnection, sequence: str) -> None:
 
 
 async def submit(
-    conn: AsyncConnection, deps: Deps, partner_id: str, body: SubmitRequest, ctx: CommandContext
+    conn: AsyncConnection, writer: Writer, partner_id: str, body: SubmitRequest, ctx: CommandContext
 ) -> list[Envelope]:
     request_id = uuid7()
     reference = await next_reference(conn, datetime.now(UTC).year)
@@ -80,63 +71,45 @@ async def submit(
         classification=body.classification,
         contact=Contact(**body.contact.model_dump()),
     )
-    envelopes = await deps.store.append(
-        conn, stream_id(request_id), [event], expected_version=0, context=ctx
-    )
-    await deps.applier.apply_inline(conn, envelopes, new_keys=True)  # the request id is new
-    return envelopes
+    return await writer.append(conn, History.new(stream_id(request_id)), [event], ctx)
 
 
 async def _load(
-    conn: AsyncConnection, deps: Deps, partner_id: str, request_id: UUID
-) -> domain.RequestState:
-    history = await deps.store.load(conn, stream_id(request_id))
-    state = domain.fold(env.payload() for env in history)
+    conn: AsyncConnection, writer: Writer, partner_id: str, request_id: UUID
+) -> tuple[History, domain.RequestState]:
+    history = await writer.load(conn, stream_id(request_id), key=str(request_id))
+    state = domain.fold(env.payload() for env in history.everything())
     if state is None or state.partner_id != partner_id:
-        raise NotFound(request_id)  # another partner's request looks exactly like a missing one
-    return state
+        raise NotFound("request")  # another partner's request looks exactly like a missing one
+    return history, state
 
 
 async def amend(
     conn: AsyncConnection,
-    deps: Deps,
+    writer: Writer,
     partner_id: str,
     request_id: UUID,
     body: AmendRequest,
     ctx: CommandContext,
 ) -> list[Envelope]:
-    state = await _load(conn, deps, partner_id, request_id)
-    await queries.lock_request(conn, request_id)  # the status cannot change until we commit
-    view = await queries.status_view(conn, request_id)
+    history, state = await _load(conn, writer, partner_id, request_id)
     events = domain.decide_amend(
         state,
-        view.status,
         changes=body.changes.as_changes(),
         answers=body.answers,
         information_request_id=body.information_request_id,
-        open_information_request=view.open_information_request,
     )
-    envelopes = await deps.store.append(
-        conn, stream_id(request_id), events, expected_version=state.version, context=ctx
-    )
-    await deps.applier.apply_inline(conn, envelopes)
-    return envelopes
+    return await writer.append(conn, history, events, ctx)
 
 
 async def withdraw(
     conn: AsyncConnection,
-    deps: Deps,
+    writer: Writer,
     partner_id: str,
     request_id: UUID,
     reason: str,
     ctx: CommandContext,
 ) -> list[Envelope]:
-    state = await _load(conn, deps, partner_id, request_id)
-    await queries.lock_request(conn, request_id)  # the status cannot change until we commit
-    view = await queries.status_view(conn, request_id)
-    events = domain.decide_withdraw(state, view.status, reason)
-    envelopes = await deps.store.append(
-        conn, stream_id(request_id), events, expected_version=state.version, context=ctx
-    )
-    await deps.applier.apply_inline(conn, envelopes)
-    return envelopes
+    history, state = await _load(conn, writer, partner_id, request_id)
+    events = domain.decide_withdraw(state, reason)
+    return await writer.append(conn, history, events, ctx)

@@ -1,6 +1,7 @@
 """Intake's read side: every gateway event about a request becomes a timeline entry, and the
 partner-visible status is re-derived from the whole timeline, so the order in which the three
-topics are consumed does not matter."""
+topics are consumed does not matter. (The backbone holds the request's key lock meanwhile: the
+consumer and a partner's command never overwrite each other's status.)"""
 
 from __future__ import annotations
 
@@ -9,32 +10,26 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.domain import Status, status_of
-from services.intake.queries import lock_request
 from services.intake.tables import metadata, requests, timeline
 from services.intake.timeline import partner_entry
+from shared.catalogue.deployment import DeploymentCompleted, DeploymentStarted, OfficerRepatriated
+from shared.catalogue.intake import RequestAmended, RequestSubmitted
+from shared.catalogue.triage import InformationRequested
 from shared.db import driver, jsonb, qualified
-from shared.events import Envelope
+from shared.events import REGISTRY, Envelope
 from shared.projection import Projection
-from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
+from shared.request_status import Status, status_of
 
-PROJECTION = Projection(
-    name="intake",
-    topics=(INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS),
-    metadata=metadata,
-)
+PROJECTION = Projection(name="intake", metadata=metadata)
 
 
 # The statements every submission runs go straight to asyncpg (see shared.db.driver).
 async def _record(conn: AsyncConnection, env: Envelope) -> UUID | None:
-    """Add the event to its request's timeline, holding the request's lock until commit: the
-    status is then re-derived from a timeline no concurrent writer can change under it (the
-    consumer of one topic and a partner's command would otherwise overwrite each other)."""
+    """Add the event to its request's timeline."""
     entry = partner_entry(env)
     if entry is None or env.data.get("request_id") is None:
         return None
     request_id = UUID(env.data["request_id"])
-    await lock_request(conn, request_id)
     summary, details = entry
     await (await driver(conn)).execute(
         f"INSERT INTO {qualified(conn, timeline)}"
@@ -55,11 +50,11 @@ async def _refresh(
 ) -> None:
     db = await driver(conn)
     rows = await db.fetch(
-        f"SELECT event_type, details FROM {qualified(conn, timeline)}"
+        f"SELECT event_type FROM {qualified(conn, timeline)}"
         " WHERE request_id = $1 ORDER BY occurred_at, event_id",
         request_id,
     )
-    status = status_of((r["event_type"], r["details"]) for r in rows)
+    status = status_of(r["event_type"] for r in rows)
     await db.execute(
         f"UPDATE {qualified(conn, requests)} SET status = $2,"
         " updated_at = greatest(updated_at, $3) WHERE request_id = $1",
@@ -73,7 +68,7 @@ async def _refresh(
         )
 
 
-@PROJECTION.on("RequestSubmitted")
+@PROJECTION.on(RequestSubmitted.event_type)
 async def submitted(conn: AsyncConnection, env: Envelope) -> None:
     d = env.data
     request_id = UUID(d["request_id"])
@@ -98,7 +93,7 @@ async def submitted(conn: AsyncConnection, env: Envelope) -> None:
     await _refresh(conn, request_id, env)
 
 
-@PROJECTION.on("RequestAmended")
+@PROJECTION.on(RequestAmended.event_type)
 async def amended(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     assert request_id is not None
@@ -113,7 +108,7 @@ async def amended(conn: AsyncConnection, env: Envelope) -> None:
     await _refresh(conn, request_id, env, **values)
 
 
-@PROJECTION.on("InformationRequested")
+@PROJECTION.on(InformationRequested.event_type)
 async def information_requested(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     assert request_id is not None
@@ -126,14 +121,14 @@ async def information_requested(conn: AsyncConnection, env: Envelope) -> None:
     )
 
 
-@PROJECTION.on("DeploymentStarted")
+@PROJECTION.on(DeploymentStarted.event_type)
 async def deployment_started(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     assert request_id is not None
     await _refresh(conn, request_id, env, headcount_deployed=len(env.data["officer_refs"]))
 
 
-@PROJECTION.on("OfficerRepatriated")
+@PROJECTION.on(OfficerRepatriated.event_type)
 async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     assert request_id is not None
@@ -145,29 +140,18 @@ async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
     )
 
 
-@PROJECTION.on("DeploymentCompleted")
+@PROJECTION.on(DeploymentCompleted.event_type)
 async def completed(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     assert request_id is not None
     await _refresh(conn, request_id, env, headcount_deployed=0)
 
 
-@PROJECTION.on(
-    "RequestWithdrawn",
-    "RequestTriaged",
-    "RequestAssessed",
-    "ApprovalGiven",
-    "RequestApproved",
-    "RequestRejected",
-    "RequestPutOnHold",
-    "RequestResumed",
-    "DeploymentPlanned",
-    "OfficerNominated",
-    "OfficerReleased",
-    "OfficerCleared",
-    "TourExtended",
-    "DeploymentCancelled",
-)
+#: Every other event about a request: a timeline entry and perhaps a new status.
+OTHER_REQUEST_EVENTS = set(REGISTRY.event_types(with_field="request_id")) - set(PROJECTION.handlers)
+
+
+@PROJECTION.on(*sorted(OTHER_REQUEST_EVENTS))
 async def status_change(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     if request_id is not None:

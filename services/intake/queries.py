@@ -1,4 +1,4 @@
-"""Read-model SELECTs behind intake's GET endpoints (and the status a command checks)."""
+"""Read-model SELECTs behind intake's GET endpoints."""
 
 from __future__ import annotations
 
@@ -11,33 +11,8 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.domain import Status
 from services.intake.tables import requests, timeline
-from shared.db import driver, lock_until_commit, qualified
-
-
-async def lock_request(conn: AsyncConnection, request_id: UUID) -> None:
-    """One writer per request at a time, until commit: commands and the consumer alike."""
-    await lock_until_commit(conn, f"intake-request:{request_id}")
-
-
-@dataclass(frozen=True)
-class StatusView:
-    status: Status
-    open_information_request: UUID | None
-
-
-async def status_view(conn: AsyncConnection, request_id: UUID) -> StatusView:
-    row = (
-        await conn.execute(
-            sa.select(requests.c.status, requests.c.open_information_request).where(
-                requests.c.request_id == request_id
-            )
-        )
-    ).first()
-    if row is None:  # not projected yet: the request was just submitted
-        return StatusView(Status.SUBMITTED, None)
-    return StatusView(Status(row.status), row.open_information_request)
+from shared.db import driver, qualified
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from typing import Any
 from uuid import UUID
 
 from shared.reference.data import load_reference_data
+from shared.request_status import Status, next_status
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
 
 #: Fields that never enter the reporting database: personal data of contacts and officers.
 PERSONAL_FIELDS = frozenset({"contact", "personal_data", "next_of_kin"})
-FINAL = frozenset({"rejected", "closed", "withdrawn"})
 _TOPIC_RANK = {INTAKE_EVENTS: 0, TRIAGE_EVENTS: 1, DEPLOYMENT_EVENTS: 2}
 
 
@@ -60,42 +60,6 @@ def in_order(events: Iterable[Logged]) -> list[Logged]:
     )
 
 
-def next_status(current: str, event_type: str) -> str:
-    """The request's status (DESIGN §1) after one more gateway event."""
-    if current in FINAL and event_type != "RequestWithdrawn":
-        return current
-    match event_type:
-        case "RequestTriaged":
-            return "in_triage" if current == "submitted" else current
-        case "InformationRequested":
-            return "information_requested"
-        case "RequestAmended":
-            return "in_triage" if current == "information_requested" else current
-        case "RequestAssessed":
-            return "assessed"
-        case "RequestApproved":
-            return "approved"
-        case "RequestRejected":
-            return "rejected"
-        case "RequestPutOnHold":
-            return "on_hold"
-        case "RequestResumed":
-            return "assessed" if current == "on_hold" else current
-        case "DeploymentPlanned":
-            return "sourcing" if current in ("approved", "sourcing") else current
-        case "OfficerNominated" | "OfficerReleased" | "OfficerCleared":
-            return "deploying" if current in ("sourcing", "deploying") else current
-        case "DeploymentStarted" | "TourExtended":
-            return "deployed"
-        case "DeploymentCompleted":
-            return "closed"
-        case "DeploymentCancelled":
-            return "approved" if current in ("sourcing", "deploying") else current
-        case "RequestWithdrawn":
-            return "withdrawn" if current not in ("deployed", "closed", "rejected") else current
-    return current
-
-
 def request_row(events: Sequence[Logged]) -> dict[str, Any] | None:
     """The flat request row, or None until the submission itself has been seen."""
     ordered = in_order(events)
@@ -117,7 +81,7 @@ def request_row(events: Sequence[Logged]) -> dict[str, Any] | None:
         "funding_source": d.get("funding_source"),
         "headcount": d["headcount"],
         "needed_by": _date(d.get("needed_by")),
-        "status": "submitted",
+        "status": Status.SUBMITTED,
         "score": None,
         "risk_tier": None,
         "submitted_at": submitted.occurred_at,
@@ -133,6 +97,7 @@ def request_row(events: Sequence[Logged]) -> dict[str, Any] | None:
         _apply_to_request(row, e)
         row["status"] = next_status(row["status"], e.event_type)
         row["updated_at"] = max(row["updated_at"], e.occurred_at)
+    row["status"] = row["status"].value
     row["region"] = row["region"] or region_of(row["country"])
     row["approved"] = row["decision"] == "approved"
     row["rejected"] = row["decision"] == "rejected"

@@ -23,51 +23,15 @@ from services.reporting.tables import (
     offers,
     requests,
 )
-from shared.db import any_of, lock_all_until_commit
-from shared.events import Envelope
+from shared.catalogue.deployment import CapabilityOffered, CapabilityWithdrawn
+from shared.db import any_of
+from shared.events import REGISTRY, Envelope
 from shared.projection import Projection
-from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
 
-PROJECTION = Projection(
-    name="reporting",
-    topics=(INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS),
-    metadata=metadata,
-)
+PROJECTION = Projection(name="reporting", metadata=metadata, keeps_inbox=False)
 
-INTAKE_TYPES = frozenset({"RequestSubmitted", "RequestAmended", "RequestWithdrawn"})
-TRIAGE_TYPES = frozenset(
-    {
-        "RequestTriaged",
-        "InformationRequested",
-        "RequestAssessed",
-        "ApprovalGiven",
-        "RequestApproved",
-        "RequestRejected",
-        "RequestPutOnHold",
-        "RequestResumed",
-    }
-)
-DEPLOYMENT_TYPES = frozenset(
-    {
-        "DeploymentPlanned",
-        "OfficerNominated",
-        "OfficerReleased",
-        "OfficerCleared",
-        "DeploymentStarted",
-        "TourExtended",
-        "OfficerRepatriated",
-        "DeploymentCompleted",
-        "DeploymentCancelled",
-    }
-)
-
-
-def topic_of(event_type: str) -> str:
-    if event_type in INTAKE_TYPES:
-        return INTAKE_EVENTS
-    if event_type in TRIAGE_TYPES:
-        return TRIAGE_EVENTS
-    return DEPLOYMENT_EVENTS
+#: Every event about a request, on any topic: the catalogue says which.
+REQUEST_EVENTS = REGISTRY.event_types(with_field="request_id")
 
 
 def log_row(env: Envelope) -> dict[str, Any]:
@@ -76,7 +40,7 @@ def log_row(env: Envelope) -> dict[str, Any]:
         "event_id": env.event_id,
         "request_id": UUID(d["request_id"]) if d.get("request_id") else None,
         "deployment_id": UUID(d["deployment_id"]) if d.get("deployment_id") else None,
-        "topic": topic_of(env.event_type),
+        "topic": env.topic,
         "stream_id": env.stream_id,
         "stream_version": env.stream_version,
         "event_type": env.event_type,
@@ -158,12 +122,11 @@ async def refresh_deployments(conn: AsyncConnection, deployment_ids: Iterable[UU
         await conn.execute(insert(deployment_officers), officers)
 
 
-@PROJECTION.on_batch(*INTAKE_TYPES, *TRIAGE_TYPES, *DEPLOYMENT_TYPES)
+@PROJECTION.on_batch(*REQUEST_EVENTS)
 async def request_events(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
-    """Log the events, then re-derive each touched request and deployment once."""
+    """Log the events, then re-derive each touched request and deployment once. (The backbone
+    holds each request's key lock: replicas consuming different topics never race here.)"""
     request_ids = sorted({UUID(e.data["request_id"]) for e in envs})
-    # Serialise refreshes of one request's rows (replicas consuming different topics may race).
-    await lock_all_until_commit(conn, [f"reporting-request:{r}" for r in request_ids])
     await log_events(conn, envs)
     deployment_ids = {UUID(e.data["deployment_id"]) for e in envs if e.data.get("deployment_id")}
     if deployment_ids:
@@ -171,12 +134,12 @@ async def request_events(conn: AsyncConnection, envs: Sequence[Envelope]) -> Non
     await refresh_requests(conn, request_ids)
 
 
-@PROJECTION.on(*INTAKE_TYPES, *TRIAGE_TYPES, *DEPLOYMENT_TYPES)
+@PROJECTION.on(*REQUEST_EVENTS)
 async def request_event(conn: AsyncConnection, env: Envelope) -> None:
     await request_events(conn, [env])
 
 
-@PROJECTION.on("CapabilityOffered")
+@PROJECTION.on(CapabilityOffered.event_type)
 async def offered(conn: AsyncConnection, env: Envelope) -> None:
     await log_events(conn, [env])
     d = env.data
@@ -200,7 +163,7 @@ async def offered(conn: AsyncConnection, env: Envelope) -> None:
     )
 
 
-@PROJECTION.on("CapabilityWithdrawn")
+@PROJECTION.on(CapabilityWithdrawn.event_type)
 async def offer_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
     await log_events(conn, [env])
     await conn.execute(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,19 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.triage import handlers, queries
 from services.triage.commands import AssessCase, DecideOnCase, RequestInformation
 from services.triage.config import TriageConfig
-from services.triage.domain import CaseStatus, DomainError
+from services.triage.domain import CaseStatus
 from services.triage.views import Accepted, CaseDetail, CasePage, ReasonCodeList
 from shared.api import (
     Consistent,
     CursorQuery,
+    Handle,
+    IdempotencyKey,
     LimitQuery,
-    RateLimiter,
     RuntimeDep,
-    command_context,
-    command_transaction,
     decode_cursor,
     encode_cursor,
-    idempotent,
+    run_command,
 )
 from shared.auth import (
     Clearance,
@@ -37,9 +35,8 @@ from shared.auth import (
     clearance_at_least,
     require_roles,
 )
-from shared.consistency import TOKEN_HEADER, make_token
 from shared.events import Envelope
-from shared.eventstore import CommandContext, ConcurrencyConflict
+from shared.eventstore import CommandContext
 from shared.problems import PROBLEM_RESPONSES, Problem, not_found
 from shared.reference.data import Capability, PartnerType, Region, RiskTier
 
@@ -56,17 +53,7 @@ Reader = Annotated[
 ]
 Officer = Annotated[Principal, Depends(require_roles(Role.TRIAGE_OFFICER))]
 Decider = Annotated[Principal, Depends(require_roles(Role.APPROVER, Role.MINISTER))]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Repeat a POST safely: the same key and body answer the first response again",
-    ),
-]
 SENSITIVE = "OFFICIAL-SENSITIVE"
-_TITLES = {403: "Not allowed for you", 409: "Not possible in this state", 422: "Invalid request"}
 
 
 async def _config(request: Request) -> TriageConfig:
@@ -78,8 +65,8 @@ Config = Annotated[TriageConfig, Depends(_config)]
 
 
 async def _deps(runtime: RuntimeDep, config: Config) -> handlers.Deps:
-    assert runtime.applier is not None
-    return handlers.Deps(store=runtime.store, applier=runtime.applier, config=config)
+    assert runtime.writer is not None
+    return handlers.Deps(writer=runtime.writer, config=config)
 
 
 Deps = Annotated[handlers.Deps, Depends(_deps)]
@@ -186,8 +173,6 @@ async def rejection_reasons(_: CurrentPrincipal, config: Config) -> dict[str, An
 
 # --- writes -----------------------------------------------------------------------------------
 
-Run = Callable[[AsyncConnection, CommandContext], Awaitable[list[Envelope]]]
-
 
 async def _command(
     request: Request,
@@ -196,41 +181,18 @@ async def _command(
     request_id: UUID,
     body: Any,
     key: str | None,
-    run: Run,
+    run: Handle,
 ) -> JSONResponse:
-    """Run a command in the one committing transaction and answer the case plus a consistency
-    token; a repeated Idempotency-Key answers the first response again."""
-    limiter: RateLimiter = request.app.state.write_limiter
-    limiter.take(who.subject)
-    scope = f"staff:{who.subject}:{request.url.path}"
-    try:
-        async with command_transaction(runtime) as conn:
+    """Run a command on the case and answer the case as it now stands (redacted for the
+    caller) with a consistency token."""
 
-            async def respond() -> JSONResponse:
-                envelopes = await run(conn, command_context(who, request))
-                token = make_token(envelopes[-1].event_id)
-                case = await queries.get_case(conn, request_id)
-                assert case is not None  # projected inline in this transaction
-                view = Accepted(
-                    case=CaseDetail.model_validate(redact(case, who)), consistency_token=token
-                )
-                return JSONResponse(
-                    jsonable_encoder(view),
-                    headers={TOKEN_HEADER: token, "Location": f"/v1/cases/{request_id}"},
-                )
+    async def answer(conn: AsyncConnection, _: list[Envelope], token: str) -> tuple[Any, str]:
+        case = await queries.get_case(conn, request_id)
+        assert case is not None  # projected inline in this transaction
+        view = Accepted(case=CaseDetail.model_validate(redact(case, who)), consistency_token=token)
+        return jsonable_encoder(view), f"/v1/cases/{request_id}"
 
-            return await idempotent(conn, scope, key, body, respond)
-    except handlers.NotFound as exc:
-        raise not_found("case") from exc
-    except DomainError as err:
-        raise Problem(err.status, err.rule, _TITLES.get(err.status, "Refused"), err.detail) from err
-    except ConcurrencyConflict as exc:
-        raise Problem(
-            409,
-            "version-conflict",
-            "Changed meanwhile",
-            "the case changed while you acted on it; read it and try again",
-        ) from exc
+    return await run_command(request, runtime, who, run, answer, body=body, idempotency_key=key)
 
 
 @router.post("/{request_id}/assessment", response_model=Accepted, summary="Assess a case")

@@ -32,6 +32,7 @@ from shared.catalogue.triage import (
 )
 from shared.events import EventData
 from shared.reference.data import Country, ReferenceData
+from shared.refusals import DomainError, forbidden, invalid
 from shared.topics import TRIAGE_EVENTS
 
 #: An override of the computed score must be explained in at least this many characters.
@@ -67,17 +68,6 @@ class Decision(StrEnum):
 
 #: Who decides at each stage (the role claim of the token).
 STAGE_ROLE = {Stage.BOARD: "approver", Stage.MINISTERIAL: "minister"}
-
-
-class DomainError(Exception):
-    """A rule refused the command; `rule` is the stable problem type slug, `status` the HTTP
-    status that says why (403: not you; 409: not in this state; 422: not with these values)."""
-
-    def __init__(self, rule: str, detail: str, status: int = 409) -> None:
-        super().__init__(detail)
-        self.rule = rule
-        self.detail = detail
-        self.status = status
 
 
 def case_stream_id(request_id: UUID) -> str:
@@ -362,7 +352,7 @@ def decide_request_information(
             "can be requested only before the assessment",
         )
     if not command.questions:
-        raise DomainError("questions-required", "ask at least one question", 422)
+        raise invalid("questions-required", "ask at least one question")
     return [
         InformationRequested(
             request_id=state.request_id,
@@ -390,17 +380,14 @@ def decide_assess(
             )
     rationale = (command.override_rationale or "").strip()
     if command.score_override is not None and len(rationale) < MIN_OVERRIDE_RATIONALE:
-        raise DomainError(
+        raise invalid(
             "override-rationale-required",
             "overriding the computed score needs a "
             f"written rationale of at least {MIN_OVERRIDE_RATIONALE} characters",
-            422,
         )
     if command.score_override is None and rationale:
-        raise DomainError(
-            "rationale-without-override",
-            "an override rationale is given but no score_override",
-            422,
+        raise invalid(
+            "rationale-without-override", "an override rationale is given but no score_override"
         )
     computed = score_case(
         state.request, country, scoring, risk_tier=command.risk_tier, alignment=command.alignment
@@ -434,8 +421,8 @@ def decide_decision(
     then the case's state, then separation of duties."""
     needed = STAGE_ROLE[command.stage]
     if who.role != needed:
-        raise DomainError(
-            "wrong-role-for-stage", f"a {command.stage.value} decision needs the {needed} role", 403
+        raise forbidden(
+            "wrong-role-for-stage", f"a {command.stage.value} decision needs the {needed} role"
         )
     _refuse_closed(state)
     if state.status in BEFORE_ASSESSMENT:
@@ -495,17 +482,14 @@ def _approve(state: CaseState, command: Decide, who: Staff, rules: Rules) -> lis
     )
     if command.stage == Stage.BOARD:
         if who.subject == assessment.assessor:
-            raise DomainError(
-                "approver-is-assessor",
-                "the board approver of a request may not be its assessor",
-                403,
+            raise forbidden(
+                "approver-is-assessor", "the board approver of a request may not be its assessor"
             )
         return [approval] if ministerial else [approval, _approved(state)]
     if who.subject in (assessment.assessor, state.board_approver):
-        raise DomainError(
+        raise forbidden(
             "minister-not-independent",
             "the ministerial approver may be neither the assessor nor the board approver",
-            403,
         )
     return [approval, _approved(state)]
 
@@ -526,17 +510,15 @@ def _approved(state: CaseState) -> RequestApproved:
 
 def _reject(state: CaseState, command: Decide, rules: Rules) -> list[EventData]:
     if not command.reason_code:
-        raise DomainError(
+        raise invalid(
             "reason-code-required",
             "a rejection needs a published reason_code (GET /v1/reference/rejection-reasons)",
-            422,
         )
     if command.reason_code not in rules.rejection_reasons:
-        raise DomainError(
+        raise invalid(
             "reason-code-unknown",
             f"'{command.reason_code}' is not a published "
             "rejection reason (GET /v1/reference/rejection-reasons)",
-            422,
         )
     _require_active(state, command.stage)
     return [

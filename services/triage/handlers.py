@@ -1,6 +1,7 @@
-"""Triage's command handlers: load the case, decide (pure), append, project. No HTTP, no SQL
-text. The case stream is the authority on triage's own decisions (optimistic concurrency on
-it); the partner's facts (amendments, withdrawal) come from the projection's history."""
+"""Triage's command handlers: load the case's history, decide (pure), append through the
+command path (`shared.commands`). No HTTP, no SQL text. The case stream is the authority on
+triage's own decisions; the partner's facts (submission, amendments, withdrawal) come from
+intake's events about the request, as the inbox holds them."""
 
 from __future__ import annotations
 
@@ -14,50 +15,29 @@ from uuid6 import uuid7
 
 from services.triage import domain, queries
 from services.triage.config import TriageConfig
-from shared.consumer import ProjectionApplier
-from shared.events import Envelope, EventData
-from shared.eventstore import CommandContext, EventStore
+from shared.commands import History, Writer
+from shared.events import Envelope
+from shared.eventstore import CommandContext
+from shared.refusals import NotFound
+from shared.topics import INTAKE_EVENTS
 
 
 @dataclass(frozen=True)
 class Deps:
-    store: EventStore
-    applier: ProjectionApplier
+    writer: Writer
     config: TriageConfig
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
-class NotFound(Exception):
-    pass
-
-
-async def load(conn: AsyncConnection, deps: Deps, request_id: UUID) -> domain.CaseState:
-    own = await deps.store.load(conn, domain.case_stream_id(request_id))
-    if not own:
-        raise NotFound(request_id)
-    partner = await queries.intake_payloads(conn, request_id)
-    state = domain.fold([*partner, *(env.payload() for env in own)])
+async def load(
+    conn: AsyncConnection, writer: Writer, request_id: UUID
+) -> tuple[History, domain.CaseState]:
+    history = await writer.load(conn, domain.case_stream_id(request_id), key=str(request_id))
+    partner = [e.payload() for e in history.related if e.topic == INTAKE_EVENTS]
+    state = domain.fold([*partner, *history.events()]) if history.exists else None
     if state is None:
-        raise NotFound(request_id)
-    return state
-
-
-async def _append(
-    conn: AsyncConnection,
-    deps: Deps,
-    state: domain.CaseState,
-    events: list[EventData],
-    ctx: CommandContext,
-) -> list[Envelope]:
-    envelopes = await deps.store.append(
-        conn,
-        domain.case_stream_id(state.request_id),
-        events,
-        expected_version=state.version,
-        context=ctx,
-    )
-    await deps.applier.apply_inline(conn, envelopes)
-    return envelopes
+        raise NotFound("case")
+    return history, state
 
 
 async def request_information(
@@ -67,9 +47,9 @@ async def request_information(
     command: domain.AskForInformation,
     ctx: CommandContext,
 ) -> list[Envelope]:
-    state = await load(conn, deps, request_id)
+    history, state = await load(conn, deps.writer, request_id)
     events = domain.decide_request_information(state, command, information_request_id=uuid7())
-    return await _append(conn, deps, state, events, ctx)
+    return await deps.writer.append(conn, history, events, ctx)
 
 
 async def assess(
@@ -79,7 +59,7 @@ async def assess(
     command: domain.Assess,
     ctx: CommandContext,
 ) -> list[Envelope]:
-    state = await load(conn, deps, request_id)
+    history, state = await load(conn, deps.writer, request_id)
     country = deps.config.reference.country(str(state.request["country"]))
     if country is None:
         raise ValueError(f"unknown country {state.request['country']!r}")
@@ -89,7 +69,7 @@ async def assess(
     events = domain.decide_assess(
         state, command, assessor=ctx.actor.subject, country=country, scoring=scoring
     )
-    return await _append(conn, deps, state, events, ctx)
+    return await deps.writer.append(conn, history, events, ctx)
 
 
 async def decide(
@@ -99,7 +79,7 @@ async def decide(
     command: domain.Decide,
     ctx: CommandContext,
 ) -> list[Envelope]:
-    state = await load(conn, deps, request_id)
+    history, state = await load(conn, deps.writer, request_id)
     who = domain.Staff(subject=ctx.actor.subject, role=ctx.actor.role)
     events = domain.decide_decision(state, command, who=who, rules=deps.config.rules)
-    return await _append(conn, deps, state, events, ctx)
+    return await deps.writer.append(conn, history, events, ctx)

@@ -9,8 +9,6 @@ from services.triage import queries
 from services.triage.api import reference_router, router
 from services.triage.config import TriageConfig
 from services.triage.projection import build_projection
-from services.triage.reactions import CaseOpener
-from shared.eventstore import EventStore
 from shared.service import ServiceDefinition, create_service_app
 from shared.settings import ServiceSettings, settings_for
 
@@ -18,10 +16,7 @@ NAME = "triage"
 Settings = settings_for(NAME)
 CONFIG = TriageConfig.load()
 
-#: The projection opens a case when a request is submitted: it appends through this store.
-PROJECTION = build_projection(
-    CaseOpener(EventStore(producer=NAME), CONFIG.policy, CONFIG.reference)
-)
+PROJECTION = build_projection(CONFIG)
 
 DEFINITION = ServiceDefinition(
     name=NAME,

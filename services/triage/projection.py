@@ -12,49 +12,29 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage import queries
+from services.triage.config import TriageConfig
 from services.triage.domain import CaseState
-from services.triage.reactions import CaseOpener
+from services.triage.reactions import add_reactions
 from services.triage.tables import capability_offers, case_history, cases, metadata
-from shared.consumer_state import mark_applied
+from shared.catalogue.deployment import CapabilityOffered, CapabilityWithdrawn
 from shared.db import driver, jsonb, qualified
-from shared.events import Envelope
+from shared.events import REGISTRY, Envelope
 from shared.projection import Projection
-from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
+from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS
 
-CASE_EVENTS = (
-    "RequestAmended",
-    "RequestWithdrawn",
-    "RequestTriaged",
-    "InformationRequested",
-    "RequestAssessed",
-    "ApprovalGiven",
-    "RequestApproved",
-    "RequestRejected",
-    "RequestPutOnHold",
-    "RequestResumed",
-)
+#: What a case is made of: the partner's events about the request and the case's own.
+CASE_EVENTS = REGISTRY.event_types(topic=INTAKE_EVENTS) + REGISTRY.event_types(topic=TRIAGE_EVENTS)
 
 
-def build_projection(opener: CaseOpener) -> Projection:
-    """The projection, with the case opener its RequestSubmitted handler reacts through."""
-    projection = Projection(
-        name="triage", topics=(INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS), metadata=metadata
-    )
-
-    @projection.on("RequestSubmitted")
-    async def submitted(conn: AsyncConnection, env: Envelope) -> None:
-        request_id = await record(conn, env)
-        for opened in await opener.open_case(conn, env):
-            # Projected at once, and marked processed so the consumer skips it when it comes back.
-            await record(conn, opened)
-            await mark_applied(conn, [opened.event_id])
-        await refresh(conn, request_id)
+def build_projection(config: TriageConfig) -> Projection:
+    """The projection, with the reactions that open cases."""
+    projection = Projection(name="triage", metadata=metadata)
 
     @projection.on(*CASE_EVENTS)
     async def case_event(conn: AsyncConnection, env: Envelope) -> None:
         await refresh(conn, await record(conn, env))
 
-    @projection.on("CapabilityOffered")
+    @projection.on(CapabilityOffered.event_type)
     async def offered(conn: AsyncConnection, env: Envelope) -> None:
         d = env.data
         await conn.execute(
@@ -67,7 +47,7 @@ def build_projection(opener: CaseOpener) -> Projection:
             .on_conflict_do_nothing()
         )
 
-    @projection.on("CapabilityWithdrawn")
+    @projection.on(CapabilityWithdrawn.event_type)
     async def withdrawn(conn: AsyncConnection, env: Envelope) -> None:
         await conn.execute(
             capability_offers.update()
@@ -75,20 +55,20 @@ def build_projection(opener: CaseOpener) -> Projection:
             .values(withdrawn=True)
         )
 
+    add_reactions(projection, config)
     return projection
 
 
 async def record(conn: AsyncConnection, env: Envelope) -> UUID:
-    """Add the event to its case's history (once), holding the case's lock until commit."""
+    """Add the event to its case's history (once)."""
     request_id = UUID(env.data["request_id"])
-    await queries.lock_case(conn, request_id)
     await (await driver(conn)).execute(
         f"INSERT INTO {qualified(conn, case_history)} (event_id, request_id, topic, stream_id,"
         " stream_version, event_type, schema_version, occurred_at, actor_subject, actor_role,"
         " data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
         env.event_id,
         request_id,
-        _topic(env),
+        env.topic,
         env.stream_id,
         env.stream_version,
         env.event_type,
@@ -99,14 +79,6 @@ async def record(conn: AsyncConnection, env: Envelope) -> UUID:
         jsonb(env.data),
     )
     return request_id
-
-
-def _topic(env: Envelope) -> str:
-    return (
-        INTAKE_EVENTS
-        if env.event_type in ("RequestSubmitted", "RequestAmended", "RequestWithdrawn")
-        else TRIAGE_EVENTS
-    )
 
 
 async def refresh(conn: AsyncConnection, request_id: UUID) -> None:

@@ -13,15 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage import domain
 from services.triage.tables import capability_offers, case_history, cases
-from shared.db import driver, lock_until_commit, qualified
+from shared.db import driver, qualified
 from shared.events import REGISTRY, EventData
-from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS
-
-
-async def lock_case(conn: AsyncConnection, request_id: UUID) -> None:
-    """Serialise the writers of one case row (consumer and commands) until commit, so that no
-    fold of the history overwrites a fold that saw more of it."""
-    await lock_until_commit(conn, f"triage-case:{request_id}")
+from shared.topics import TRIAGE_EVENTS
 
 
 async def offered_officers(conn: AsyncConnection, capability: str, on: date) -> int:
@@ -37,16 +31,6 @@ async def offered_officers(conn: AsyncConnection, capability: str, on: date) -> 
 
 def _decode(row: Mapping[Any, Any]) -> EventData:
     return REGISTRY.decode(row["event_type"], row["schema_version"], row["data"])
-
-
-async def intake_payloads(conn: AsyncConnection, request_id: UUID) -> list[EventData]:
-    """The partner's events about the request (submission, amendments, withdrawal), in order."""
-    rows = await conn.execute(
-        sa.select(case_history.c.event_type, case_history.c.schema_version, case_history.c.data)
-        .where(case_history.c.request_id == request_id, case_history.c.topic == INTAKE_EVENTS)
-        .order_by(case_history.c.stream_version, case_history.c.event_id)
-    )
-    return [_decode(row._mapping) for row in rows]
 
 
 @dataclass(frozen=True)

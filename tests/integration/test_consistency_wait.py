@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.consistency import AppliedWatcher
-from shared.consumer_state import mark_applied
+from shared.consumer.state import mark_applied
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.backbone_tables import REBUILD_SCHEMA, consumer_offsets
 from shared.consumer import ProjectionApplier, ProjectionConsumer
-from shared.deadletters import list_dead_letters, resolve
+from shared.consumer.rebuild import ProjectionRebuild
+from shared.consumer.redrive import list_dead_letters, resolve
 from shared.events import Envelope
-from shared.rebuild import ProjectionRebuild
 from shared.topics import deadletter_topic
 from tests.conftest import NewTopicFactory
 from tests.support import (

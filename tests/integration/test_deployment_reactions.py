@@ -4,6 +4,7 @@ cancellation, also when the withdrawal races a plan and when the projection is r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -34,11 +35,13 @@ from shared.backbone_tables import (
 )
 from shared.catalogue.intake import RequestWithdrawn
 from shared.catalogue.triage import RequestApproved
+from shared.commands import Writer
 from shared.consumer import ProjectionApplier
 from shared.db import create_engine, migrate
 from shared.events import Actor, Envelope, EventData
 from shared.eventstore import CommandContext, EventStore
 from shared.reference.data import load_reference_data
+from tests.support import record_of
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "deployment" / "migrations"
@@ -56,8 +59,9 @@ async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def deps(engine: AsyncEngine) -> handlers.Deps:
-    applier = ProjectionApplier(engine, PROJECTION, service="deployment")
-    return handlers.Deps(EventStore(producer="deployment"), applier, load_reference_data())
+    store = EventStore(producer="deployment")
+    applier = ProjectionApplier(engine, PROJECTION, service="deployment", store=store)
+    return handlers.Deps(Writer(store, applier), load_reference_data())
 
 
 def envelope(data: EventData, stream: str, producer: str) -> Envelope:
@@ -90,10 +94,18 @@ def withdrawal(request_id: uuid.UUID) -> Envelope:
     return envelope(data, f"request-{request_id}", "intake")
 
 
+_offsets = itertools.count()
+
+
 async def consume(deps: handlers.Deps, env: Envelope) -> None:
     """What the consumer does with one record: apply it in a transaction of its own."""
-    async with deps.applier.transaction() as conn:
-        await deps.applier.apply_one(conn, env)
+    await deps.writer.applier.apply_records([record_of(env, next(_offsets))])
+
+
+async def redeliver(deps: handlers.Deps, env: Envelope) -> None:
+    """A delivery that got past the processed-events check: applied again regardless."""
+    async with deps.writer.applier.transaction() as conn:
+        await deps.writer.applier.apply_one(conn, env)
 
 
 def an_offer() -> OfferCapability:
@@ -159,7 +171,7 @@ async def test_a_withdrawal_cancels_once_even_when_delivered_twice(
 
     gone = withdrawal(request_id)
     await consume(deps, gone)
-    await consume(deps, gone)  # a redelivery that got past the processed-events check
+    await redeliver(deps, gone)
 
     [cancelled] = await cancellations(engine, deployment_id)
     assert cancelled.causation_id == str(gone.event_id) and cancelled.actor.role == "system"
@@ -181,7 +193,7 @@ async def test_a_withdrawal_consumed_while_a_plan_commits_still_cancels_it(
         planned = await handlers.plan(conn, deps, body, CTX, TODAY)
         racing = asyncio.create_task(consume(deps, withdrawal(request_id)))
         await asyncio.sleep(0.5)
-        assert not racing.done()  # it waits for the requirement the plan holds
+        assert not racing.done()  # it waits for the request's key, which the plan holds
     await racing
     assert len(await cancellations(engine, uuid.UUID(planned[0].data["deployment_id"]))) == 1
 
@@ -212,7 +224,13 @@ async def test_a_rebuild_replays_the_withdrawal_without_cancelling_again_and_com
         ]
     async with engine.begin() as conn:
         await conn.run_sync(create_projection_schema, REBUILD_SCHEMA, metadata, generation=2)
-    shadow = ProjectionApplier(engine, PROJECTION, service="deployment", schema=REBUILD_SCHEMA)
+    shadow = ProjectionApplier(
+        engine,
+        PROJECTION,
+        service="deployment",
+        schema=REBUILD_SCHEMA,
+        store=deps.writer.store,
+    )
     # Topics interleave: the deployment events first, then the approval and the withdrawal.
     for env in [*stored, *history]:
         async with shadow.transaction() as conn:

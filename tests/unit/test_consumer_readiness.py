@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
-from shared import consumer as consumer_module
 from shared.consumer import ProjectionConsumer
+from shared.consumer import live as consumer_module
 
 P0, P1 = TopicPartition("jiph.intake.events", 0), TopicPartition("jiph.intake.events", 1)
 

@@ -19,6 +19,7 @@ from services.deployment.domain import (
     OfferTerms,
     OfficerStatus,
     Requirement,
+    requirement_of,
 )
 from shared.catalogue.deployment import (
     CapabilityOffered,
@@ -33,8 +34,11 @@ from shared.catalogue.deployment import (
     OfficerRepatriated,
     TourExtended,
 )
+from shared.catalogue.intake import RequestWithdrawn
+from shared.catalogue.triage import RequestApproved, RequestPutOnHold, RequestResumed
 from shared.events import EventData
 from shared.reference.data import load_reference_data
+from shared.refusals import Kind
 
 REF = load_reference_data()
 TODAY = date(2027, 1, 10)
@@ -168,7 +172,7 @@ class TestOfferCapability:
 
     def test_an_availability_window_that_ends_before_it_starts_is_invalid(self) -> None:
         error = refused("availability-window", lambda: self.decide(available_to=date(2026, 12, 1)))
-        assert error.invalid
+        assert error.kind == Kind.INVALID
 
     def test_an_availability_window_already_over_is_refused(self) -> None:
         refused(
@@ -276,7 +280,7 @@ class TestPlanDeployment:
     @pytest.mark.parametrize(
         ("req", "rule"),
         [
-            (None, "request-not-approved"),
+            (requirement_of(uuid4(), []), "request-not-approved"),
             (requirement(decision=None), "request-not-approved"),
             (requirement(decision="resumed"), "request-not-approved"),
             (requirement(decision="on_hold"), "request-on-hold"),
@@ -284,9 +288,31 @@ class TestPlanDeployment:
         ],
     )
     def test_only_an_approved_request_standing_is_planned(
-        self, req: Requirement | None, rule: str
+        self, req: Requirement, rule: str
     ) -> None:
         refused(rule, lambda: self.decide(req))
+
+    def test_the_requirement_is_folded_from_triage_and_intake_events_in_order(self) -> None:
+        rid = uuid4()
+        approval = RequestApproved(
+            request_id=rid,
+            reference="JIPH-2027-000001",
+            country="SO",
+            capability="training",
+            headcount=2,
+            classification="OFFICIAL",
+            needed_by=date(2027, 6, 1),
+            tour_length_months=6,
+        )
+        held = RequestPutOnHold(request_id=rid, reason="")
+        resumed = RequestResumed(request_id=rid, reason="")
+        assert requirement_of(rid, [approval]).decision == "approved"
+        assert requirement_of(rid, [held, resumed, approval]).decision == "approved"
+        assert requirement_of(rid, [held]).decision == "on_hold"
+        gone = requirement_of(
+            rid, [approval, RequestWithdrawn(request_id=rid, partner_id="p", reason="x")]
+        )
+        assert gone.withdrawn and gone.headcount == 2
 
     def test_a_request_has_one_live_deployment(self) -> None:
         refused("deployment-exists", lambda: self.decide(requirement(), live_deployments=[uuid4()]))
@@ -298,7 +324,10 @@ class TestPlanDeployment:
         )
 
     def test_a_tour_ends_after_it_starts(self) -> None:
-        assert refused("tour-dates", lambda: self.decide(requirement(), tour_end=START)).invalid
+        assert (
+            refused("tour-dates", lambda: self.decide(requirement(), tour_end=START)).kind
+            == Kind.INVALID
+        )
 
     def test_a_tour_is_planned_for_at_most_two_years(self) -> None:
         refused("tour-too-long", lambda: self.decide(requirement(), tour_end=date(2029, 6, 1)))
@@ -458,7 +487,7 @@ class TestClear:
             "training_expires",
             "passport_expires",
         ]
-        assert not error.invalid
+        assert error.kind != Kind.INVALID
 
     def test_an_expiry_on_the_last_day_of_the_tour_is_valid_through_it(self) -> None:
         o = offer(medical_expires=END)
@@ -569,9 +598,12 @@ class TestExtend:
     @pytest.mark.parametrize("months", [0, 13])
     def test_an_extension_is_one_to_twelve_months(self, months: int) -> None:
         o = offer()
-        assert refused(
-            "extension-months", lambda: self.decide(given(*staffed(o), started(o)), months)
-        ).invalid
+        assert (
+            refused(
+                "extension-months", lambda: self.decide(given(*staffed(o), started(o)), months)
+            ).kind
+            == Kind.INVALID
+        )
 
 
 class TestRepatriate:
@@ -589,9 +621,13 @@ class TestRepatriate:
 
     def test_the_reason_code_is_from_the_published_list(self) -> None:
         o = offer()
-        assert refused(
-            "unknown-reason-code", lambda: self.decide(given(*staffed(o), started(o)), "homesick")
-        ).invalid
+        assert (
+            refused(
+                "unknown-reason-code",
+                lambda: self.decide(given(*staffed(o), started(o)), "homesick"),
+            ).kind
+            == Kind.INVALID
+        )
 
     @pytest.mark.parametrize("on", [START - timedelta(1), END + timedelta(1)])
     def test_the_date_lies_within_the_tour(self, on: date) -> None:

@@ -20,7 +20,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.backbone_tables import PROJECTION_SCHEMA, REBUILD_SCHEMA, create_projection_schema
-from shared.consumer import ProjectionApplier, projection_lock_id
+from shared.consumer.applier import ProjectionApplier
+from shared.consumer.state import projection_lock_id
+from shared.eventstore import EventStore
 from shared.projection import Projection
 from shared.telemetry import get_tracer, projection_rebuild_events
 
@@ -49,6 +51,7 @@ class ProjectionRebuild:
         service: str,
         bootstrap_servers: str,
         batch: int = 5000,
+        store: EventStore | None = None,
     ) -> None:
         self.engine = engine
         self.projection = projection
@@ -56,8 +59,15 @@ class ProjectionRebuild:
         self.bootstrap_servers = bootstrap_servers
         self.batch = batch
         self.progress = RebuildProgress()
+        # Reactions run here too: one the live consumer has not taken yet is taken once, by
+        # whichever meets its event first (the record of it is on the write side).
         self.applier = ProjectionApplier(
-            engine, projection, service=service, schema=REBUILD_SCHEMA, trace_each_event=False
+            engine,
+            projection,
+            service=service,
+            schema=REBUILD_SCHEMA,
+            trace_each_event=False,
+            store=store,
         )
 
     @property

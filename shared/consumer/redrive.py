@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.backbone_tables import dead_letters, parked_events
-from shared.consumer import ProjectionApplier, describe_error
-from shared.consumer_state import applied_among, mark_applied
+from shared.consumer.applier import ProjectionApplier
+from shared.consumer.deadletters import HeldRecord, dead_letter
+from shared.consumer.records import describe_error
+from shared.consumer.state import applied_among, lock_keys, mark_applied
 from shared.events import Envelope
 
 
@@ -102,6 +104,7 @@ async def resolve(
         ).first()
         if row is None:
             raise DeadLetterNotFound(dead_letter_id)
+        await lock_keys(conn, [row.key])  # as a consumer batch or a command on that key would
         if action == "redrive":
             error = await _try_apply(applier, conn, bytes(row.value))
             if error is not None:
@@ -134,7 +137,7 @@ async def _try_apply(applier: ProjectionApplier, conn: AsyncConnection, value: b
     if await applied_among(conn, [envelope.event_id]):
         return None
     try:
-        await applier.apply_one(conn, envelope)
+        await applier.apply_one(conn, envelope, value)
     except Exception as exc:
         return describe_error(exc)
     await mark_applied(conn, [envelope.event_id])
@@ -144,7 +147,8 @@ async def _try_apply(applier: ProjectionApplier, conn: AsyncConnection, value: b
 async def _drain_parked(
     applier: ProjectionApplier, conn: AsyncConnection, key: str
 ) -> tuple[int, int | None]:
-    """Apply the key's parked events in order; stop at the first failure and dead-letter it."""
+    """Apply the key's parked events in order; stop at the first failure and dead-letter it
+    (through the consumer's own writer: a row, a record on the dead-letter topic, a count)."""
     rows = (
         await conn.execute(
             sa.select(parked_events)
@@ -155,35 +159,10 @@ async def _drain_parked(
     ).all()
     applied = 0
     for row in rows:
+        await conn.execute(parked_events.delete().where(parked_events.c.seq == row.seq))
         error = await _try_apply(applier, conn, bytes(row.value))
         if error is not None:
-            envelope = _maybe_envelope(bytes(row.value))
-            new_id = await conn.scalar(
-                dead_letters.insert()
-                .values(
-                    topic=row.topic,
-                    partition=row.partition,
-                    offset=row.offset,
-                    key=key,
-                    event_id=str(envelope.event_id) if envelope else None,
-                    event_type=envelope.event_type if envelope else None,
-                    error=error,
-                    attempts=1,
-                    value=row.value,
-                    headers=row.headers,
-                    status="parked",
-                )
-                .returning(dead_letters.c.id)
-            )
-            await conn.execute(parked_events.delete().where(parked_events.c.seq == row.seq))
-            return applied, int(new_id or 0)
-        await conn.execute(parked_events.delete().where(parked_events.c.seq == row.seq))
+            held = HeldRecord.of_parked(row)
+            return applied, await dead_letter(conn, applier.service, held, error, attempts=1)
         applied += 1
     return applied, None
-
-
-def _maybe_envelope(value: bytes) -> Envelope | None:
-    try:
-        return Envelope.from_bytes(value)
-    except Exception:
-        return None

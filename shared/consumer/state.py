@@ -9,15 +9,52 @@ into a schema of its own).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Collection, Iterable, Mapping
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.backbone_tables import consumer_offsets, dead_letters, processed_events, projection_meta
+from shared.backbone_tables import (
+    consumer_offsets,
+    dead_letters,
+    processed_events,
+    projection_meta,
+    reactions,
+)
 from shared.db import driver, qualified
 
 Partition = tuple[str, int]
+
+
+def projection_lock_id(service: str) -> int:
+    """Batches hold it shared; a rebuild's swap holds it exclusively."""
+    return zlib.crc32(f"projection:{service}".encode())
+
+
+async def lock_keys(conn: AsyncConnection, keys: Collection[str]) -> None:
+    """One writer per key (a request, an offer) until commit: consumer batches, reactions and
+    commands alike. Taken in the order of their lock ids, in one round trip, so two writers
+    locking overlapping sets never wait on each other in a cycle."""
+    if not keys:
+        return
+    await (await driver(conn)).execute(
+        "SELECT pg_advisory_xact_lock(id) FROM (SELECT DISTINCT hashtextextended('key:' || k, 0)"
+        " AS id FROM unnest($1::text[]) AS k ORDER BY id) AS ids",
+        list(keys),
+    )
+
+
+async def first_reaction(conn: AsyncConnection, reaction: str, trigger: UUID) -> bool:
+    """Record that `reaction` is taken for the event `trigger`; False if it was already. The
+    record is on the write side (never rebuilt) and in the reacting transaction."""
+    inserted = await (await driver(conn)).fetchval(
+        f"INSERT INTO {qualified(conn, reactions)} (reaction, trigger_event_id) VALUES ($1, $2)"
+        " ON CONFLICT DO NOTHING RETURNING reaction",
+        reaction,
+        trigger,
+    )
+    return inserted is not None
 
 
 async def lock_and_read_generation(conn: AsyncConnection, shared_lock_id: int | None) -> int:

@@ -1,0 +1,44 @@
+"""The inbox: other services' events, verbatim, by key, as the consumer applied them.
+
+A command decides from events, never from a read model: from its own stream (the event store)
+and from what the other services said about the same request (here). Written in the consumer's
+batch transaction, so it holds exactly the events the projection has applied; a rebuild fills a
+fresh copy with the rest of the projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.backbone_tables import inbox
+from shared.db import driver, qualified
+from shared.events import Envelope
+
+
+async def keep(conn: AsyncConnection, events: Sequence[tuple[Envelope, bytes]]) -> None:
+    """Keep these events (each with its bytes as they came off the topic)."""
+    if not events:
+        return
+    envelopes = [env for env, _ in events]
+    await (await driver(conn)).execute(
+        f"INSERT INTO {qualified(conn, inbox)} (event_id, key, event_type, occurred_at, envelope)"
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],"
+        " $5::bytea[]) ON CONFLICT DO NOTHING",
+        [e.event_id for e in envelopes],
+        [e.key for e in envelopes],
+        [e.event_type for e in envelopes],
+        [e.occurred_at for e in envelopes],
+        [raw for _, raw in events],
+    )
+
+
+async def load(conn: AsyncConnection, key: str) -> list[Envelope]:
+    """Other services' events about `key`, in the order they happened."""
+    rows = await (await driver(conn)).fetch(
+        f"SELECT envelope FROM {qualified(conn, inbox)} WHERE key = $1"
+        " ORDER BY occurred_at, event_id",
+        key,
+    )
+    return [Envelope.from_bytes(r["envelope"]) for r in rows]
