@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from jiph import demo, ops_commands, stack_commands, tail_command, token_command
+from jiph import demo_command, ops_commands, stack_commands, tail_command, token_command
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_command.register(sub)
     tail_command.register(sub)
     ops_commands.register(sub)
-    demo.register(sub)
+    demo_command.register(sub)
     return parser
 
 

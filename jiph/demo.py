@@ -10,271 +10,15 @@ that pass the write's consistency token back. The scenario itself (`jiph.demo_da
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-import httpx
-
+from jiph import demo_cast as cast
 from jiph import demo_data as d
-from jiph.stack.config import StackConfig, stack_config
-from shared.auth import load_or_create_dev_key, mint_token
-from shared.settings import AUDIENCE, DEV_ISSUER
-
-TOKEN_HEADER = "X-Consistency-Token"
-WAIT_S = 60.0
-#: How long the demo waits for services to work off an earlier backlog before it starts.
-CATCH_UP_LIMIT_S = 600.0
-POLL_S = 0.2
-MAX_RETRY_AFTER_S = 30.0
-CONNECT_RETRIES = 10
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "demo", help="drive a realistic scenario through the running services' public APIs"
-    )
-    p.add_argument("--requests", type=int, default=50, help="requests to submit (default 50)")
-    p.add_argument("--officers", type=int, default=100, help="officers to offer (default 100)")
-    p.add_argument("--seed", type=int, default=1, help="scenario seed (default 1)")
-    p.set_defaults(handler=cmd_demo)
-
-
-class DemoError(Exception):
-    """A step failed: the message is the one line the user sees."""
-
-
-# --- progress --------------------------------------------------------------------------------
-class Progress:
-    """A one-line progress bar on stderr (redrawn at most ten times a second)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.label = ""
-        self._drawn = 0.0
-
-    def step(self, label: str, n: int = 1) -> None:
-        self.done = min(self.done + n, self.total)
-        self.label = label
-        self.draw()
-
-    def draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._drawn < 0.1:
-            return
-        self._drawn = now
-        width = 30
-        filled = int(width * self.done / self.total)
-        pct = 100 * self.done // self.total
-        sys.stderr.write(f"\r[{'#' * filled:<{width}}] {pct:3d}% {self.label:<44.44}")
-        sys.stderr.flush()
-
-    def finish(self) -> None:
-        self.done = self.total
-        self.label = "done"
-        self.draw(force=True)
-        sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
-# --- HTTP ------------------------------------------------------------------------------------
-def _problem(response: httpx.Response) -> str:
-    """A problem+json answer in one line: title, detail and any field errors."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or response.reason_phrase
-    if not isinstance(body, dict):
-        return str(body)[:300]
-    text = ": ".join(str(body[k]) for k in ("title", "detail") if body.get(k))
-    errors = body.get("errors") or []
-    if errors:
-        text += " (" + "; ".join(f"{e.get('field')}: {e.get('message')}" for e in errors) + ")"
-    return text or response.text[:300]
-
-
-class Api:
-    """Calls the services with retries for what is transient: 429 (after Retry-After), a service
-    restarting (connection refused) and an optimistic-concurrency conflict."""
-
-    def __init__(self, cfg: StackConfig, timeout: float = 20.0) -> None:
-        self.ports = cfg.service_ports
-        self.client = httpx.Client(timeout=timeout)
-
-    def url(self, service: str, path: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}{path}"
-
-    def close(self) -> None:
-        self.client.close()
-
-    def send(
-        self,
-        method: str,
-        service: str,
-        path: str,
-        token: str,
-        *,
-        what: str,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        url = self.url(service, path)
-        all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
-        connect_failures = conflicts = throttled = 0
-        while True:
-            try:
-                response = self.client.request(
-                    method, url, json=json, params=params, headers=all_headers
-                )
-            except httpx.ConnectError as exc:
-                # Nothing was sent: safe to try again while a service restarts.
-                connect_failures += 1
-                if connect_failures > CONNECT_RETRIES:
-                    raise DemoError(f"{service} is not answering at {url} ({exc})") from exc
-                time.sleep(1.0)
-                continue
-            except httpx.HTTPError as exc:
-                raise DemoError(f"{what}: {service} did not answer ({exc!r})") from exc
-            if response.status_code == 429 and throttled < 50:
-                throttled += 1
-                time.sleep(_retry_after(response))
-                continue
-            if (
-                response.status_code == 409
-                and _problem_type(response) == "/problems/version-conflict"
-                and conflicts < 3
-            ):
-                conflicts += 1
-                time.sleep(0.2)
-                continue
-            return response
-
-    def call(
-        self,
-        method: str,
-        service: str,
-        path: str,
-        token: str,
-        *,
-        what: str,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[Any, str | None]:
-        """The JSON answer of a successful call and its consistency token; `DemoError` else."""
-        response = self.send(
-            method, service, path, token, what=what, json=json, params=params, headers=headers
-        )
-        if response.status_code >= 400:
-            raise DemoError(
-                f"{what}: {service} answered {response.status_code} {_problem(response)}"
-            )
-        return response.json(), response.headers.get(TOKEN_HEADER)
-
-    def wait(
-        self,
-        service: str,
-        path: str,
-        token: str,
-        *,
-        what: str,
-        until: Callable[[Any], bool] = lambda _: True,
-        consistency: str | None = None,
-        timeout_s: float = WAIT_S,
-    ) -> Any:
-        """GET `path` until it answers 200 with a body that satisfies `until`; bounded."""
-        headers = {TOKEN_HEADER: consistency} if consistency else {}
-        deadline = time.monotonic() + timeout_s
-        while True:
-            response = self.send("GET", service, path, token, what=what, headers=headers)
-            if response.status_code == 200 and until(response.json()):
-                return response.json()
-            if response.status_code not in (200, 404):
-                raise DemoError(
-                    f"{what}: {service} answered {response.status_code} {_problem(response)}"
-                )
-            if time.monotonic() >= deadline:
-                seen = response.json().get("status") if response.status_code == 200 else "404"
-                raise DemoError(f"{what}: not there after {timeout_s:.0f} s (last seen: {seen})")
-            time.sleep(POLL_S)
-
-
-def _problem_type(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body.get("type") if isinstance(body, dict) else None
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(max(float(response.headers.get("Retry-After", "1")), 0.1), MAX_RETRY_AFTER_S)
-    except ValueError:
-        return 1.0
-
-
-# --- tokens ----------------------------------------------------------------------------------
-class Tokens:
-    """Development tokens, minted once per (role, subject, claims) and reused."""
-
-    def __init__(self, cfg: StackConfig) -> None:
-        self.key = load_or_create_dev_key(cfg.dev_key_file)
-        self._cache: dict[tuple[str, str, str | None, str | None], str] = {}
-
-    def get(
-        self,
-        role: str,
-        subject: str,
-        *,
-        partner_id: str | None = None,
-        force: str | None = None,
-        clearance: str | None = None,
-        ttl_seconds: int = 3 * 3600,
-    ) -> str:
-        cache_key = (role, subject, partner_id or force, clearance)
-        if cache_key not in self._cache:
-            self._cache[cache_key] = mint_token(
-                self.key,
-                role=role,
-                subject=subject,
-                issuer=DEV_ISSUER,
-                audience=AUDIENCE,
-                partner_id=partner_id,
-                force=force,
-                clearance=clearance,
-                ttl_seconds=ttl_seconds,
-            )
-        return self._cache[cache_key]
-
-    def partner(self, partner: d.Partner) -> str:
-        return self.get("partner", f"{partner.partner_id}.desk", partner_id=partner.partner_id)
-
-    def triage(self, subject: str) -> str:
-        return self.get("triage_officer", subject, clearance="sc")
-
-    def approver(self) -> str:
-        return self.get("approver", d.BOARD_APPROVER, clearance="sc")
-
-    def minister(self) -> str:
-        return self.get("minister", d.MINISTER, clearance="sc")
-
-    def manager(self) -> str:
-        return self.get("deployment_manager", d.DEPLOYMENT_MANAGER, clearance="sc")
-
-    def liaison(self, force: str) -> str:
-        subject = "liaison." + force.lower().replace(" ", "-")
-        return self.get("force_liaison", subject, force=force)
-
-    def analyst(self) -> str:
-        return self.get("analyst", "demo.analyst", clearance="sc", ttl_seconds=8 * 3600)
+from jiph.demo_client import TOKEN_HEADER, Api, DemoError, Progress, Tokens
+from jiph.stack.config import StackConfig
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -392,7 +136,7 @@ class Demo:
                     board,
                     "reject",
                     "board",
-                    reason=d.REJECTIONS.get(plan.reason_code or "", "See the board minutes."),
+                    reason=cast.REJECTIONS.get(plan.reason_code or "", "See the board minutes."),
                     reason_code=plan.reason_code,
                 )
                 self.out.rejected += 1
@@ -418,7 +162,7 @@ class Demo:
             f"/v1/cases/{rid}/information-requests",
             officer,
             what=f"ask the partner about {rid}",
-            json={"questions": list(d.QUESTIONS[plan.index % 3 : plan.index % 3 + 2])},
+            json={"questions": list(cast.QUESTIONS[plan.index % 3 : plan.index % 3 + 2])},
             headers=self.key("ask", plan.index),
         )
         ir = asked["case"]["open_information_request"]
@@ -439,7 +183,7 @@ class Demo:
             partner,
             what=f"the partner answering on {rid}",
             json={
-                "answers": list(d.ANSWERS[plan.index % 3 : plan.index % 3 + 2]),
+                "answers": list(cast.ANSWERS[plan.index % 3 : plan.index % 3 + 2]),
                 "information_request_id": ir["id"],
             },
         )
@@ -643,121 +387,3 @@ class Demo:
                 headers={TOKEN_HEADER: token},
             )
         self.progress.step("reporting catching up")
-
-
-# --- the command -----------------------------------------------------------------------------
-def _preflight(api: Api, flag: str, grace_s: float = 5.0) -> None:
-    """Every service ready, allowing a few seconds for one that is (re)starting."""
-    deadline = time.monotonic() + grace_s
-    for service in api.ports:
-        url = api.url(service, "/readyz")
-        while True:
-            try:
-                response = api.client.get(url, timeout=5.0)
-            except httpx.HTTPError as exc:
-                if time.monotonic() < deadline:
-                    time.sleep(0.5)
-                    continue
-                raise DemoError(
-                    f"{service} is not answering at {url}: start the stack with `jiph{flag} up`"
-                ) from exc
-            if response.status_code == 200:
-                break
-            if time.monotonic() < deadline:
-                time.sleep(0.5)
-                continue
-            raise DemoError(
-                f"{service} is not ready ({url}: {response.status_code} {_problem(response)})"
-            )
-
-
-def _wait_for_caught_up(api: Api, tokens: Tokens, limit_s: float = CATCH_UP_LIMIT_S) -> None:
-    """Every service's consumer at the end of its topics. A stack restarted on older data (a
-    benchmark's thousands of submissions, say) may have a backlog, and the demo's own events
-    would queue behind it and look lost."""
-    deadline = time.monotonic() + limit_s
-    token = tokens.get("operator", "jiph-demo.operator")
-    told = False
-    while True:
-        lags = {
-            service: api.call(
-                "GET", service, "/v1/admin/consumer", token, what="read the consumer's lag"
-            )[0]["total_lag"]
-            for service in api.ports
-        }
-        behind = {service: lag for service, lag in lags.items() if lag}
-        if not behind:
-            return
-        if time.monotonic() >= deadline:
-            raise DemoError(f"the services are still catching up after {limit_s:.0f} s: {behind}")
-        if not told:
-            waiting = ", ".join(f"{s} {n:,} events" for s, n in behind.items())
-            print(f"jiph demo: waiting for the services to catch up ({waiting})", file=sys.stderr)
-            told = True
-        time.sleep(2.0)
-
-
-def _rejection_codes(api: Api, tokens: Tokens) -> list[str]:
-    body, _ = api.call(
-        "GET",
-        "triage",
-        "/v1/reference/rejection-reasons",
-        tokens.analyst(),
-        what="read the rejection reasons",
-    )
-    return [item["code"] for item in body["items"]]
-
-
-def _stack_flag(args: argparse.Namespace) -> str:
-    return f" --stack {args.stack}" if args.stack else ""
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    if args.requests < 6 or args.requests > 1000:
-        print("jiph demo: --requests must be between 6 and 1000", file=sys.stderr)
-        return 2
-    if args.officers < 1 or args.officers > 2000:
-        print("jiph demo: --officers must be between 1 and 2000", file=sys.stderr)
-        return 2
-    cfg = stack_config(args.stack)
-    started = time.monotonic()
-    api = Api(cfg)
-    try:
-        tokens = Tokens(cfg)
-        _preflight(api, _stack_flag(args))
-        _wait_for_caught_up(api, tokens)
-        today = datetime.now(UTC).date()
-        scenario = d.plan_scenario(
-            args.seed, args.requests, args.officers, _rejection_codes(api, tokens), today
-        )
-        out = Demo(cfg, api, tokens, scenario).run()
-    except (DemoError, ValueError) as exc:
-        sys.stderr.write("\n")
-        print(f"jiph demo: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        api.close()
-    took = time.monotonic() - started
-    flag = _stack_flag(args)
-    ports = cfg.service_ports
-    partners = len({r.partner.partner_id for r in scenario.requests})
-    forces = len({o.force for o in scenario.officers})
-    print(
-        f"jiph demo: seed {args.seed}: {out.submitted} requests from {partners} partners, "
-        f"{len(scenario.officers)} officers from {forces} forces, in {took:.1f} s"
-    )
-    print()
-    print("Open next:")
-    print(f"  dashboard    http://127.0.0.1:{ports['reporting']}/")
-    print(f"               sign in with: jiph{flag} token --role analyst --clearance sc")
-    print(f"  intake API   http://127.0.0.1:{ports['intake']}/docs")
-    print(f"  triage API   http://127.0.0.1:{ports['triage']}/docs")
-    print(f"  deployments  http://127.0.0.1:{ports['deployment']}/docs")
-    print(f"  events       jiph{flag} tail all --from-beginning")
-    print()
-    print(
-        f"Summary: {out.submitted} requests submitted, {out.approved} approved, "
-        f"{out.rejected} rejected, {out.deployments_started} deployments started, "
-        f"{out.officers_deployed} officers deployed"
-    )
-    return 0

@@ -1,6 +1,11 @@
 """The deployment service's HTTP API: the capability register, officers' personal data, and
 deployments."""
 
-from services.deployment import api_deployments, api_offers, api_officers
+from services.deployment import api_deployments, api_offers, api_officers, api_requirements
 
-ROUTERS = (api_offers.router, api_officers.router, api_deployments.router)
+ROUTERS = (
+    api_offers.router,
+    api_officers.router,
+    api_requirements.router,
+    api_deployments.router,
+)

@@ -1,5 +1,4 @@
-"""Staffing requirements and deployments: plan, nominate, release, clear, start, extend,
-repatriate, complete, cancel."""
+"""Deployments: plan, nominate, release, clear, start, extend, repatriate, complete, cancel."""
 
 from __future__ import annotations
 
@@ -37,8 +36,6 @@ from services.deployment.views import (
     DeploymentAccepted,
     DeploymentDetail,
     DeploymentPage,
-    RequirementPage,
-    RequirementView,
 )
 from shared.api import (
     Consistent,
@@ -58,49 +55,6 @@ router = APIRouter(tags=["deployments"], responses=PROBLEM_RESPONSES)
 Planner = Annotated[Principal, Depends(require_roles(Role.DEPLOYMENT_MANAGER, Role.ADMIN))]
 OfficerRef = Annotated[str, Path(min_length=5, max_length=40, pattern=r"^OFF-[A-Z0-9]+$")]
 Command = Callable[[AsyncConnection, CommandContext], Awaitable[list[Envelope]]]
-
-
-# --- requirements ------------------------------------------------------------------------------
-@router.get(
-    "/v1/requirements", response_model=RequirementPage, summary="Approved requests to staff"
-)
-async def list_requirements(
-    who: Planner,
-    runtime: RuntimeDep,
-    status: Annotated[
-        str | None,
-        Query(
-            max_length=40,
-            examples=["open"],
-            description="open, sourcing, deployed, fulfilled, on_hold, withdrawn",
-        ),
-    ] = None,
-    capability: Annotated[Capability | None, Query()] = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
-    cursor: CursorQuery = None,
-    limit: LimitQuery = 50,
-    _: None = Consistent,
-) -> dict[str, Any]:
-    """Requests the hub approved, as staffing requirements: `open` ones need a deployment."""
-    filters = queries.RequirementFilters(status, capability and capability.value, country)
-    async with runtime.engine.connect() as conn:
-        items = await queries.list_requirements(
-            conn, filters, after=keyset_after(cursor), limit=limit + 1
-        )
-    return page(items, limit, "approved_at", "request_id")
-
-
-@router.get(
-    "/v1/requirements/{request_id}", response_model=RequirementView, summary="One requirement"
-)
-async def get_requirement(
-    request_id: UUID, who: Planner, runtime: RuntimeDep, _: None = Consistent
-) -> dict[str, Any]:
-    async with runtime.engine.connect() as conn:
-        view = await queries.get_requirement(conn, request_id)
-    if view is None:
-        raise not_found("approved request")
-    return view
 
 
 # --- deployments: reads ------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -14,6 +12,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
 from services.reporting import kpis, queries
+from services.reporting.exports import (
+    DEPLOYMENT_CSV_COLUMNS,
+    REQUEST_CSV_COLUMNS,
+    csv_lines,
+    csv_response,
+)
 from services.reporting.stream import FeedRequest, event_view, feed
 from services.reporting.views import Audit, DeploymentPage, RequestPage, TimeSeries
 from shared.api import (
@@ -43,57 +47,6 @@ Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN))]
 Auditor = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN, Role.OPERATOR))]
 SENSITIVE = Classification.OFFICIAL_SENSITIVE.value
 Format = Literal["json", "csv"]
-
-REQUEST_CSV_COLUMNS = (
-    "request_id",
-    "reference",
-    "partner_id",
-    "partner_type",
-    "country",
-    "region",
-    "capability",
-    "classification",
-    "title",
-    "description",
-    "redacted",
-    "mission",
-    "funding_source",
-    "headcount",
-    "needed_by",
-    "status",
-    "score",
-    "risk_tier",
-    "submitted_at",
-    "decided_at",
-    "decision",
-    "approved",
-    "rejected",
-    "withdrawn",
-    "withdrawn_at",
-    "deployment_start",
-)
-DEPLOYMENT_CSV_COLUMNS = (
-    "deployment_id",
-    "request_id",
-    "reference",
-    "partner_type",
-    "mission",
-    "country",
-    "region",
-    "capability",
-    "classification",
-    "headcount",
-    "status",
-    "tour_start",
-    "tour_end",
-    "planned_tour_end",
-    "extensions",
-    "extension_months",
-    "started_on",
-    "completed_on",
-    "officers_nominated",
-    "officers_deployed",
-)
 
 
 # --- what a reader may see ------------------------------------------------------------------
@@ -182,36 +135,6 @@ _REQUEST_PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return "" if value is None else value
-
-
-async def _csv(rows: AsyncIterator[dict[str, Any]], columns: tuple[str, ...]) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    count = 0
-    async for row in rows:
-        writer.writerow([_cell(row.get(name)) for name in columns])
-        count += 1
-        if count % 200 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _csv_response(body: AsyncIterator[str], name: str) -> StreamingResponse:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
-    )
-
-
 # --- endpoints ------------------------------------------------------------------------------
 @router.get("/summary", summary="KPIs over the matching requests")
 async def summary(
@@ -267,7 +190,7 @@ async def list_requests(
                 async for row in queries.all_requests(conn, filters, page):
                     yield redact(row, reader)
 
-        return _csv_response(_csv(rows(), REQUEST_CSV_COLUMNS), "requests")
+        return csv_response(csv_lines(rows(), REQUEST_CSV_COLUMNS), "requests")
     async with runtime.engine.connect() as conn:
         items = await queries.list_requests(conn, filters, page)
     return {
@@ -316,7 +239,7 @@ async def list_deployments(
                 async for row in queries.all_deployments(conn, filters, page):
                     yield row
 
-        return _csv_response(_csv(rows(), DEPLOYMENT_CSV_COLUMNS), "deployments")
+        return csv_response(csv_lines(rows(), DEPLOYMENT_CSV_COLUMNS), "deployments")
     async with runtime.engine.connect() as conn:
         items = await queries.list_deployments(conn, filters, page)
     return {"items": items[:limit], "next_cursor": _next_cursor(items, "deployment_id", page)}

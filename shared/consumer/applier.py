@@ -23,25 +23,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.backbone_tables import PROJECTION_SCHEMA, dead_letters, parked_events
+from shared.backbone_tables import PROJECTION_SCHEMA
 from shared.consumer import inbox, state
 from shared.consumer.deadletters import HeldRecord, dead_letter, park
-from shared.consumer.records import Decoded, Position, Record, decode, describe_error, position
-from shared.db import any_of, driver
+from shared.consumer.records import Decoded, Record, decode, describe_error, position
+from shared.consumer.spans import event_spans
+from shared.db import driver
 from shared.events import Envelope
 from shared.projection import Projection
-from shared.telemetry import (
-    consumer_duplicates_skipped,
-    consumer_events_applied,
-    start_consumer_span,
-)
+from shared.telemetry import consumer_duplicates_skipped, consumer_events_applied
 
 if TYPE_CHECKING:
     from shared.eventstore import EventStore
@@ -174,7 +170,7 @@ class ProjectionApplier:
         # broker's data wiped, the topic recreated) and the consumer fell back to its start.
         # Those are applied (at most once, by event id) and the offset follows the new log.
         below = [r for r in records if r.offset < stored.get((r.topic, r.partition), 0)]
-        seen = await self._seen_before(conn, below)
+        seen = await state.seen_before(conn, below)
         rewound = {(r.topic, r.partition) for r in below if position(r) not in seen}
         for topic, partition in sorted(rewound):
             log.warning(
@@ -198,30 +194,6 @@ class ProjectionApplier:
         await state.mark_applied(conn, applied)
         await self._store_offsets(conn, records, rewound, deferred or {})
         return applied
-
-    async def _seen_before(self, conn: AsyncConnection, records: Sequence[Record]) -> set[Position]:
-        """Positions of these records whose event this projection has applied, parked or
-        dead-lettered already (the same bytes at the same position)."""
-        if not records:
-            return set()
-        by_id = {}
-        for r in records:
-            env = decode(r).envelope
-            if env is not None:
-                by_id[env.event_id] = position(r)
-        seen = {by_id[event_id] for event_id in await state.applied_among(conn, list(by_id))}
-        values = {position(r): r.value or b"" for r in records}
-        offsets = sorted({r.offset for r in records})
-        for table in (parked_events, dead_letters):
-            held = await conn.execute(
-                sa.select(table.c.topic, table.c.partition, table.c.offset, table.c.value).where(
-                    any_of(table.c.offset, offsets)
-                )
-            )
-            for topic, partition, offset, value in held:
-                if values.get((topic, partition, offset)) == bytes(value):
-                    seen.add((topic, partition, offset))
-        return seen
 
     def _plan(
         self, item: Decoded, done: set[UUID], applied: Collection[UUID], parked: set[str]
@@ -340,10 +312,10 @@ class ProjectionApplier:
 
     async def _project(self, conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
         for batch_handler, run in self.projection.runs(envelopes):
-            if batch_handler is None:
-                await self._apply_traced(conn, run[0])
-            else:
-                with self._spans_for(run):
+            with event_spans(self.service, run, enabled=self.trace_each_event):
+                if batch_handler is None:
+                    await self.projection.apply(conn, run[0])
+                else:
                     await batch_handler(conn, run)
 
     async def _react(self, conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
@@ -358,13 +330,9 @@ class ProjectionApplier:
             for reaction in self.projection.reactions_to(env.event_type):
                 if not await state.first_reaction(conn, reaction.name, env.event_id):
                     continue
-                # In the trace of the command behind the event: what the reaction appends
-                # carries that trace on (the event store stamps the current traceparent).
-                with start_consumer_span(
-                    f"react {reaction.name}",
-                    env.traceparent,
-                    {"jiph.service": self.service, "jiph.event_id": str(env.event_id)},
-                ):
+                # Always traced: what the reaction appends carries the trace on (the event
+                # store stamps the current traceparent).
+                with event_spans(self.service, [env], f"react {reaction.name}:"):
                     await reaction.handle(conn, env, writer)
 
     async def apply_inline(self, conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
@@ -396,39 +364,6 @@ class ProjectionApplier:
             await self._project(conn, [envelope])
             await self._react(conn, [envelope])
 
-    # --- tracing --------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _spans_for(self, run: Sequence[Envelope]) -> Iterator[None]:
-        """One CONSUMER span per event of a batch-applied run, each in its own command's trace,
-        all covering the run's one set-based write."""
-        with contextlib.ExitStack() as spans:
-            for envelope in run if self.trace_each_event else ():
-                spans.enter_context(
-                    start_consumer_span(
-                        f"apply {envelope.event_type}",
-                        envelope.traceparent,
-                        {
-                            "jiph.service": self.service,
-                            "jiph.event_id": str(envelope.event_id),
-                            "jiph.batch_size": len(run),
-                        },
-                    )
-                )
-            yield
-
-    async def _apply_traced(self, conn: AsyncConnection, envelope: Envelope) -> None:
-        """Apply inside a CONSUMER span that joins the trace of the command behind the event."""
-        if not self.trace_each_event:
-            await self.projection.apply(conn, envelope)
-            return
-        with start_consumer_span(
-            f"apply {envelope.event_type}",
-            envelope.traceparent,
-            {"jiph.service": self.service, "jiph.event_id": str(envelope.event_id)},
-        ):
-            await self.projection.apply(conn, envelope)
-
-    # --- offsets --------------------------------------------------------------------------------
     async def _store_offsets(
         self,
         conn: AsyncConnection,
@@ -436,16 +371,5 @@ class ProjectionApplier:
         rewound: Collection[tuple[str, int]] = (),
         deferred: dict[tuple[str, int], int] | None = None,
     ) -> None:
-        """Next offset per partition (of these records, and those `deferred`); it only moves
-        forward, except on a partition whose log was found to be a new one (`rewound`), where
-        it follows that log."""
-        latest: dict[tuple[str, int], int] = {
-            partition: offset
-            for partition, offset in (deferred or {}).items()
-            if partition not in rewound
-        }
-        for r in records:
-            latest[(r.topic, r.partition)] = max(
-                latest.get((r.topic, r.partition), 0), r.offset + 1
-            )
-        await state.store_offsets(conn, latest, rewound)
+        """The last step of every batch's transaction (crash tests stop a process here)."""
+        await state.store_next_offsets(conn, records, rewound, deferred)

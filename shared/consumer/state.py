@@ -10,19 +10,22 @@ into a schema of its own).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from uuid import UUID
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.backbone_tables import (
     consumer_offsets,
     dead_letters,
+    parked_events,
     processed_events,
     projection_meta,
     reactions,
 )
-from shared.db import driver, qualified
+from shared.consumer.records import Position, Record, decode, position
+from shared.db import any_of, driver, qualified
 
 Partition = tuple[str, int]
 
@@ -135,3 +138,47 @@ async def store_offsets(
 def _columns(rows: Iterable[tuple[str, int, int]]) -> tuple[list[str], list[int], list[int]]:
     topics, partitions, offsets = zip(*rows, strict=True)
     return list(topics), list(partitions), list(offsets)
+
+
+async def seen_before(conn: AsyncConnection, records: Sequence[Record]) -> set[Position]:
+    """Positions of these records whose event this projection has applied, parked or
+    dead-lettered already (the same bytes at the same position)."""
+    if not records:
+        return set()
+    by_id = {}
+    for r in records:
+        env = decode(r).envelope
+        if env is not None:
+            by_id[env.event_id] = position(r)
+    seen = {by_id[event_id] for event_id in await applied_among(conn, list(by_id))}
+    values = {position(r): r.value or b"" for r in records}
+    offsets = sorted({r.offset for r in records})
+    for table in (parked_events, dead_letters):
+        held = await conn.execute(
+            sa.select(table.c.topic, table.c.partition, table.c.offset, table.c.value).where(
+                any_of(table.c.offset, offsets)
+            )
+        )
+        for topic, partition, offset, value in held:
+            if values.get((topic, partition, offset)) == bytes(value):
+                seen.add((topic, partition, offset))
+    return seen
+
+
+async def store_next_offsets(
+    conn: AsyncConnection,
+    records: Sequence[Record],
+    rewound: Collection[tuple[str, int]] = (),
+    deferred: dict[tuple[str, int], int] | None = None,
+) -> None:
+    """Next offset per partition (of these records, and those `deferred`); it only moves
+    forward, except on a partition whose log was found to be a new one (`rewound`), where
+    it follows that log."""
+    latest: dict[tuple[str, int], int] = {
+        partition: offset
+        for partition, offset in (deferred or {}).items()
+        if partition not in rewound
+    }
+    for r in records:
+        latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), 0), r.offset + 1)
+    await store_offsets(conn, latest, rewound)

@@ -476,7 +476,7 @@ def test_a_remembered_token_is_not_served_from_memory_past_its_expiry(
     decode = verifier._decode
     monkeypatch.setattr(verifier, "_decode", lambda t: decoded.append(t) or decode(t))
     later = time.time() + 5 + 31  # past exp and the 30 s leeway, within the minute
-    monkeypatch.setattr("shared.auth.time.time", lambda: later)
+    monkeypatch.setattr("shared.auth.verifier.time.time", lambda: later)
     verifier.verify(token)  # PyJWT's own clock still says valid; the point is it is asked
     assert decoded == [token]
 
@@ -491,6 +491,6 @@ def test_a_remembered_token_is_checked_again_after_a_minute(
     decode = verifier._decode
     monkeypatch.setattr(verifier, "_decode", lambda t: decoded.append(t) or decode(t))
     later = time.time() + 61
-    monkeypatch.setattr("shared.auth.time.time", lambda: later)
+    monkeypatch.setattr("shared.auth.verifier.time.time", lambda: later)
     assert verifier.verify(token).subject == "alice"
     assert decoded == [token]

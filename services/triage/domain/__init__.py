@@ -1,0 +1,63 @@
+"""Triage's domain, pure: a case per request, how it is assessed, and who may decide on it.
+
+No I/O and no `await` here. A case's state folds two histories: the case's own stream
+(`case-<request_id>`, triage's events) and the partner's facts about the request that intake
+publishes (submission, amendments, withdrawal). `evolve` is written so that the interleaving of
+the two histories does not change the status: an amendment closes the information request it
+names whether it is folded before or after that request, and a withdrawal closes the case
+wherever it falls. Separation of duties (DESIGN §5) is decided here, on the state alone.
+"""
+
+from services.triage.domain.case import (
+    BEFORE_ASSESSMENT,
+    CLOSED,
+    MIN_OVERRIDE_RATIONALE,
+    STAGE_ROLE,
+    Assessment,
+    CaseState,
+    CaseStatus,
+    Decision,
+    Stage,
+    case_stream_id,
+    evolve,
+    fold,
+)
+from services.triage.domain.decisions import (
+    AskForInformation,
+    Assess,
+    Decide,
+    Rules,
+    Staff,
+    decide_assess,
+    decide_decision,
+    decide_request_information,
+)
+from services.triage.domain.opening import ScoringContext, decide_open_case, score_case
+from shared.refusals import DomainError
+
+__all__ = [
+    "BEFORE_ASSESSMENT",
+    "CLOSED",
+    "MIN_OVERRIDE_RATIONALE",
+    "STAGE_ROLE",
+    "AskForInformation",
+    "Assess",
+    "Assessment",
+    "CaseState",
+    "CaseStatus",
+    "Decide",
+    "Decision",
+    "DomainError",
+    "Rules",
+    "ScoringContext",
+    "Staff",
+    "Stage",
+    "case_stream_id",
+    "decide_assess",
+    "decide_decision",
+    "decide_open_case",
+    "decide_request_information",
+    "evolve",
+    "fold",
+    "score_case",
+]

@@ -1,0 +1,214 @@
+"""A case: its statuses, its state, and how the case's and the partner's events fold into it.
+
+`evolve` is written so that the interleaving of the two histories does not change the status: an
+amendment closes the information request it names whether it is folded before or after that
+request, and a withdrawal closes the case wherever it falls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from shared.catalogue.intake import RequestAmended, RequestSubmitted, RequestWithdrawn
+from shared.catalogue.triage import (
+    ApprovalGiven,
+    CriterionScore,
+    InformationRequested,
+    RequestApproved,
+    RequestAssessed,
+    RequestPutOnHold,
+    RequestRejected,
+    RequestResumed,
+    RequestTriaged,
+)
+from shared.events import EventData
+from shared.topics import TRIAGE_EVENTS
+
+MIN_OVERRIDE_RATIONALE = 20
+
+
+class CaseStatus(StrEnum):
+    IN_TRIAGE = "in_triage"
+    INFORMATION_REQUESTED = "information_requested"
+    ASSESSED = "assessed"
+    AWAITING_MINISTERIAL = "awaiting_ministerial"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ON_HOLD = "on_hold"
+    WITHDRAWN = "withdrawn"
+
+
+CLOSED = frozenset({CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN})
+BEFORE_ASSESSMENT = frozenset({CaseStatus.IN_TRIAGE, CaseStatus.INFORMATION_REQUESTED})
+
+
+class Stage(StrEnum):
+    BOARD = "board"
+    MINISTERIAL = "ministerial"
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    HOLD = "hold"
+    RESUME = "resume"
+
+
+#: Who decides at each stage (the role claim of the token).
+STAGE_ROLE = {Stage.BOARD: "approver", Stage.MINISTERIAL: "minister"}
+
+
+def case_stream_id(request_id: UUID) -> str:
+    """The case's event stream in triage's store."""
+    return f"case-{request_id}"
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    assessor: str
+    risk_tier: str
+    score: float
+    computed_score: float
+    alignment: float | None
+    notes: str
+    override_rationale: str | None
+
+
+@dataclass(frozen=True)
+class CaseState:
+    request_id: UUID
+    #: The case stream's version (triage's own events only): the next append expects it.
+    version: int
+    #: The request as the partner submitted it, amendments applied (JSON values).
+    request: Mapping[str, Any]
+    phase: CaseStatus = CaseStatus.IN_TRIAGE
+    triaged: bool = False
+    region: str | None = None
+    score: float | None = None
+    breakdown: tuple[CriterionScore, ...] = ()
+    policy_version: str | None = None
+    open_information_request: UUID | None = None
+    open_questions: tuple[str, ...] = ()
+    answered: frozenset[UUID] = field(default_factory=frozenset)
+    withdrawn: bool = False
+    assessment: Assessment | None = None
+    board_approver: str | None = None
+    ministerial_approver: str | None = None
+    held_from: CaseStatus | None = None
+    rejection_code: str | None = None
+    rejection_reason: str | None = None
+
+    @property
+    def status(self) -> CaseStatus:
+        if self.withdrawn:
+            return CaseStatus.WITHDRAWN
+        if self.phase == CaseStatus.IN_TRIAGE and self.awaiting_answers:
+            return CaseStatus.INFORMATION_REQUESTED
+        return self.phase
+
+    @property
+    def awaiting_answers(self) -> bool:
+        question = self.open_information_request
+        return question is not None and question not in self.answered
+
+    @property
+    def needed_by(self) -> date:
+        return date.fromisoformat(str(self.request["needed_by"]))
+
+    @property
+    def headcount(self) -> int:
+        return int(self.request["headcount"])
+
+
+def evolve(state: CaseState | None, event: EventData) -> CaseState:
+    """Fold one event (triage's or intake's) into the case."""
+    if state is None:
+        if isinstance(event, RequestSubmitted):
+            return CaseState(event.request_id, 0, event.model_dump(mode="json"))
+        raise ValueError(f"a case starts with RequestSubmitted, not {type(event).__name__}")
+    if event.topic == TRIAGE_EVENTS:
+        state = replace(state, version=state.version + 1)
+    match event:
+        case RequestAmended():
+            answered = state.answered | (
+                {event.information_request_id} if event.information_request_id else set()
+            )
+            return replace(state, request={**state.request, **event.changes}, answered=answered)
+        case RequestWithdrawn():
+            return replace(state, withdrawn=True)
+        case RequestTriaged():
+            return replace(
+                state,
+                triaged=True,
+                region=event.region,
+                score=event.score,
+                breakdown=tuple(event.breakdown),
+                policy_version=event.policy_version,
+            )
+        case InformationRequested():
+            return replace(
+                state,
+                open_information_request=event.information_request_id,
+                open_questions=tuple(event.questions),
+            )
+        case RequestAssessed():
+            assessment = Assessment(
+                assessor=event.assessor,
+                risk_tier=event.risk_tier,
+                score=event.score,
+                computed_score=event.computed_score,
+                alignment=event.alignment,
+                notes=event.notes,
+                override_rationale=event.override_rationale,
+            )
+            return replace(
+                state,
+                phase=CaseStatus.ASSESSED,
+                assessment=assessment,
+                score=event.score,
+                breakdown=tuple(event.breakdown),
+                policy_version=event.policy_version,
+                board_approver=None,
+                ministerial_approver=None,
+            )
+        case ApprovalGiven(stage="board"):
+            return replace(
+                state, phase=CaseStatus.AWAITING_MINISTERIAL, board_approver=event.approver
+            )
+        case ApprovalGiven():
+            return replace(state, ministerial_approver=event.approver)
+        case RequestApproved():
+            return replace(state, phase=CaseStatus.APPROVED)
+        case RequestRejected():
+            return replace(
+                state,
+                phase=CaseStatus.REJECTED,
+                rejection_code=event.reason_code,
+                rejection_reason=event.reason,
+            )
+        case RequestPutOnHold():
+            return replace(state, phase=CaseStatus.ON_HOLD, held_from=state.phase)
+        case RequestResumed():
+            return replace(state, phase=state.held_from or CaseStatus.ASSESSED, held_from=None)
+        case RequestSubmitted():
+            raise ValueError("the request was already submitted")
+    raise ValueError(f"a case does not take {type(event).__name__}")
+
+
+def fold(events: Iterable[EventData]) -> CaseState | None:
+    """The case after these events (the request's intake events first, then the case stream's,
+    each in stream order), or None when the submission is not among them."""
+    items = list(events)
+    if not items or not isinstance(items[0], RequestSubmitted):
+        return None
+    state: CaseState | None = None
+    for item in items:
+        state = evolve(state, item)
+    return state

@@ -1,0 +1,278 @@
+"""What hub staff may do with a case: ask, assess, decide; and who may (separation of duties)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from services.triage.domain.case import (
+    BEFORE_ASSESSMENT,
+    CLOSED,
+    MIN_OVERRIDE_RATIONALE,
+    STAGE_ROLE,
+    CaseState,
+    CaseStatus,
+    Decision,
+    Stage,
+)
+from services.triage.domain.opening import ScoringContext, score_case
+from shared.catalogue.triage import (
+    ApprovalGiven,
+    InformationRequested,
+    RequestApproved,
+    RequestAssessed,
+    RequestPutOnHold,
+    RequestRejected,
+    RequestResumed,
+)
+from shared.events import EventData
+from shared.reference.data import Country, ReferenceData
+from shared.refusals import DomainError, forbidden, invalid
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Who asks: the token's subject and role."""
+
+    subject: str
+    role: str
+
+
+@dataclass(frozen=True)
+class AskForInformation:
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Assess:
+    risk_tier: str
+    alignment: float | None = None
+    notes: str = ""
+    score_override: float | None = None
+    override_rationale: str | None = None
+
+
+@dataclass(frozen=True)
+class Decide:
+    decision: Decision
+    stage: Stage
+    reason: str = ""
+    reason_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rules that live in reference data: published reason codes, tiers needing a minister."""
+
+    rejection_reasons: frozenset[str]
+    ministerial_tiers: frozenset[str]
+
+    @classmethod
+    def from_reference(cls, reference: ReferenceData) -> Rules:
+        return cls(
+            rejection_reasons=frozenset(r.code for r in reference.rejection_reasons),
+            ministerial_tiers=frozenset(
+                t.code for t in reference.risk_tiers if t.ministerial_approval
+            ),
+        )
+
+
+def _refuse_closed(state: CaseState) -> None:
+    if state.status in CLOSED:
+        raise DomainError(
+            "case-closed", f"the case is {state.status.value}: it takes no more commands"
+        )
+
+
+def decide_request_information(
+    state: CaseState, command: AskForInformation, *, information_request_id: UUID
+) -> list[EventData]:
+    _refuse_closed(state)
+    if state.status == CaseStatus.INFORMATION_REQUESTED:
+        raise DomainError(
+            "information-request-open", "the partner has not answered the questions already asked"
+        )
+    if state.status != CaseStatus.IN_TRIAGE:
+        raise DomainError(
+            "not-in-triage",
+            f"the case is {state.status.value}: information "
+            "can be requested only before the assessment",
+        )
+    if not command.questions:
+        raise invalid("questions-required", "ask at least one question")
+    return [
+        InformationRequested(
+            request_id=state.request_id,
+            information_request_id=information_request_id,
+            questions=list(command.questions),
+        )
+    ]
+
+
+def decide_assess(
+    state: CaseState, command: Assess, *, assessor: str, country: Country, scoring: ScoringContext
+) -> list[EventData]:
+    _refuse_closed(state)
+    match state.status:
+        case CaseStatus.INFORMATION_REQUESTED:
+            raise DomainError(
+                "awaiting-information", "the partner has not answered the hub's questions yet"
+            )
+        case CaseStatus.ON_HOLD:
+            raise DomainError("case-on-hold", "the case is on hold: resume it first")
+        case CaseStatus.AWAITING_MINISTERIAL:
+            raise DomainError(
+                "approval-in-progress",
+                "the board has approved: the assessment can no longer change",
+            )
+    rationale = (command.override_rationale or "").strip()
+    if command.score_override is not None and len(rationale) < MIN_OVERRIDE_RATIONALE:
+        raise invalid(
+            "override-rationale-required",
+            "overriding the computed score needs a "
+            f"written rationale of at least {MIN_OVERRIDE_RATIONALE} characters",
+        )
+    if command.score_override is None and rationale:
+        raise invalid(
+            "rationale-without-override", "an override rationale is given but no score_override"
+        )
+    computed = score_case(
+        state.request, country, scoring, risk_tier=command.risk_tier, alignment=command.alignment
+    )
+    score = computed.total if command.score_override is None else round(command.score_override, 2)
+    return [
+        RequestAssessed(
+            request_id=state.request_id,
+            score=score,
+            breakdown=computed.breakdown,
+            policy_version=computed.policy_version,
+            risk_tier=command.risk_tier,
+            alignment=command.alignment,
+            assessor=assessor,
+            notes=command.notes,
+            computed_score=computed.total,
+            override_rationale=rationale or None,
+        )
+    ]
+
+
+def _stage_now(state: CaseState) -> Stage:
+    phase = state.held_from if state.status == CaseStatus.ON_HOLD else state.status
+    return Stage.MINISTERIAL if phase == CaseStatus.AWAITING_MINISTERIAL else Stage.BOARD
+
+
+def decide_decision(
+    state: CaseState, command: Decide, *, who: Staff, rules: Rules
+) -> list[EventData]:
+    """Approve, reject, hold or resume at a stage. Order of checks: your role for the stage,
+    then the case's state, then separation of duties."""
+    needed = STAGE_ROLE[command.stage]
+    if who.role != needed:
+        raise forbidden(
+            "wrong-role-for-stage", f"a {command.stage.value} decision needs the {needed} role"
+        )
+    _refuse_closed(state)
+    if state.status in BEFORE_ASSESSMENT:
+        raise DomainError(
+            "assessment-required", "the case must be assessed before the board decides on it"
+        )
+    match command.decision:
+        case Decision.APPROVE:
+            return _approve(state, command, who, rules)
+        case Decision.REJECT:
+            return _reject(state, command, rules)
+        case Decision.HOLD:
+            _require_active(state, command.stage)
+            return [RequestPutOnHold(request_id=state.request_id, reason=command.reason)]
+        case Decision.RESUME:
+            if state.status != CaseStatus.ON_HOLD:
+                raise DomainError("not-on-hold", "the case is not on hold")
+            _require_stage(state, command.stage)
+            return [RequestResumed(request_id=state.request_id, reason=command.reason)]
+    raise AssertionError(command.decision)  # pragma: no cover
+
+
+def _require_stage(state: CaseState, stage: Stage) -> None:
+    if _stage_now(state) != stage:
+        raise DomainError(
+            "wrong-stage", f"the case is at the {_stage_now(state).value} stage, not {stage.value}"
+        )
+
+
+def _require_active(state: CaseState, stage: Stage) -> None:
+    if state.status == CaseStatus.ON_HOLD:
+        raise DomainError("case-on-hold", "the case is on hold: resume it first")
+    _require_stage(state, stage)
+
+
+def _approve(state: CaseState, command: Decide, who: Staff, rules: Rules) -> list[EventData]:
+    assessment = state.assessment
+    assert assessment is not None  # assessed, awaiting_ministerial and on_hold all follow one
+    ministerial = assessment.risk_tier in rules.ministerial_tiers
+    if state.status == CaseStatus.ON_HOLD:
+        raise DomainError("case-on-hold", "the case is on hold: resume it first")
+    if command.stage == Stage.MINISTERIAL and state.status == CaseStatus.ASSESSED:
+        if ministerial:
+            raise DomainError(
+                "board-approval-required", "the approval board must approve before the minister"
+            )
+        raise DomainError(
+            "ministerial-approval-not-required",
+            f"a {assessment.risk_tier}-risk request needs no ministerial approval",
+        )
+    _require_stage(state, command.stage)
+    approval = ApprovalGiven(
+        request_id=state.request_id,
+        stage=command.stage.value,
+        approver=who.subject,
+        reason=command.reason,
+    )
+    if command.stage == Stage.BOARD:
+        if who.subject == assessment.assessor:
+            raise forbidden(
+                "approver-is-assessor", "the board approver of a request may not be its assessor"
+            )
+        return [approval] if ministerial else [approval, _approved(state)]
+    if who.subject in (assessment.assessor, state.board_approver):
+        raise forbidden(
+            "minister-not-independent",
+            "the ministerial approver may be neither the assessor nor the board approver",
+        )
+    return [approval, _approved(state)]
+
+
+def _approved(state: CaseState) -> RequestApproved:
+    r = state.request
+    return RequestApproved(
+        request_id=state.request_id,
+        reference=r["reference"],
+        country=r["country"],
+        capability=r["capability"],
+        headcount=state.headcount,
+        classification=r["classification"],
+        needed_by=state.needed_by,
+        tour_length_months=int(r["tour_length_months"]),
+    )
+
+
+def _reject(state: CaseState, command: Decide, rules: Rules) -> list[EventData]:
+    if not command.reason_code:
+        raise invalid(
+            "reason-code-required",
+            "a rejection needs a published reason_code (GET /v1/reference/rejection-reasons)",
+        )
+    if command.reason_code not in rules.rejection_reasons:
+        raise invalid(
+            "reason-code-unknown",
+            f"'{command.reason_code}' is not a published "
+            "rejection reason (GET /v1/reference/rejection-reasons)",
+        )
+    _require_active(state, command.stage)
+    return [
+        RequestRejected(
+            request_id=state.request_id,
+            reason_code=command.reason_code,
+            reason=command.reason,
+            stage=command.stage.value,
+        )
+    ]
