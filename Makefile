@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services jiph
+	$(BIN)/lint-imports --no-cache
 
 bench: install
 	bash scripts/bench.sh

@@ -171,6 +171,13 @@ def create_backbone_tables(connection: sa.Connection) -> None:
     create_projection_schema(connection, PROJECTION_SCHEMA)
 
 
+def add_inbox_and_reactions(connection: sa.Connection, projection: sa.MetaData) -> None:
+    """Revision 0002 of every service: the write side's `reactions` table, and the projection
+    reset so that the inbox fills as the consumer replays the topics."""
+    metadata.create_all(connection)
+    reset_projection(connection, projection)
+
+
 def reset_projection(connection: sa.Connection, *extra: sa.MetaData) -> None:
     """Drop the live projection and create it empty, one generation on: the consumer finds no
     stored offsets and replays every topic from the start. For migrations that change what a

@@ -9,8 +9,7 @@ Revision ID: 0002
 from alembic import op
 
 from services.deployment.tables import metadata
-from shared.backbone_tables import metadata as backbone_metadata
-from shared.backbone_tables import reset_projection
+from shared.backbone_tables import add_inbox_and_reactions
 
 revision = "0002"
 down_revision = "0001"
@@ -25,14 +24,14 @@ def upgrade() -> None:
         " AND table_name = 'reactions' AND column_name = 'reaction'"
     ).first()
     legacy = connection.exec_driver_sql("SELECT to_regclass('public.reactions')").scalar()
-    if legacy is not None and old is None:
+    carried = legacy is not None and old is None
+    if carried:
         connection.exec_driver_sql("ALTER TABLE reactions RENAME TO reactions_before_0002")
-    backbone_metadata.create_all(connection)
-    if legacy is not None and old is None:
+    add_inbox_and_reactions(connection, metadata)
+    if carried:
         connection.exec_driver_sql(
             "INSERT INTO reactions (reaction, trigger_event_id, reacted_at)"
             " SELECT 'cancel-deployments', trigger_event_id, reacted_at"
             " FROM reactions_before_0002 ON CONFLICT DO NOTHING"
         )
         connection.exec_driver_sql("DROP TABLE reactions_before_0002")
-    reset_projection(connection, metadata)

@@ -8,8 +8,7 @@ Revision ID: 0002
 from alembic import op
 
 from services.triage.tables import metadata
-from shared.backbone_tables import metadata as backbone_metadata
-from shared.backbone_tables import reset_projection
+from shared.backbone_tables import add_inbox_and_reactions
 
 revision = "0002"
 down_revision = "0001"
@@ -18,6 +17,4 @@ depends_on = None
 
 
 def upgrade() -> None:
-    connection = op.get_bind()
-    backbone_metadata.create_all(connection)
-    reset_projection(connection, metadata)
+    add_inbox_and_reactions(op.get_bind(), metadata)
