@@ -8,7 +8,7 @@ import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Header, Query, Request, Response
@@ -27,6 +27,8 @@ from shared.refusals import DomainError
 
 if TYPE_CHECKING:
     from shared.service import Runtime
+
+T = TypeVar("T")
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -157,14 +159,18 @@ def encode_cursor(values: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
+def read_cursor(cursor: str | None, parse: Callable[[dict[str, Any]], T]) -> T | None:
+    """The position a page cursor names (`parse` reads it from the decoded values), or None
+    without one; a cursor this API did not give out is a 400 naming `query.cursor`."""
+    if not cursor:
+        return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = orjson.loads(raw)
         if not isinstance(value, dict):
             raise ValueError
-        return value
-    except ValueError as exc:
+        return parse(value)
+    except (KeyError, ValueError, TypeError) as exc:
         raise Problem(
             400,
             "bad-cursor",

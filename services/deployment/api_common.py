@@ -10,9 +10,8 @@ from uuid import UUID
 from fastapi import Depends
 
 from services.deployment import handlers
-from shared.api import RuntimeDep, decode_cursor, encode_cursor
+from shared.api import RuntimeDep, encode_cursor, read_cursor
 from shared.auth import Clearance, Principal, Role, clearance_at_least, require_roles
-from shared.problems import Problem
 from shared.reference.data import load_reference_data
 
 Manager = Annotated[Principal, Depends(require_roles(Role.DEPLOYMENT_MANAGER))]
@@ -36,15 +35,7 @@ def today() -> date:
 
 
 def keyset_after(cursor: str | None, time_key: str = "t") -> tuple[datetime, UUID] | None:
-    if not cursor:
-        return None
-    c = decode_cursor(cursor)
-    try:
-        return datetime.fromisoformat(c[time_key]), UUID(c["id"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise Problem(
-            400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out"
-        ) from exc
+    return read_cursor(cursor, lambda c: (datetime.fromisoformat(c[time_key]), UUID(c["id"])))
 
 
 def page(items: list[dict[str, Any]], limit: int, time_field: str, id_field: str) -> dict[str, Any]:

@@ -18,11 +18,11 @@ from shared.api import (
     RuntimeDep,
     command_context,
     command_transaction,
-    decode_cursor,
     encode_cursor,
+    read_cursor,
     refusals_as_problems,
 )
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import PROBLEM_RESPONSES
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["officers"], responses=PROBLEM_RESPONSES)
@@ -119,14 +119,7 @@ async def access_log(
     limit: LimitQuery = 50,
 ) -> dict[str, Any]:
     """Every read and erasure of officers' personal data, newest first."""
-    before = None
-    if cursor:
-        try:
-            before = int(decode_cursor(cursor)["id"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Problem(
-                400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out"
-            ) from exc
+    before = read_cursor(cursor, lambda c: int(c["id"]))
     filters = privacy.AccessLogFilters(officer_ref, actor, action, since, until)
     async with runtime.engine.connect() as conn:
         items = await privacy.access_log_page(conn, filters, before_id=before, limit=limit + 1)

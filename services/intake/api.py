@@ -19,14 +19,14 @@ from shared.api import (
     IdempotencyKey,
     LimitQuery,
     RuntimeDep,
-    decode_cursor,
     encode_cursor,
+    read_cursor,
     run_command,
 )
 from shared.auth import Principal, Role, require_roles
 from shared.commands import Writer
 from shared.events import Envelope
-from shared.problems import PROBLEM_RESPONSES, Problem, not_found
+from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.request_status import Status
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEM_RESPONSES)
@@ -99,15 +99,7 @@ async def list_requests(
     _: None = Consistent,
 ) -> dict[str, Any]:
     """Newest first, filtered, paginated with an opaque cursor."""
-    after = None
-    if cursor:
-        c = decode_cursor(cursor)
-        try:
-            after = (datetime.fromisoformat(c["t"]), UUID(c["id"]))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise Problem(
-                400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out"
-            ) from exc
+    after = read_cursor(cursor, lambda c: (datetime.fromisoformat(c["t"]), UUID(c["id"])))
     filters = queries.RequestFilters(
         status and status.value, country, capability, submitted_from, submitted_to
     )

@@ -25,8 +25,8 @@ from shared.api import (
     CursorQuery,
     LimitQuery,
     RuntimeDep,
-    decode_cursor,
     encode_cursor,
+    read_cursor,
 )
 from shared.auth import (
     AuthError,
@@ -90,10 +90,6 @@ async def request_filters(
 RequestFilterDep = Annotated[queries.RequestFilters, Depends(request_filters)]
 
 
-def _bad_cursor() -> Problem:
-    return Problem(400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out")
-
-
 def _page(
     cursor: str | None,
     sort: str,
@@ -101,15 +97,12 @@ def _page(
     limit: int,
     parse: Callable[[Any], Any],
 ) -> queries.Page:
-    after = None
-    if cursor:
-        c = decode_cursor(cursor)
-        try:
-            if c["s"] != sort or c["d"] != direction:
-                raise ValueError("cursor of another ordering")
-            after = (parse(c["v"]), UUID(c["id"]))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise _bad_cursor() from exc
+    def position(c: dict[str, Any]) -> tuple[Any, UUID]:
+        if c["s"] != sort or c["d"] != direction:
+            raise ValueError("cursor of another ordering")
+        return parse(c["v"]), UUID(c["id"])
+
+    after = read_cursor(cursor, position)
     return queries.Page(sort, direction, after, limit + 1)
 
 

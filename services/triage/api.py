@@ -23,8 +23,8 @@ from shared.api import (
     IdempotencyKey,
     LimitQuery,
     RuntimeDep,
-    decode_cursor,
     encode_cursor,
+    read_cursor,
     run_command,
 )
 from shared.auth import (
@@ -37,7 +37,7 @@ from shared.auth import (
 )
 from shared.events import Envelope
 from shared.eventstore import CommandContext
-from shared.problems import PROBLEM_RESPONSES, Problem, not_found
+from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.reference.data import Capability, PartnerType, Region, RiskTier
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
@@ -121,15 +121,10 @@ async def list_cases(
 ) -> dict[str, Any]:
     """Cases with the highest priority score first, then the earliest needed-by date; filtered,
     paginated with an opaque cursor."""
-    after = None
-    if cursor:
-        c = decode_cursor(cursor)
-        try:
-            after = queries.QueuePosition(float(c["s"]), date.fromisoformat(c["n"]), UUID(c["id"]))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise Problem(
-                400, "bad-cursor", "Bad cursor", "the cursor is not one this API gave out"
-            ) from exc
+    after = read_cursor(
+        cursor,
+        lambda c: queries.QueuePosition(float(c["s"]), date.fromisoformat(c["n"]), UUID(c["id"])),
+    )
     filters = queries.CaseFilters(
         statuses=[s.value for s in status or ()],
         country=country.upper() if country else None,
