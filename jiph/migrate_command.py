@@ -81,7 +81,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     try:
         asyncio.run(run_migrations(service, wait_s=args.wait))
     except ValidationError as exc:
-        print(f"jiph migrate {service}: invalid settings: {exc}", file=sys.stderr)
+        # Without the input values: they include DATABASE_URL, password and all.
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        print(f"jiph migrate {service}: invalid settings: {problems}", file=sys.stderr)
         return 2
     except (OSError, SQLAlchemyError) as exc:
         print(f"jiph migrate {service}: {type(exc).__name__}: {exc}", file=sys.stderr)

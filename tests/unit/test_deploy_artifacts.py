@@ -93,13 +93,17 @@ def allowed_env(service: str) -> set[str]:
     return settings_env_names(service) | EXTRA_ENV | RESERVED_ENV.get(service, set())
 
 
+def clear_jiph_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("JIPH_"):
+            monkeypatch.delenv(name)
+
+
 def load_settings(
     service: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> ServiceSettings:
     """The service's settings as the service would read them from exactly `env`."""
-    for name in list(os.environ):
-        if name.startswith("JIPH_"):
-            monkeypatch.delenv(name)
+    clear_jiph_env(monkeypatch)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return settings_for(service)()
@@ -1130,3 +1134,23 @@ def test_notes_render_for_every_value_set(helm: str, tmp_path: Path) -> None:
             assert f"{RELEASE}-{service}.{NAMESPACE}.svc:{PORTS[service]}" in text
         assert ("WARNING: kafka.strimzi.users.enabled" in text) == (name == "full")
         assert "hooks" in text
+
+
+def test_migrate_command_fails_cleanly_without_leaking_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql+asyncpg://jiph_triage:TopSecret9@127.0.0.1:1/jiph_triage"
+    parser = build_parser()
+
+    def run(env: dict[str, str]) -> tuple[int, str]:
+        clear_jiph_env(monkeypatch)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        args = parser.parse_args(["migrate", "triage"])
+        code = args.handler(args)
+        return code, capsys.readouterr().err
+
+    code, err = run({"JIPH_TRIAGE_ENV": "production", "JIPH_TRIAGE_DATABASE_URL": url})
+    assert code == 2 and "production needs JWKS_URL" in err and "TopSecret9" not in err
+    code, err = run({"JIPH_TRIAGE_DATABASE_URL": url})  # nothing listens on port 1
+    assert code == 1 and "TopSecret9" not in err
