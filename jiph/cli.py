@@ -7,7 +7,14 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from jiph import demo_command, ops_commands, stack_commands, tail_command, token_command
+from jiph import (
+    demo_command,
+    migrate_command,
+    ops_commands,
+    stack_commands,
+    tail_command,
+    token_command,
+)
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -28,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail_command.register(sub)
     ops_commands.register(sub)
     demo_command.register(sub)
+    migrate_command.register(sub)
     return parser
 
 

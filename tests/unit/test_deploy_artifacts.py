@@ -1,0 +1,1156 @@
+"""The deployment artefacts, checked without a container engine or a cluster.
+
+- deploy/Dockerfile and its two scripts: pinned base, locked dependencies, unprivileged runtime
+  without build tools, a HEALTHCHECK with Python's urllib; the entrypoint runs a service exactly
+  as `jiph up` does (checked by running it with stand-in `python` and `jiph` commands).
+- deploy/compose.yaml: pinned images, health checks and dependency conditions, the settings the
+  services read (the environment of each service is loaded into its real settings class), topics
+  and broker settings that match shared/topics.py and deploy/kafka/server.properties.
+- deploy/helm/jiph-gateway: `helm lint`, `helm template` of several value sets, every rendered
+  object validated offline against Kubernetes' schemas (kubernetes-validate, strict) and every
+  Strimzi / CloudNativePG object against its CRD's openAPIV3Schema (jsonschema, with unknown
+  fields refused as the API server would prune them), plus the chart's own promises.
+
+Helm is built once into ~/.cache/jiph/ (scripts/install_helm.sh); the CRDs are read from
+$JIPH_CRDS_DIR, ../shared/crds, /work/shared/crds or ~/.cache/jiph/crds, and fetched from package
+registries by scripts/fetch_crds.sh when none of them has them. Nothing here is skipped: a
+missing tool or schema is a failure that says what is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import functools
+import http.server
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes_validate.utils import latest_version
+from sqlalchemy.engine import make_url
+
+from jiph.cli import build_parser
+from jiph.migrate_command import migrations_dir
+from jiph.stack.config import STACKS, cache_dir
+from jiph.stack.services import service_argv
+from shared import topics
+from shared.settings import DEV_ISSUER, ServiceSettings, settings_for
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+CHART = DEPLOY / "helm" / "jiph-gateway"
+CI_VALUES = CHART / "ci"
+SERVICES = topics.SERVICES
+PORTS = STACKS["dev"].service_ports
+RELEASE = "jiph"
+NAMESPACE = "jiph"
+#: The chart's kubeVersion floor and the newest Kubernetes whose schemas kubernetes-validate has.
+KUBE_VERSIONS = ("1.29.0", latest_version())
+#: Names a service's container may carry besides its settings: the service selector, the pieces
+#: the chart assembles DATABASE_URL from, the log level and OpenTelemetry's standard variables.
+EXTRA_ENV = {"JIPH_SERVICE", "JIPH_DB_USER", "JIPH_DB_PASSWORD", "LOG_LEVEL"}
+#: Settings the deployment service will read (PKCS#11 key store); the chart reserves them.
+RESERVED_ENV = {
+    "deployment": {
+        "JIPH_DEPLOYMENT_PKCS11_MODULE",
+        "JIPH_DEPLOYMENT_PKCS11_TOKEN_LABEL",
+        "JIPH_DEPLOYMENT_PKCS11_PIN",
+    }
+}
+CRD_KINDS = {
+    ("kafka.strimzi.io", "Kafka"),
+    ("kafka.strimzi.io", "KafkaNodePool"),
+    ("kafka.strimzi.io", "KafkaTopic"),
+    ("kafka.strimzi.io", "KafkaUser"),
+    ("postgresql.cnpg.io", "Cluster"),
+    ("postgresql.cnpg.io", "Database"),
+    ("postgresql.cnpg.io", "ScheduledBackup"),
+}
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def settings_env_names(service: str) -> set[str]:
+    """Every variable the service's settings class reads (shared/settings.py)."""
+    prefix = f"JIPH_{service.upper()}_"
+    return {
+        prefix + name.upper() for name in ServiceSettings.model_fields if name != "service_name"
+    }
+
+
+def allowed_env(service: str) -> set[str]:
+    return settings_env_names(service) | EXTRA_ENV | RESERVED_ENV.get(service, set())
+
+
+def clear_jiph_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("JIPH_"):
+            monkeypatch.delenv(name)
+
+
+def load_settings(
+    service: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> ServiceSettings:
+    """The service's settings as the service would read them from exactly `env`."""
+    clear_jiph_env(monkeypatch)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return settings_for(service)()
+
+
+# --- Dockerfile ------------------------------------------------------------------------------
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of deploy/Dockerfile, continuation lines joined."""
+    text = (DEPLOY / "Dockerfile").read_text()
+    joined = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines()))
+    out = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current = "<preamble>"
+    for word, rest in dockerfile_instructions():
+        if word == "FROM":
+            parts = rest.split()
+            current = parts[2] if len(parts) > 2 and parts[1].upper() == "AS" else rest
+            stages[current] = []
+        stages.setdefault(current, []).append((word, rest))
+    return stages
+
+
+def dockerfile_args() -> dict[str, str]:
+    args = {}
+    for word, rest in dockerfile_instructions():
+        if word == "ARG" and "=" in rest:
+            name, _, value = rest.partition("=")
+            args[name] = value
+    return args
+
+
+def test_dockerfile_bases_are_a_pinned_python_patch_release() -> None:
+    args = dockerfile_args()
+    stages = dockerfile_stages()
+    bases = []
+    for word, rest in dockerfile_instructions():
+        if word == "FROM":
+            image = rest.split()[0]
+            image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], image)
+            bases.append(image)
+    assert len(bases) >= 2, "a multi-stage build"
+    for image in bases:
+        assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", image), image
+    assert list(stages)[-1] == "runtime"
+
+
+def test_dockerfile_installs_exactly_the_lock_file_with_the_projects_uv() -> None:
+    build = " ".join(rest for word, rest in dockerfile_stages()["build"] if word == "RUN")
+    assert "uv sync --frozen --no-dev" in build
+    assert "--no-editable" in build
+    installed = re.search(r'"uv==([\d.]+)"', (REPO / "scripts" / "install.sh").read_text())
+    assert installed, "scripts/install.sh pins uv"
+    assert dockerfile_args()["UV_VERSION"] == installed.group(1)
+
+
+def test_dockerfile_runtime_is_unprivileged_and_has_no_build_tools() -> None:
+    runtime = dockerfile_stages()["runtime"]
+    users = [rest for word, rest in runtime if word == "USER"]
+    assert users, "the runtime stage sets USER"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) > 0, "a numeric non-root uid (runAsNonRoot can check it)"
+    runs = " ".join(rest for word, rest in runtime if word == "RUN")
+    for tool in ("apt-get", "apk ", "pip install", "uv ", "gcc", "build-essential", "curl", "wget"):
+        assert tool not in runs, f"{tool} in the runtime stage"
+    copies = [rest for word, rest in runtime if word == "COPY"]
+    from_build = [c for c in copies if c.startswith("--from=")]
+    assert from_build == ["--from=build /app/.venv /app/.venv"], "only the venv from the build"
+    assert all(c.startswith(("--from=", "deploy/docker/")) for c in copies)
+
+
+def test_dockerfile_healthcheck_uses_python_urllib_on_healthz() -> None:
+    instructions = dict(dockerfile_stages()["runtime"])
+    assert "jiph-healthcheck" in instructions["HEALTHCHECK"]
+    assert "python" in instructions["HEALTHCHECK"]
+    script = (DEPLOY / "docker" / "healthcheck.py").read_text()
+    assert "urllib.request" in script and '"/healthz"' in script
+    assert "curl" not in (DEPLOY / "Dockerfile").read_text().replace("no curl", "")
+    exposed = {int(p) for p in instructions["EXPOSE"].split()}
+    assert exposed == set(PORTS.values())
+    assert "jiph-entrypoint" in instructions["ENTRYPOINT"]
+    assert "org.opencontainers.image.version" in instructions["LABEL"]
+
+
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY)", re.I)
+
+
+def test_dockerfile_and_deploy_files_carry_no_secrets() -> None:
+    for word, rest in dockerfile_instructions():
+        if word in ("ENV", "ARG"):
+            assert not SECRET_NAME.search(rest), f"{word} {rest}"
+    for path in DEPLOY.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert "PRIVATE KEY-----" not in text, path
+    for name, svc in compose_raw()["services"].items():
+        for key, value in (svc.get("environment") or {}).items():
+            if SECRET_NAME.search(key):
+                assert key.endswith("_FILE") and str(value).startswith("/run/secrets/"), (name, key)
+            if "://" in str(value) and "@" in str(value):  # a URL with credentials
+                assert re.search(r"://\w+:\$\{\w+:\?[^}]*\}@", str(value)), (name, key)
+
+
+def dockerignore_excludes(relative: str) -> bool:
+    """Docker's rule: the last matching pattern wins; `!` re-includes."""
+    excluded = False
+    for raw in (REPO / ".dockerignore").read_text().splitlines():
+        pattern = raw.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").rstrip("/")
+        regex = re.escape(pattern).replace(r"\*\*/", "(.*/)?").replace(r"\*", "[^/]*")
+        if re.fullmatch(f"{regex}(/.*)?", relative):
+            excluded = not negate
+    return excluded
+
+
+def test_dockerfile_copies_only_what_the_dockerignore_sends() -> None:
+    for word, rest in dockerfile_instructions():
+        if word == "COPY" and not rest.startswith("--from="):
+            *sources, _dest = [p for p in rest.split() if not p.startswith("--")]
+            for source in sources:
+                assert (REPO / source).exists(), source
+                assert not dockerignore_excludes(source.rstrip("/")), f"{source} is ignored"
+    for private in (".venv", ".state", ".git", "tests", "deploy/.env", "bench", "shared/x.pyc"):
+        assert dockerignore_excludes(private), f"{private} would be sent to the builder"
+    assert dockerignore_excludes("services/intake/__pycache__/main.cpython-311.pyc")
+
+
+def stand_in_commands(tmp_path: Path) -> Path:
+    """`python` and `jiph` that print their arguments, for running the entrypoint."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python", "jiph"):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\nprintf "{name}"\nprintf " %s" "$@"\necho\n')
+        script.chmod(0o755)
+    return bin_dir
+
+
+def run_entrypoint(
+    bin_dir: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/bin/sh", str(DEPLOY / "docker" / "entrypoint.sh"), *args],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+
+
+def test_entrypoint_runs_each_service_as_jiph_up_does(tmp_path: Path) -> None:
+    bin_dir = stand_in_commands(tmp_path)
+    for service in SERVICES:
+        done = run_entrypoint(bin_dir, {"JIPH_SERVICE": service})
+        assert done.returncode == 0, done.stderr
+        local = service_argv(STACKS["dev"], service)[1:]  # what `jiph up` runs, minus the python
+        expected = ["python", *local]
+        expected[expected.index("--host") + 1] = "0.0.0.0"  # noqa: S104
+        assert done.stdout.split() == expected
+    moved = run_entrypoint(bin_dir, {"JIPH_SERVICE": "triage", "JIPH_TRIAGE_PORT": "9002"})
+    assert "--port 9002" in moved.stdout
+    migrate = run_entrypoint(bin_dir, {"JIPH_SERVICE": "reporting"}, "migrate", "--wait", "5")
+    assert migrate.stdout.split() == ["jiph", "migrate", "reporting", "--wait", "5"]
+    other = run_entrypoint(bin_dir, {}, "jiph", "--help")
+    assert other.stdout.split() == ["jiph", "--help"]
+    for bad in (
+        {},
+        {"JIPH_SERVICE": "nosuch"},
+        {"JIPH_SERVICE": "intake", "JIPH_INTAKE_PORT": "x"},
+    ):
+        refused = run_entrypoint(bin_dir, bad)
+        assert refused.returncode == 64, (bad, refused.stdout)
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/healthz" else 503)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_healthcheck_script_reports_the_services_health() -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = str(server.server_address[1])
+        script = str(DEPLOY / "docker" / "healthcheck.py")
+        env = {**os.environ, "JIPH_SERVICE": "deployment", "JIPH_DEPLOYMENT_PORT": port}
+
+        def check(*args: str, **extra: str) -> int:
+            cmd = [sys.executable, script, *args]
+            return subprocess.run(
+                cmd, env={**env, **extra}, capture_output=True, timeout=10
+            ).returncode
+
+        assert check() == 0
+        assert check("/readyz") == 1
+        assert check(JIPH_SERVICE="unknown") == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- Compose -----------------------------------------------------------------------------------
+COMPOSE_ENV = {
+    "JIPH_PG_ADMIN_PASSWORD": "admin-pw",
+    **{f"JIPH_{s.upper()}_DB_PASSWORD": f"{s}-pw" for s in SERVICES},
+}
+#: Long-running services that may go without a health check, and why.
+HEALTHCHECK_EXEMPT = {"otel-collector": "distroless image: nothing inside can probe it"}
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's variable interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}, $$."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise KeyError(f"{name} is required: {arg}")
+        return arg or ""
+
+    return re.sub(r"\$\$|\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value)
+
+
+@functools.cache
+def compose_raw() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    return data
+
+
+def compose() -> dict[str, Any]:
+    result: dict[str, Any] = interpolate(copy.deepcopy(compose_raw()), COMPOSE_ENV)
+    return result
+
+
+def test_compose_requires_its_secrets_and_documents_them() -> None:
+    required = set(re.findall(r"\$\{(\w+):\?", (DEPLOY / "compose.yaml").read_text()))
+    required |= {s["environment"] for s in compose_raw()["secrets"].values()}
+    assert required == set(COMPOSE_ENV)
+    example = (DEPLOY / "compose.env.example").read_text()
+    for name in required:
+        assert re.search(rf"^{name}=", example, re.M), f"{name} missing from compose.env.example"
+    interpolated = set(re.findall(r"\$\{(\w+):\?", (DEPLOY / "compose.yaml").read_text()))
+    assert interpolated, "the database URLs require their passwords"
+    for name in interpolated:
+        with pytest.raises(KeyError, match=name):
+            interpolate(
+                copy.deepcopy(compose_raw()), {k: v for k, v in COMPOSE_ENV.items() if k != name}
+            )
+    assert "deploy/.env" in (REPO / ".gitignore").read_text().split()
+
+
+def test_compose_images_are_pinned() -> None:
+    services = compose()["services"]
+    for name, svc in services.items():
+        image = svc.get("image")
+        assert image, f"{name} names its image"
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest", f"{name}: {image}"
+        assert re.match(r"\d+\.\d+", tag), f"{name}: {image} is not a versioned tag"
+    assert services["kafka"]["image"].startswith("apache/kafka:4.1.")
+    assert services["kafka-topics"]["image"] == services["kafka"]["image"]
+    assert re.fullmatch(r"postgres:15\.\d+(-\w+)?", services["postgres"]["image"])
+
+
+def test_compose_every_service_is_health_checked_or_waits_for_one() -> None:
+    services = compose()["services"]
+    for name, svc in services.items():
+        one_shot = svc.get("restart") == "no"
+        if one_shot:
+            assert "healthcheck" not in svc
+            assert svc.get("depends_on"), f"one-shot {name} waits for something"
+        elif name not in HEALTHCHECK_EXEMPT:
+            check = svc.get("healthcheck")
+            assert check and check.get("test") and not check.get("disable"), (
+                f"{name}: no healthcheck"
+            )
+        for target, cond in (svc.get("depends_on") or {}).items():
+            assert target in services, f"{name} depends on unknown {target}"
+            wanted = (
+                "service_completed_successfully"
+                if services[target].get("restart") == "no"
+                else "service_healthy"
+            )
+            assert cond["condition"] == wanted, f"{name} -> {target}"
+            assert "healthcheck" in services[target] or wanted != "service_healthy"
+    for service in SERVICES:
+        assert set(services[service]["depends_on"]) == {"postgres", "kafka", "kafka-topics"}
+
+
+def test_compose_builds_the_services_from_the_dockerfile() -> None:
+    for service in SERVICES:
+        build = compose()["services"][service]["build"]
+        context = (DEPLOY / build["context"]).resolve()
+        assert context == REPO
+        assert (context / build["dockerfile"]) == DEPLOY / "Dockerfile"
+        assert compose()["services"][service]["read_only"] is True
+        assert "ALL" in compose()["services"][service]["cap_drop"]
+
+
+def test_compose_service_env_is_exactly_what_the_services_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for service in SERVICES:
+        env = {k: str(v) for k, v in compose()["services"][service]["environment"].items()}
+        names = {n for n in env if not n.startswith("OTEL_")}
+        assert names <= allowed_env(service), names - allowed_env(service)
+        assert env["JIPH_SERVICE"] == service
+        settings = load_settings(service, env, monkeypatch)  # what the service itself would do
+        url = make_url(settings.database_url)
+        assert (url.drivername, url.host, url.port) == ("postgresql+asyncpg", "postgres", 5432)
+        assert url.username == url.database == f"jiph_{service}"
+        assert url.password == COMPOSE_ENV[f"JIPH_{service.upper()}_DB_PASSWORD"]
+        assert settings.kafka_bootstrap_servers == "kafka:9092"
+        assert settings.port == PORTS[service]
+        assert settings.dev_key_file is not None
+        assert str(settings.dev_key_file).startswith("/var/lib/jiph/keys/")
+
+
+def test_compose_publishes_only_the_public_services_on_loopback() -> None:
+    for name, svc in compose()["services"].items():
+        ports = svc.get("ports", [])
+        if name in ("intake", "reporting"):
+            assert ports == [f"127.0.0.1:{PORTS[name]}:{PORTS[name]}"]
+        else:
+            assert not ports, f"{name} publishes {ports}"
+
+
+def test_compose_creates_the_projects_topics() -> None:
+    job = compose()["services"]["kafka-topics"]
+    assert job["environment"]["JIPH_TOPICS"].split() == topics.all_topics()
+    assert int(job["environment"]["JIPH_PARTITIONS"]) == topics.PARTITIONS
+    script = job["command"][0]
+    for key, value in topics.TOPIC_CONFIG.items():
+        assert f"--config {key}={value}" in script
+    assert "--if-not-exists" in script
+
+
+def test_compose_kafka_mirrors_the_local_broker_settings() -> None:
+    env = compose()["services"]["kafka"]["environment"]
+    as_properties = {
+        k.removeprefix("KAFKA_").lower().replace("_", "."): str(v)
+        for k, v in env.items()
+        if k.startswith("KAFKA_") and k != "KAFKA_HEAP_OPTS"
+    }
+    local = {}
+    for line in (DEPLOY / "kafka" / "server.properties").read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            local[key] = value
+    addresses = (
+        "listeners",
+        "advertised.listeners",
+        "controller.quorum.bootstrap.servers",
+        "log.dirs",
+    )
+    thread_counts = {k for k in local if "threads" in k}
+    compared = set(local) - set(addresses) - thread_counts
+    for key in compared:
+        if key in as_properties:
+            assert as_properties[key] == local[key], key
+    must_match = {
+        "auto.create.topics.enable", "num.partitions", "log.retention.ms", "min.insync.replicas",
+        "offsets.topic.replication.factor", "transaction.state.log.replication.factor",
+        "process.roles", "controller.listener.names",
+    }  # fmt: skip
+    assert must_match <= set(as_properties) & compared
+    cluster_id = env["CLUSTER_ID"]
+    assert len(cluster_id) == 22 and len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+
+
+def test_postgres_init_script_provisions_every_service() -> None:
+    postgres = compose()["services"]["postgres"]
+    mounted = [v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v]
+    assert len(mounted) == 1
+    source = (DEPLOY / mounted[0].split(":")[0]).resolve()
+    assert os.access(source, os.X_OK), "executed, not sourced, by the image's entrypoint"
+    assert subprocess.run(["bash", "-n", str(source)], check=False).returncode == 0
+    script = source.read_text()
+    default_services = re.search(r"JIPH_SERVICES:-([a-z ]+)\}", script)
+    assert default_services and default_services.group(1).split() == list(SERVICES)
+    secrets = set(postgres["secrets"])
+    assert {f"jiph_{s}_db_password" for s in SERVICES} | {"pg_admin_password"} == secrets
+    assert "REVOKE ALL ON DATABASE %I FROM PUBLIC" in script
+
+
+# --- Helm ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def helm() -> str:
+    """The Helm binary scripts/install_helm.sh provides (built once, then cached)."""
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "install_helm.sh")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"no helm: scripts/install_helm.sh failed:\n{done.stderr[-2000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def helm_template(
+    helm: str, *values: str, kube: str = KUBE_VERSIONS[-1], sets: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    argv = [helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--kube-version", kube]
+    for name in values:
+        argv += ["-f", str(CI_VALUES / f"{name}-values.yaml")]
+    for item in sets:
+        argv += ["--set", item]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+@functools.cache
+def _render(
+    helm: str, values: tuple[str, ...], kube: str, sets: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    done = helm_template(helm, *values, kube=kube, sets=sets)
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.load_all(done.stdout, Loader=Loader) if d]
+
+
+def render(
+    helm: str, *values: str, kube: str = KUBE_VERSIONS[-1], sets: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    return copy.deepcopy(_render(helm, values, kube, sets))
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def component(doc: dict[str, Any]) -> str:
+    labels: dict[str, str] = doc["spec"]["template"]["metadata"]["labels"]
+    return labels["app.kubernetes.io/component"]
+
+
+VALUE_SETS = (("production",), ("full",), ("development",))
+
+
+def test_helm_lint(helm: str) -> None:
+    plain = subprocess.run([helm, "lint", str(CHART)], capture_output=True, text=True, check=False)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    for (name,) in VALUE_SETS:
+        argv = [helm, "lint", "--strict", str(CHART), "-f", str(CI_VALUES / f"{name}-values.yaml")]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "[WARNING]" not in done.stdout and "[ERROR]" not in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize(
+    ("base", "sets", "refusal"),
+    [
+        ((), (), "production needs auth.jwksUrl"),
+        (
+            (),
+            ("auth.jwksUrl=https://idp/jwks", f"auth.issuer={DEV_ISSUER}"),
+            "not the development issuer",
+        ),
+        ((), ("env=development",), "development needs auth.devKey"),
+        ((), ("env=staging",), "env must be production or development"),
+        (("production",), ("serviceDefaults.autoscaling.maxReplicas=7",), "above kafka.partitions"),
+        (
+            ("production",),
+            ("services.triage.autoscaling.enabled=false", "services.triage.replicas=8"),
+            "above kafka.partitions",
+        ),
+        (
+            ("production",),
+            ("kafka.strimzi.minInsyncReplicas=3",),
+            "must be below replicationFactor",
+        ),
+        (
+            ("production",),
+            ("kafka.strimzi.replicationFactor=4",),
+            "cannot exceed the number of brokers",
+        ),
+        (("production",), ("postgresql.ssl=disable",), "over TLS only"),
+        (("production",), ("kafka.strimzi.enabled=false",), "kafka.bootstrapServers is required"),
+        (
+            ("production",),
+            ("services.deployment.pkcs11.enabled=true",),
+            "pkcs11.pin.existingSecret is required",
+        ),
+        (("production",), ("services.intake.ingress.enabled=true",), "ingress.host is required"),
+    ],
+)
+def test_chart_refuses_releases_that_cannot_work(
+    helm: str, base: tuple[str, ...], sets: tuple[str, ...], refusal: str
+) -> None:
+    done = helm_template(helm, *base, sets=sets)
+    assert done.returncode != 0 and refusal in done.stderr, done.stderr[-500:]
+
+
+def test_rendered_objects_are_valid_kubernetes(helm: str) -> None:
+    checked: set[str] = set()
+    for values in VALUE_SETS:
+        for kube in KUBE_VERSIONS:
+            for doc in render(helm, *values, kube=kube):
+                group = doc["apiVersion"].split("/")[0]
+                if (group, doc["kind"]) in CRD_KINDS:
+                    continue  # validated against their CRDs below
+                try:
+                    kubernetes_validate.validate(doc, kube, strict=True)
+                except kubernetes_validate.ValidationError as exc:
+                    pytest.fail(
+                        f"{values} k8s {kube}: {doc['kind']} {doc['metadata']['name']}: {exc}"
+                    )
+                checked.add(doc["kind"])
+    assert checked >= {
+        "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy",
+        "Secret", "Job", "ServiceAccount", "Ingress",
+    }  # fmt: skip
+
+
+# --- CRDs of the custom resources ----------------------------------------------------------------
+def crd_schemas(root: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(group, kind, version) -> openAPIV3Schema of every CRD under `root`."""
+    found = {}
+    for path in sorted(root.rglob("*.yaml")):
+        for doc in yaml.load_all(path.read_text(), Loader=Loader):
+            if not doc or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = doc["spec"]
+            for version in spec["versions"]:
+                key = (spec["group"], spec["names"]["kind"], version["name"])
+                found[key] = version["schema"]["openAPIV3Schema"]
+    return found
+
+
+def crd_sources() -> list[tuple[str, Path]]:
+    sources = []
+    if os.environ.get("JIPH_CRDS_DIR"):
+        sources.append(("$JIPH_CRDS_DIR", Path(os.environ["JIPH_CRDS_DIR"])))
+    sources += [
+        ("the shared folder beside the clone", REPO.parent / "shared" / "crds"),
+        ("/work/shared/crds", Path("/work/shared/crds")),
+        ("the cache", cache_dir() / "crds"),
+    ]
+    return sources
+
+
+@pytest.fixture(scope="module")
+def crds() -> dict[tuple[str, str, str], dict[str, Any]]:
+    tried = []
+    for label, root in crd_sources():
+        schemas = crd_schemas(root) if root.is_dir() else {}
+        kinds = {(g, k) for g, k, _ in schemas}
+        if kinds >= CRD_KINDS:
+            print(f"CRDs from {label}: {root}")
+            return schemas
+        tried.append(
+            f"{label} ({root}): {'missing' if not root.is_dir() else sorted(CRD_KINDS - kinds)}"
+        )
+    fetched = subprocess.run(
+        ["bash", str(REPO / "scripts" / "fetch_crds.sh"), str(cache_dir() / "crds")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    schemas = crd_schemas(cache_dir() / "crds")
+    missing = CRD_KINDS - {(g, k) for g, k, _ in schemas}
+    if fetched.returncode != 0 or missing:
+        pytest.fail(
+            "no CRDs to validate the chart's custom resources against.\n  tried: "
+            + "\n  tried: ".join(tried)
+            + f"\n  scripts/fetch_crds.sh exited {fetched.returncode}, still missing {sorted(missing)}:\n"
+            + fetched.stderr[-3000:]
+        )
+    return schemas
+
+
+def strict_schema(schema: Any) -> Any:
+    """`schema` with unknown fields refused wherever the CRD lists the fields: the API server
+    silently prunes those, so a misspelt field would otherwise pass unnoticed."""
+    if isinstance(schema, list):
+        return [strict_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict_schema(v) for k, v in schema.items()}
+    if (
+        out.get("type") == "object"
+        and isinstance(out.get("properties"), dict)
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+_VALIDATORS: dict[tuple[int, tuple[str, str, str]], Any] = {}
+
+
+def validate_custom_resource(
+    crds: dict[tuple[str, str, str], dict[str, Any]], doc: dict[str, Any]
+) -> None:
+    group, version = doc["apiVersion"].split("/")
+    key = (group, doc["kind"], version)
+    assert key in crds, f"no CRD serves {doc['apiVersion']} {doc['kind']}"
+    cache_key = (id(crds), key)
+    if cache_key not in _VALIDATORS:
+        _VALIDATORS[cache_key] = jsonschema.Draft7Validator(strict_schema(crds[key]))
+    validator = _VALIDATORS[cache_key]
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise jsonschema.ValidationError(
+            "; ".join(f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5])
+        )
+
+
+def test_custom_resources_match_their_crds(
+    helm: str, crds: dict[tuple[str, str, str], Any]
+) -> None:
+    validated: set[tuple[str, str]] = set()
+    for values in VALUE_SETS:
+        for doc in render(helm, *values):
+            group = doc["apiVersion"].split("/")[0]
+            if (group, doc["kind"]) in CRD_KINDS:
+                try:
+                    validate_custom_resource(crds, doc)
+                except jsonschema.ValidationError as exc:
+                    pytest.fail(f"{values}: {doc['kind']} {doc['metadata']['name']}: {exc.message}")
+                validated.add((group, doc["kind"]))
+    assert validated == CRD_KINDS
+
+
+def test_crd_validation_catches_misspelt_and_wrong_fields(
+    helm: str, crds: dict[tuple[str, str, str], Any]
+) -> None:
+    docs = render(helm, "production")
+    pool = next(iter(by_kind(docs, "KafkaNodePool").values()))
+    cluster = next(iter(by_kind(docs, "Cluster").values()))
+    validate_custom_resource(crds, pool)
+    validate_custom_resource(crds, cluster)
+    broken = [
+        (pool, lambda d: d["spec"].__setitem__("replicsa", 3)),
+        (pool, lambda d: d["spec"]["storage"].__setitem__("type", "disk")),
+        (pool, lambda d: d["spec"].pop("roles")),
+        (cluster, lambda d: d["spec"].__setitem__("instance", 3)),
+        (cluster, lambda d: d["spec"]["managed"]["roles"][0].__setitem__("passwordSecrets", {})),
+    ]
+    for doc, change in broken:
+        changed = copy.deepcopy(doc)
+        change(changed)
+        with pytest.raises(jsonschema.ValidationError):
+            validate_custom_resource(crds, changed)
+
+
+# --- What the chart promises ----------------------------------------------------------------------
+def test_deployments_probe_limit_and_lock_down_every_service(helm: str) -> None:
+    for values in VALUE_SETS:
+        deployments = by_kind(render(helm, *values), "Deployment")
+        assert {component(d) for d in deployments.values()} == set(SERVICES)
+        for doc in deployments.values():
+            service = component(doc)
+            pod = doc["spec"]["template"]["spec"]
+            (container,) = pod["containers"]
+            assert container["ports"][0]["containerPort"] == PORTS[service]
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+            assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            assert pod["securityContext"]["runAsUser"] > 0
+            assert pod["automountServiceAccountToken"] is False
+            sc = container["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"]["drop"] == ["ALL"]
+            assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])  # noqa: S108
+            assert pod["terminationGracePeriodSeconds"] > 10  # uvicorn's graceful shutdown
+
+
+def expand_env(container: dict[str, Any], secrets: dict[tuple[str, str], str]) -> dict[str, str]:
+    """A container's environment as the kubelet builds it: secretKeyRef values from `secrets`,
+    $(VAR) expanded from the variables defined before."""
+    env: dict[str, str] = {}
+    for item in container["env"]:
+        if "valueFrom" in item:
+            ref = item["valueFrom"]["secretKeyRef"]
+            value = secrets[(ref["name"], ref["key"])]
+        else:
+            value = re.sub(
+                r"\$\(([A-Za-z_]\w*)\)", lambda m: env.get(m.group(1), m.group(0)), item["value"]
+            )
+        env[item["name"]] = value
+    return env
+
+
+class FakeSecrets(dict[tuple[str, str], str]):
+    """Any Secret key: a plausible value for it."""
+
+    def __missing__(self, key: tuple[str, str]) -> str:
+        name, item = key
+        service = next((s for s in SERVICES if name.endswith(s)), "x")
+        return {
+            "username": f"jiph_{service}",
+            "password": "Secret0pw",
+            "jwks-url": "https://idp.example.invalid/jwks.json",
+            "issuer": "https://idp.example.invalid/",
+            "audience": "jiph-gateway",
+        }.get(item, f"value-of-{item}")
+
+
+def workload_containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "Job"):
+            (container,) = doc["spec"]["template"]["spec"]["containers"]
+            service = next(e["value"] for e in container["env"] if e["name"] == "JIPH_SERVICE")
+            yield doc["kind"], service, container
+
+
+def test_chart_env_is_exactly_what_the_services_read(
+    helm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for values in VALUE_SETS:
+        docs = render(helm, *values)
+        secrets = FakeSecrets()
+        for secret in by_kind(docs, "Secret").values():
+            for key, value in secret.get("stringData", {}).items():
+                secrets[(secret["metadata"]["name"], key)] = value
+        seen = set()
+        for kind, service, container in workload_containers(docs):
+            names = {e["name"] for e in container["env"] if not e["name"].startswith("OTEL_")}
+            assert names <= allowed_env(service), (values, kind, names - allowed_env(service))
+            assert len(names) == len(
+                [e for e in container["env"] if not e["name"].startswith("OTEL_")]
+            )
+            env = expand_env(container, secrets)
+            settings = load_settings(service, env, monkeypatch)  # refused if the service would
+            url = make_url(settings.database_url)
+            assert url.username == url.database == f"jiph_{service}"
+            (password_ref,) = [e for e in container["env"] if e["name"] == "JIPH_DB_PASSWORD"]
+            assert (
+                url.password
+                == secrets[(password_ref["valueFrom"]["secretKeyRef"]["name"], "password")]
+            )
+            assert settings.port == PORTS[service]
+            if values == ("development",):
+                assert settings.env == "development" and settings.dev_key_file is not None
+            else:
+                assert settings.env == "production" and settings.jwks_url
+                assert url.query.get("ssl") == "require"
+            seen.add((kind, service))
+        assert seen == {(k, s) for k in ("Deployment", "Job") for s in SERVICES}
+    full = {s: c for k, s, c in workload_containers(render(helm, "full")) if k == "Deployment"}
+    pkcs11 = {e["name"] for e in full["deployment"]["env"]} & RESERVED_ENV["deployment"]
+    assert pkcs11 == RESERVED_ENV["deployment"], "pkcs11.enabled sets the three reserved names"
+    plain = {
+        s: c for k, s, c in workload_containers(render(helm, "production")) if k == "Deployment"
+    }
+    assert not {e["name"] for e in plain["deployment"]["env"]} & RESERVED_ENV["deployment"]
+
+
+def test_autoscaling_stays_within_the_partitions_and_disruption_leaves_a_pod(helm: str) -> None:
+    for values in VALUE_SETS:
+        docs = render(helm, *values)
+        deployments = by_kind(docs, "Deployment")
+        pdbs = by_kind(docs, "PodDisruptionBudget")
+        for hpa in by_kind(docs, "HorizontalPodAutoscaler").values():
+            spec = hpa["spec"]
+            assert spec["scaleTargetRef"]["name"] in deployments
+            assert spec["maxReplicas"] <= topics.PARTITIONS, "one consumer per partition at most"
+            assert spec["minReplicas"] >= 2
+            assert "replicas" not in deployments[spec["scaleTargetRef"]["name"]]["spec"]
+            pdb = pdbs[spec["scaleTargetRef"]["name"]]
+            assert pdb["spec"]["maxUnavailable"] < spec["minReplicas"]
+        for name, doc in deployments.items():
+            selector = doc["spec"]["selector"]["matchLabels"]
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert selector.items() <= labels.items()
+            if name in pdbs:
+                assert pdbs[name]["spec"]["selector"]["matchLabels"] == selector
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expr in selector.get("matchExpressions", []):
+        if expr["operator"] == "In" and labels.get(expr["key"]) not in expr["values"]:
+            return False
+    return True
+
+
+def ports_of(rule: dict[str, Any]) -> set[Any]:
+    return {p["port"] for p in rule.get("ports", [])}
+
+
+def test_network_policies_deny_by_default_and_allow_what_each_pod_needs(helm: str) -> None:
+    for values in VALUE_SETS:
+        docs = render(helm, *values)
+        policies = list(by_kind(docs, "NetworkPolicy").values())
+        deny = [p for p in policies if not p["spec"].get("ingress") and not p["spec"].get("egress")]
+        assert len(deny) == 1 and set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        pods = [
+            d["spec"]["template"]["metadata"]["labels"]
+            for d in docs
+            if d["kind"] in ("Deployment", "Job")
+        ]
+        for labels in pods:
+            assert selects(deny[0]["spec"]["podSelector"], labels), labels
+            allowing = [
+                p
+                for p in policies
+                if p is not deny[0] and selects(p["spec"]["podSelector"], labels)
+            ]
+            assert allowing, f"nothing allows {labels['app.kubernetes.io/component']} anything"
+            egress = [r for p in allowing for r in p["spec"].get("egress", [])]
+            reached = set().union(*(ports_of(r) for r in egress))
+            assert {53, 5432} <= reached
+            if not labels["app.kubernetes.io/component"].startswith("migrate-"):
+                assert 9092 in reached
+                if values != ("development",):
+                    assert 443 in reached, "the JWKS issuer"
+        controller = yaml.safe_load((CHART / "values.yaml").read_text())["networkPolicy"][
+            "ingressController"
+        ]
+        for policy in policies:
+            comp = (
+                policy["spec"]["podSelector"]
+                .get("matchLabels", {})
+                .get("app.kubernetes.io/component")
+            )
+            from_controller = any(
+                r.get("from") == controller for r in policy["spec"].get("ingress", [])
+            )
+            has_ingress = any(
+                d["kind"] == "Ingress" and d["metadata"]["name"].endswith(f"-{comp}") for d in docs
+            )
+            assert from_controller == (comp == "intake" or has_ingress), (values, comp)
+
+
+def test_ingress_exposes_only_the_partner_api_of_intake(helm: str) -> None:
+    ingresses = by_kind(render(helm, "full"), "Ingress")
+    intake = ingresses[f"{RELEASE}-intake"]
+    paths = {p["path"] for r in intake["spec"]["rules"] for p in r["http"]["paths"]}
+    assert "/v1/requests" in paths
+    assert not paths & {"/", "/metrics", "/v1/admin", "/healthz", "/readyz"}
+
+
+def test_kafka_resources_replicate_and_keep_every_topic(helm: str) -> None:
+    docs = render(helm, "production")
+    (kafka,) = by_kind(docs, "Kafka").values()
+    (pool,) = by_kind(docs, "KafkaNodePool").values()
+    name = kafka["metadata"]["name"]
+    config = kafka["spec"]["kafka"]["config"]
+    assert pool["metadata"]["labels"]["strimzi.io/cluster"] == name
+    assert pool["spec"]["replicas"] == 3 and set(pool["spec"]["roles"]) == {"controller", "broker"}
+    assert config["min.insync.replicas"] == 2 and config["default.replication.factor"] == 3
+    assert config["auto.create.topics.enable"] is False
+    assert config["offsets.topic.replication.factor"] == 3
+    kafka_topics = by_kind(docs, "KafkaTopic").values()
+    assert sorted(t["spec"]["topicName"] for t in kafka_topics) == sorted(topics.all_topics())
+    for topic in kafka_topics:
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == name
+        assert topic["spec"]["partitions"] == topics.PARTITIONS
+        assert topic["spec"]["replicas"] == 3
+        assert {
+            k: str(v) for k, v in topic["spec"]["config"].items()
+        }.items() >= topics.TOPIC_CONFIG.items()
+    for _kind, _service, container in workload_containers(docs):
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        bootstrap = [v for k, v in env.items() if k.endswith("_KAFKA_BOOTSTRAP_SERVERS")]
+        assert bootstrap == [f"{name}-kafka-bootstrap:9092"]
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["kafka"]["topics"] == topics.all_topics()
+    assert values["kafka"]["partitions"] == topics.PARTITIONS
+
+
+def test_kafka_users_grant_each_service_its_own_topics(helm: str) -> None:
+    users = by_kind(render(helm, "full"), "KafkaUser")
+    assert len(users) == len(SERVICES)
+    for service in SERVICES:
+        acls = users[f"{RELEASE}-{service}"]["spec"]["authorization"]["acls"]
+        writes = {a["resource"]["name"] for a in acls if "Write" in a["operations"]}
+        own = {f"jiph.{service}.events"} & set(topics.EVENT_TOPICS)
+        assert writes == own | {topics.deadletter_topic(service)}
+        groups = {a["resource"]["name"] for a in acls if a["resource"]["type"] == "group"}
+        assert groups == {"jiph-intake-blue" if service == "intake" else f"jiph-{service}"}
+
+
+def test_postgres_resources_give_each_service_its_role_and_database(helm: str) -> None:
+    for values in (("production",), ("full",)):
+        docs = render(helm, *values)
+        (cluster,) = by_kind(docs, "Cluster").values()
+        name = cluster["metadata"]["name"]
+        roles = {r["name"]: r for r in cluster["spec"]["managed"]["roles"]}
+        assert set(roles) == {f"jiph_{s}" for s in SERVICES}
+        databases = {d["spec"]["name"]: d for d in by_kind(docs, "Database").values()}
+        assert set(databases) == set(roles)
+        for db, doc in databases.items():
+            assert doc["spec"]["owner"] == db and doc["spec"]["cluster"]["name"] == name
+            assert doc["spec"]["databaseReclaimPolicy"] == "retain"
+            assert f"hostssl {db} {db} all scram-sha-256" in cluster["spec"]["postgresql"]["pg_hba"]
+        for _kind, service, container in workload_containers(docs):
+            refs = {
+                e["valueFrom"]["secretKeyRef"]["name"]
+                for e in container["env"]
+                if e["name"] in ("JIPH_DB_USER", "JIPH_DB_PASSWORD")
+            }
+            assert refs == {roles[f"jiph_{service}"]["passwordSecret"]["name"]}
+            url = next(e["value"] for e in container["env"] if e["name"].endswith("_DATABASE_URL"))
+            assert f"@{name}-rw:5432/jiph_{service}?" in url
+        if values == ("production",):
+            secrets = by_kind(docs, "Secret")
+            for role in roles.values():
+                secret = secrets[role["passwordSecret"]["name"]]
+                assert secret["type"] == "kubernetes.io/basic-auth"
+                assert secret["stringData"]["username"] == role["name"]
+                assert re.fullmatch(r"[A-Za-z0-9]{32}", secret["stringData"]["password"])
+        else:
+            assert not by_kind(docs, "Secret"), "existing Secrets only"
+
+
+def test_migration_jobs_are_hooks_that_run_jiph_migrate(helm: str) -> None:
+    external = (
+        "postgresql.cnpg.enabled=false",
+        "postgresql.host=db.example.invalid",
+        "auth.existingSecret=jiph-auth",
+        *(f"database.credentials.{s}.existingSecret=db-{s}" for s in SERVICES),
+    )
+    cases = [
+        (("production",), (), "post-install,pre-upgrade"),  # the release creates the database
+        (("production",), external, "pre-install,pre-upgrade"),
+        (("production",), ("migrations.hooks=pre-upgrade",), "pre-upgrade"),
+    ]
+    for values, sets, hooks in cases:
+        docs = render(helm, *values, sets=sets)
+        jobs = by_kind(docs, "Job")
+        deployments = by_kind(docs, "Deployment")
+        assert len(jobs) == len(SERVICES)
+        for job in jobs.values():
+            assert job["metadata"]["annotations"]["helm.sh/hook"] == hooks
+            pod = job["spec"]["template"]["spec"]
+            assert pod["restartPolicy"] == "Never"
+            assert "serviceAccountName" not in pod, "a pre-install hook cannot use the chart's own"
+            (container,) = pod["containers"]
+            assert container["args"][0] == "migrate"
+            service = component(job).removeprefix("migrate-")
+            (served,) = deployments[f"{RELEASE}-{service}"]["spec"]["template"]["spec"][
+                "containers"
+            ]
+            assert container["env"] == served["env"], "the Job reads the service's own settings"
+            assert container["image"] == served["image"]
+    args = build_parser().parse_args(["migrate", "deployment", "--wait", "30"])
+    assert (args.service, args.wait, args.handler.__name__) == ("deployment", 30.0, "cmd_migrate")
+
+
+def test_migrate_command_takes_the_lock_the_services_take() -> None:
+    """The advisory lock id is derived from the migrations path: the Job and a starting service
+    must name the same folder, or they would not wait for each other."""
+    for service in SERVICES:
+        main = importlib.import_module(f"services.{service}.main")
+        assert migrations_dir(service) == main.DEFINITION.migrations
+        assert (migrations_dir(service) / "env.py").exists()
+
+
+def test_operations_doc_covers_every_setting_and_value() -> None:
+    doc = (REPO / "docs" / "OPERATIONS.md").read_text()
+    for field in ServiceSettings.model_fields:
+        if field != "service_name":
+            assert f"`{field.upper()}`" in doc, f"{field.upper()} is not documented"
+    for reserved in RESERVED_ENV["deployment"]:
+        assert reserved in doc
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for key, value in values.items():
+        assert f"`{key}" in doc, f"values key {key} is not documented"
+        if isinstance(value, dict) and key not in ("podSecurityContext", "securityContext"):
+            for sub in value:
+                assert f"{key}.{sub}" in doc, f"values key {key}.{sub} is not documented"
+    for name in topics.all_topics():
+        assert name in doc
+    for command in ("jiph replay", "jiph migrate", "pg_dump", "pg_basebackup", "ScheduledBackup"):
+        assert command in doc
+
+
+def test_notes_render_for_every_value_set(helm: str, tmp_path: Path) -> None:
+    """`helm template` skips NOTES.txt: render it as a manifest of a copy of the chart."""
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "NOTES.txt").unlink()
+    (chart / "templates" / "notes.yaml").write_text(
+        "notes: |\n" + "".join(f"  {line}\n" for line in notes.splitlines())
+    )
+    for (name,) in VALUE_SETS:
+        argv = [
+            helm,
+            "template",
+            RELEASE,
+            str(chart),
+            "-n",
+            NAMESPACE,
+            "-s",
+            "templates/notes.yaml",
+        ]
+        argv += ["-f", str(CI_VALUES / f"{name}-values.yaml")]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        text = yaml.safe_load(done.stdout)["notes"]
+        for service in SERVICES:
+            assert f"{RELEASE}-{service}.{NAMESPACE}.svc:{PORTS[service]}" in text
+        assert ("WARNING: kafka.strimzi.users.enabled" in text) == (name == "full")
+        assert "hooks" in text
+
+
+def test_migrate_command_fails_cleanly_without_leaking_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql+asyncpg://jiph_triage:TopSecret9@127.0.0.1:1/jiph_triage"
+    parser = build_parser()
+
+    def run(env: dict[str, str]) -> tuple[int, str]:
+        clear_jiph_env(monkeypatch)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        args = parser.parse_args(["migrate", "triage"])
+        code = args.handler(args)
+        return code, capsys.readouterr().err
+
+    code, err = run({"JIPH_TRIAGE_ENV": "production", "JIPH_TRIAGE_DATABASE_URL": url})
+    assert code == 2 and "production needs JWKS_URL" in err and "TopSecret9" not in err
+    code, err = run({"JIPH_TRIAGE_DATABASE_URL": url})  # nothing listens on port 1
+    assert code == 1 and "TopSecret9" not in err
