@@ -21,9 +21,7 @@ import unicodedata
 
 _BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 #: Everything the rule refuses, after line breaks are normalised.
-_REFUSED = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI_CONTROLS + "\ud800-\udfff]"
-)
+_REFUSED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI_CONTROLS + "\ud800-\udfff]")
 _LINE_BREAKS = re.compile("\r\n?")
 
 
