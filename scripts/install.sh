@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the project into .venv from the lock file. Needs only python3.11 and network access to
-# PyPI; uv (from PyPI) is installed for the current user if missing.
+# Install the project into .venv from the lock file. Needs python3.11 and network access to PyPI;
+# uv (from PyPI) is installed for the current user if missing, and Debian's softhsm2 (apt-get,
+# as root) if softhsm2-util is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export UV_PYTHON_DOWNLOADS=never
@@ -9,6 +10,23 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 PY="$(command -v python3.11 || command -v python3)"
 uv sync --frozen --python "$PY" --quiet
+# SoftHSM2 (Debian's softhsm2) keeps the deployment service's per-officer keys for the local and
+# test stacks; installed with apt-get when softhsm2-util is missing, as the stack does for
+# PostgreSQL (jiph/stack/system.py).
+if ! command -v softhsm2-util >/dev/null 2>&1; then
+  .venv/bin/python - <<'PY'
+import sys
+
+from jiph.stack.processes import StackError
+from jiph.stack.system import ensure_command
+
+try:
+    ensure_command("softhsm2-util", "softhsm2")
+except StackError as exc:
+    sys.exit(f"install.sh: {exc}")
+PY
+  echo "installed softhsm2 ($(softhsm2-util --version))"
+fi
 echo "installed into .venv ($(.venv/bin/python --version))"
 # Helm for the chart's tests: built once with Go into ~/.cache/jiph/ (minutes the first time).
 # Not fatal here (`make up` does not need it); the tests fail and say why if it is missing.
