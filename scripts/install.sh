@@ -28,8 +28,3 @@ PY
   echo "installed softhsm2 ($(softhsm2-util --version))"
 fi
 echo "installed into .venv ($(.venv/bin/python --version))"
-# Helm for the chart's tests: built once with Go into ~/.cache/jiph/ (minutes the first time).
-# Not fatal here (`make up` does not need it); the tests fail and say why if it is missing.
-if ! bash scripts/install_helm.sh >/dev/null; then
-  echo "warning: Helm could not be built; the deployment tests will fail (scripts/install_helm.sh)" >&2
-fi

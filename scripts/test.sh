@@ -11,6 +11,12 @@ JIPH=.venv/bin/jiph
 cleanup() { "$JIPH" --stack test down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+# Helm, for the chart's tests only (not `make up`): built once with Go into ~/.cache/jiph/
+# (about three minutes the first time). The tests fail and say why if it is missing.
+if ! bash scripts/install_helm.sh >/dev/null; then
+  echo "warning: Helm could not be built; the chart's tests will fail (scripts/install_helm.sh)" >&2
+fi
+
 started=$(date +%s)
 # Every run starts from nothing: no events, topics or databases left by an earlier run.
 "$JIPH" --stack test reset --yes >/dev/null
