@@ -53,7 +53,7 @@ def reporting_events(count: int) -> list[Envelope]:
     partner = Actor(subject="bench-partner", role="partner")
     officer = Actor(subject="bench-officer", role="triage_officer")
     breakdown = [
-        CriterionScore(criterion="fragility", raw=80, weight=0.3, points=24, explanation="bench")
+        CriterionScore(criterion="fragility", raw=0.8, weight=0.3, points=24, explanation="bench")
     ]
     requests = count // 3
     lifecycles = []

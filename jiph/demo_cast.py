@@ -128,17 +128,18 @@ PARTNERS: tuple[Partner, ...] = (
 )
 
 #: UK forces offering officers: (force claim, e-mail domain).
-FORCES: tuple[tuple[str, str], ...] = (
-    ("Metropolitan Police Service", "met.police.example.uk"),
-    ("Police Scotland", "scotland.police.example.uk"),
-    ("West Midlands Police", "westmidlands.police.example.uk"),
-    ("Police Service of Northern Ireland", "psni.police.example.uk"),
-    ("Greater Manchester Police", "gmp.police.example.uk"),
-    ("West Yorkshire Police", "westyorkshire.police.example.uk"),
-    ("Thames Valley Police", "thamesvalley.police.example.uk"),
-    ("Merseyside Police", "merseyside.police.example.uk"),
-    ("South Wales Police", "south-wales.police.example.uk"),
-    ("Kent Police", "kent.police.example.uk"),
+#: UK forces: (id, the force claim of its liaison officers' tokens; name; e-mail domain).
+FORCES: tuple[tuple[str, str, str], ...] = (
+    ("met", "Metropolitan Police Service", "met.police.example.uk"),
+    ("police-scotland", "Police Scotland", "scotland.police.example.uk"),
+    ("west-midlands", "West Midlands Police", "westmidlands.police.example.uk"),
+    ("psni", "Police Service of Northern Ireland", "psni.police.example.uk"),
+    ("gmp", "Greater Manchester Police", "gmp.police.example.uk"),
+    ("west-yorkshire", "West Yorkshire Police", "westyorkshire.police.example.uk"),
+    ("thames-valley", "Thames Valley Police", "thamesvalley.police.example.uk"),
+    ("merseyside", "Merseyside Police", "merseyside.police.example.uk"),
+    ("south-wales", "South Wales Police", "south-wales.police.example.uk"),
+    ("kent", "Kent Police", "kent.police.example.uk"),
 )
 FORCE_WEIGHTS = (0.24, 0.14, 0.1, 0.1, 0.1, 0.08, 0.07, 0.06, 0.06, 0.05)
 

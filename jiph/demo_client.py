@@ -249,7 +249,7 @@ class Tokens:
         return self.get("deployment_manager", cast.DEPLOYMENT_MANAGER, clearance="sc")
 
     def liaison(self, force: str) -> str:
-        subject = "liaison." + force.lower().replace(" ", "-")
+        subject = f"liaison.{force}"
         return self.get("force_liaison", subject, force=force)
 
     def analyst(self) -> str:

@@ -350,13 +350,13 @@ def _plan_officers(
     forces = tuple(FORCES)
     for r in requests:
         for slot in range(r.nominees()):
-            force, domain = _weighted(rng, forces, FORCE_WEIGHTS)
+            force, _, domain = _weighted(rng, forces, FORCE_WEIGHTS)
             vetting = "dv" if rng.random() < 0.1 else "sc"
             body = _officer_body(rng, today, r.capability, domain, vetting, soon=True)
             officers.append(OfficerPlan(force, body, (r.index, slot)))
     capabilities = [c.value for c in Capability]
     while len(officers) < n_officers:
-        force, domain = _weighted(rng, forces, FORCE_WEIGHTS)
+        force, _, domain = _weighted(rng, forces, FORCE_WEIGHTS)
         vetting = _weighted(rng, ("sc", "ctc", "dv", "none"), (0.78, 0.12, 0.06, 0.04))
         body = _officer_body(rng, today, rng.choice(capabilities), domain, vetting, soon=False)
         officers.append(OfficerPlan(force, body))

@@ -184,6 +184,16 @@ CursorQuery = Annotated[
     str | None,
     Query(max_length=500, description="Opaque cursor from the previous page's `next_cursor`"),
 ]
+CountryQuery = Annotated[
+    str | None,
+    Query(
+        min_length=2,
+        max_length=10,
+        description="Country or territory: ISO 3166-1 alpha-2, or the FCDO register's code of a "
+        "territory ISO lacks (XK, SH-AC)",
+        examples=["SO"],
+    ),
+]
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size (default 50, at most 200)")]
 
 

@@ -19,14 +19,12 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import AuthError
 
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
 class Problem(Exception):
@@ -208,65 +206,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unhandled)
-
-
-# --- body size limit ---------------------------------------------------------------------------
-class BodySizeLimitMiddleware:
-    """Refuses request bodies over `max_bytes` with 413, announced or streamed.
-
-    A pure ASGI middleware: it reads the (small, by definition) body first and only then hands
-    it to the app, so an oversized request never reaches a handler, not even in part."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
-        if max_bytes <= 0:
-            raise ValueError("max_bytes must be positive")
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before finishing its request
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # later calls wait for http.disconnect, as usual
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        problem = Problem(
-            413,
-            "payload-too-large",
-            "Payload too large",
-            f"the request body exceeds {self.max_bytes} bytes",
-            # The rest of the body is left unread, so the connection cannot be reused.
-            headers={"Connection": "close"},
-        )
-        await problem_response(problem, scope.get("path"))(scope, receive, send)
 
 
 # --- OpenAPI -----------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ from shared.consumer.rebuild import ProjectionRebuild
 from shared.db import create_engine, migrate
 from shared.eventstore import EventStore
 from shared.gc_tuning import tune_for_service
+from shared.input_boundary import InputBoundary
 from shared.outbox import OutboxRelay, create_producer
-from shared.problems import BodySizeLimitMiddleware, install_problem_handlers
+from shared.problems import install_problem_handlers
 from shared.projection import Projection
 from shared.settings import ServiceSettings
 from shared.telemetry import (
@@ -244,7 +245,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     app.state.token_verifier = runtime.verifier
     app.state.write_limiter = RateLimiter(settings.write_rate_per_minute)
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputBoundary, max_bytes=settings.max_body_bytes)
     instrument_app(app)
     add_metrics_route(app)
 

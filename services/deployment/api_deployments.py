@@ -39,6 +39,7 @@ from services.deployment.views import (
 )
 from shared.api import (
     Consistent,
+    CountryQuery,
     CursorQuery,
     IdempotencyKey,
     LimitQuery,
@@ -83,7 +84,7 @@ async def list_deployments(
     status: Annotated[DeploymentStatus | None, Query()] = None,
     request_id: Annotated[UUID | None, Query()] = None,
     capability: Annotated[Capability | None, Query()] = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    country: CountryQuery = None,
     officer_ref: Annotated[str | None, Query(max_length=40)] = None,
     force: Annotated[
         str | None, Query(max_length=80, description="With an officer of this force")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from services.deployment import queries
 from services.deployment.api_common import keyset_after, page
 from services.deployment.views import RequirementPage, RequirementView
-from shared.api import Consistent, CursorQuery, LimitQuery, RuntimeDep
+from shared.api import Consistent, CountryQuery, CursorQuery, LimitQuery, RuntimeDep
 from shared.auth import Principal, Role, require_roles
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.reference.data import Capability
@@ -34,7 +34,7 @@ async def list_requirements(
         ),
     ] = None,
     capability: Annotated[Capability | None, Query()] = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    country: CountryQuery = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
     _: None = Consistent,

@@ -15,6 +15,7 @@ from services.intake.commands import AmendRequest, SubmitRequest, WithdrawReques
 from services.intake.views import Accepted, RequestDetail, RequestPage
 from shared.api import (
     Consistent,
+    CountryQuery,
     CursorQuery,
     IdempotencyKey,
     LimitQuery,
@@ -86,9 +87,7 @@ async def list_requests(
     partner: Partner,
     runtime: RuntimeDep,
     status: Annotated[Status | None, Query(description="Only this status")] = None,
-    country: Annotated[
-        str | None, Query(min_length=2, max_length=2, description="ISO alpha-2")
-    ] = None,
+    country: CountryQuery = None,
     capability: Annotated[
         str | None, Query(max_length=40, description="Capability category")
     ] = None,

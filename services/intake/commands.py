@@ -41,7 +41,9 @@ class ContactIn(_Strict):
 def _country(code: str) -> str:
     code = code.strip().upper()
     if load_reference_data().country(code) is None:
-        raise ValueError(f"'{code}' is not an ISO 3166-1 alpha-2 country code")
+        raise ValueError(
+            f"'{code}' is neither an ISO 3166-1 alpha-2 code nor a territory the FCDO lists"
+        )
     return code
 
 
@@ -66,8 +68,10 @@ class SubmitRequest(_Strict):
         description="What is needed and why",
         examples=["Two advisers to mentor the national police's public order unit ahead of ..."],
     )
-    country: Annotated[str, Field(min_length=2, max_length=2)] = Field(
-        description="ISO 3166-1 alpha-2 code of the country of deployment", examples=["SO"]
+    country: Annotated[str, Field(min_length=2, max_length=10)] = Field(
+        description="The country or territory of deployment: ISO 3166-1 alpha-2, or the FCDO "
+        "register's code of a territory ISO lacks (XK Kosovo, SH-AC Ascension)",
+        examples=["SO"],
     )
     mission: Text | None = Field(default=None, description="Mission, if any", examples=["UNSOM"])
     requesting_body: Text = Field(description="Who asks", examples=["UN Police Division"])

@@ -53,7 +53,7 @@ def evolve(state: RequestState | None, event: EventData) -> RequestState | None:
             )
             return replace(
                 state,
-                submitted={**state.submitted, **event.changes},
+                submitted={**state.submitted, **event.changes.named()},
                 open_information_request=None if answered else state.open_information_request,
             )
         case RequestWithdrawn():

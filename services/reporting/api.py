@@ -22,6 +22,7 @@ from services.reporting.stream import FeedRequest, event_view, feed
 from services.reporting.views import Audit, DeploymentPage, RequestPage, TimeSeries
 from shared.api import (
     Consistent,
+    CountryQuery,
     CursorQuery,
     LimitQuery,
     RuntimeDep,
@@ -63,9 +64,7 @@ async def request_filters(
     status: Annotated[list[str] | None, Query(description="Only these statuses (repeat)")] = None,
     partner_type: Annotated[PartnerType | None, Query()] = None,
     region: Annotated[Region | None, Query()] = None,
-    country: Annotated[
-        str | None, Query(min_length=2, max_length=2, description="ISO alpha-2")
-    ] = None,
+    country: CountryQuery = None,
     capability: Annotated[Capability | None, Query()] = None,
     classification: Annotated[Classification | None, Query()] = None,
     submitted_from: Annotated[
@@ -202,7 +201,7 @@ async def list_deployments(
     _reader: Analyst,
     runtime: RuntimeDep,
     status: Annotated[list[str] | None, Query(description="Only these statuses")] = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    country: CountryQuery = None,
     region: Annotated[Region | None, Query()] = None,
     capability: Annotated[Capability | None, Query()] = None,
     mission: Annotated[str | None, Query(max_length=100)] = None,

@@ -48,8 +48,7 @@ def trace_id_of(traceparent: str | None) -> str | None:
 
 
 def region_of(country: str) -> str:
-    found = load_reference_data().country(country)
-    return found.region.value if found else "unknown"
+    return load_reference_data().country_or_unlisted(country).region.value
 
 
 def in_order(events: Iterable[Logged]) -> list[Logged]:

@@ -18,6 +18,7 @@ from services.triage.domain import CaseStatus
 from services.triage.views import Accepted, CaseDetail, CasePage, ReasonCodeList
 from shared.api import (
     Consistent,
+    CountryQuery,
     CursorQuery,
     Handle,
     IdempotencyKey,
@@ -108,9 +109,7 @@ async def list_cases(
     status: Annotated[
         list[CaseStatus] | None, Query(description="Only these statuses (repeat)")
     ] = None,
-    country: Annotated[
-        str | None, Query(min_length=2, max_length=2, description="ISO alpha-2")
-    ] = None,
+    country: CountryQuery = None,
     region: Annotated[Region | None, Query()] = None,
     capability: Annotated[Capability | None, Query()] = None,
     risk_tier: Annotated[RiskTier | None, Query(description="Assessed cases only")] = None,

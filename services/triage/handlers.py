@@ -60,9 +60,7 @@ async def assess(
     ctx: CommandContext,
 ) -> list[Envelope]:
     history, state = await load(conn, deps.writer, request_id)
-    country = deps.config.reference.country(str(state.request["country"]))
-    if country is None:
-        raise ValueError(f"unknown country {state.request['country']!r}")
+    country = deps.config.reference.country_or_unlisted(str(state.request["country"]))
     today = deps.clock().date()
     offered = await queries.offered_officers(conn, str(state.request["capability"]), today)
     scoring = domain.ScoringContext(deps.config.policy, today, offered)

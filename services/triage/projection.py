@@ -23,7 +23,9 @@ from shared.projection import Projection
 from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS
 
 #: What a case is made of: the partner's events about the request and the case's own.
-CASE_EVENTS = REGISTRY.event_types(topic=INTAKE_EVENTS) + REGISTRY.event_types(topic=TRIAGE_EVENTS)
+CASE_EVENTS = REGISTRY.event_types(topic=INTAKE_EVENTS, with_field="request_id") + (
+    REGISTRY.event_types(topic=TRIAGE_EVENTS)
+)
 
 
 def build_projection(config: TriageConfig) -> Projection:

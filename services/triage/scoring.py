@@ -123,8 +123,10 @@ class ScoringInputs(_Frozen):
     """What the score depends on; `risk_tier` and `alignment` come from the assessment."""
 
     country: Country
-    partner_type: PartnerType
-    capability: Capability
+    #: Codes, not enums: a request scored again after a code left the reference data still has
+    #: a score (an unknown partner type scores as `other`).
+    partner_type: str
+    capability: str
     headcount: int = Field(ge=1)
     needed_by: date
     offered_officers: int = Field(ge=0, description="Officers UK forces offer for the capability")
@@ -216,7 +218,12 @@ def _alignment(inputs: ScoringInputs, policy: Policy, today: date) -> Rating:
 
 
 def _partner_type(inputs: ScoringInputs, policy: Policy, today: date) -> Rating:
-    raw = policy.partner_type.points[inputs.partner_type]
+    points = policy.partner_type.points
+    try:
+        raw = points[PartnerType(inputs.partner_type)]
+    except ValueError:
+        raw = points[PartnerType.OTHER]
+        return raw, f"partner type {inputs.partner_type[:40]} (unknown: as other, {raw:g} of 1)"
     return raw, f"partner type {inputs.partner_type} ({raw:g} of 1)"
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from shared.text import is_canonical_identity
+
 
 class Role(StrEnum):
     PARTNER = "partner"
@@ -99,6 +101,13 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise AuthError(401, "token subject must be a non-empty string")
+    for claim, value in (("sub", subject), ("partner_id", partner_id), ("force", force)):
+        if value is not None and not is_canonical_identity(value):
+            raise AuthError(
+                401,
+                f"token claim {claim} is not in canonical form (lower case, NFKC, no spaces "
+                "around it, no control characters): identities are compared byte for byte",
+            )
     return Principal(
         subject=subject,
         role=role,

@@ -8,11 +8,28 @@ erasure destroys (crypto-shredding).
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from shared.events import EventData, event
+from pydantic import Field
+
+from shared.catalogue.fields import (
+    Classification,
+    Code,
+    CountryCode,
+    ExtensionMonths,
+    Headcount,
+    Identity,
+    LongText,
+    OfficerRef,
+    ShortText,
+)
+from shared.events import REGISTRY, EventData, event
 from shared.topics import DEPLOYMENT_EVENTS
+
+Word = Annotated[str, Field(max_length=80)]
+#: The sealed personal data of an officer (base64 of a small AES-GCM or PKCS#11 blob).
+Sealed = Annotated[str, Field(max_length=20_000)]
 
 
 class _DeploymentEvent(EventData):
@@ -28,21 +45,21 @@ class CapabilityOffered(EventData):
     topic: ClassVar[str] = DEPLOYMENT_EVENTS
     event_type: ClassVar[str] = "CapabilityOffered"
     offer_id: UUID
-    officer_ref: str
-    force: str
-    capability: str
-    rank: str
-    gender: str
-    languages: list[str] = []
-    skills: list[str] = []
-    vetting_level: str
+    officer_ref: OfficerRef
+    force: Identity
+    capability: Code
+    rank: Word
+    gender: Code
+    languages: list[Word] = Field(default=[], max_length=10)
+    skills: list[Word] = Field(default=[], max_length=20)
+    vetting_level: Code
     vetting_expires: date
     medical_expires: date
     training_expires: date
     passport_expires: date
     available_from: date
     available_to: date
-    personal_data: str  # ciphertext (per-officer key), base64
+    personal_data: Sealed  # ciphertext (per-officer key), base64
 
     def partition_key(self) -> str:
         return str(self.offer_id)
@@ -55,8 +72,8 @@ class CapabilityWithdrawn(EventData):
     topic: ClassVar[str] = DEPLOYMENT_EVENTS
     event_type: ClassVar[str] = "CapabilityWithdrawn"
     offer_id: UUID
-    officer_ref: str
-    reason: str = ""
+    officer_ref: OfficerRef
+    reason: Annotated[str, Field(max_length=500)] = ""
 
     def partition_key(self) -> str:
         return str(self.offer_id)
@@ -67,11 +84,11 @@ class DeploymentPlanned(_DeploymentEvent):
     """A deployment was planned for an approved request."""
 
     event_type: ClassVar[str] = "DeploymentPlanned"
-    mission: str | None = None
-    country: str
-    capability: str
-    headcount: int
-    classification: str
+    mission: ShortText | None = None
+    country: CountryCode
+    capability: Code
+    headcount: Headcount
+    classification: Classification
     tour_start: date
     tour_end: date
 
@@ -81,10 +98,10 @@ class OfficerNominated(_DeploymentEvent):
     """An offered officer was nominated to a deployment."""
 
     event_type: ClassVar[str] = "OfficerNominated"
-    officer_ref: str
+    officer_ref: OfficerRef
     offer_id: UUID
-    force: str
-    gender: str
+    force: Identity
+    gender: Code
 
 
 @event
@@ -92,8 +109,8 @@ class OfficerReleased(_DeploymentEvent):
     """The officer's home force agreed to release them."""
 
     event_type: ClassVar[str] = "OfficerReleased"
-    officer_ref: str
-    force: str
+    officer_ref: OfficerRef
+    force: Identity
 
 
 @event
@@ -101,7 +118,7 @@ class OfficerCleared(_DeploymentEvent):
     """Vetting, medical, training and passport are valid for the tour."""
 
     event_type: ClassVar[str] = "OfficerCleared"
-    officer_ref: str
+    officer_ref: OfficerRef
     valid_until: date
 
 
@@ -111,7 +128,7 @@ class DeploymentStarted(_DeploymentEvent):
 
     event_type: ClassVar[str] = "DeploymentStarted"
     started_on: date
-    officer_refs: list[str]
+    officer_refs: list[OfficerRef] = Field(max_length=100)
 
 
 @event
@@ -119,7 +136,7 @@ class TourExtended(_DeploymentEvent):
     """The tour was extended by a block of months."""
 
     event_type: ClassVar[str] = "TourExtended"
-    months: int
+    months: ExtensionMonths
     new_end: date
 
 
@@ -128,8 +145,8 @@ class OfficerRepatriated(_DeploymentEvent):
     """An officer came home before the end of the tour."""
 
     event_type: ClassVar[str] = "OfficerRepatriated"
-    officer_ref: str
-    reason_code: str
+    officer_ref: OfficerRef
+    reason_code: Code
     on: date
 
 
@@ -142,9 +159,28 @@ class DeploymentCompleted(_DeploymentEvent):
 
 
 @event
-class DeploymentCancelled(_DeploymentEvent):
+class DeploymentCancelledV1(_DeploymentEvent):
     """The deployment will not go ahead."""
 
     event_type: ClassVar[str] = "DeploymentCancelled"
-    reason: str
-    released_officer_refs: list[str] = []
+    schema_version: ClassVar[int] = 1
+    reason: LongText
+    released_officer_refs: list[OfficerRef] = Field(default=[], max_length=100)
+
+
+@event
+class DeploymentCancelled(_DeploymentEvent):
+    """The deployment will not go ahead. `reason` is internal (it may name an officer's
+    circumstances); `partner_message` is what the partner is told, if anything."""
+
+    event_type: ClassVar[str] = "DeploymentCancelled"
+    schema_version: ClassVar[int] = 2
+    reason: LongText
+    released_officer_refs: list[OfficerRef] = Field(default=[], max_length=100)
+    partner_message: LongText | None = None
+
+
+@REGISTRY.upcaster("DeploymentCancelled", 1)
+def _cancelled_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no message for the partner."""
+    return data

@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import EventData, event
+from shared.catalogue.fields import (
+    CaseVersion,
+    Classification,
+    Code,
+    CountryCode,
+    Fraction,
+    Headcount,
+    Identity,
+    LongText,
+    Reference,
+    RiskTier,
+    Score,
+    ShortText,
+    Stage,
+    TourMonths,
+)
+from shared.events import REGISTRY, EventData, event
 from shared.topics import TRIAGE_EVENTS
+
+PartnerMessage = LongText | None
 
 
 class CriterionScore(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    criterion: str
-    raw: float
-    weight: float
-    points: float
-    explanation: str
+    criterion: Code
+    raw: Fraction
+    weight: Fraction
+    points: Score
+    explanation: ShortText
 
 
 class _TriageEvent(EventData):
@@ -31,17 +49,29 @@ class RequestTriaged(_TriageEvent):
     """The hub opened a case with a preliminary priority score."""
 
     event_type: ClassVar[str] = "RequestTriaged"
-    reference: str
-    country: str
-    region: str
-    capability: str
-    partner_type: str
-    headcount: int
+    reference: Reference
+    country: CountryCode
+    region: Code
+    capability: Code
+    partner_type: Code
+    headcount: Headcount
     needed_by: date
-    classification: str
-    score: float
-    breakdown: list[CriterionScore]
-    policy_version: str
+    classification: Classification
+    score: Score
+    breakdown: list[CriterionScore] = Field(max_length=20)
+    policy_version: Code
+
+
+@event
+class CaseRescored(_TriageEvent):
+    """The case's preliminary score was made again: the partner changed what it is scored on."""
+
+    event_type: ClassVar[str] = "CaseRescored"
+    score: Score
+    breakdown: list[CriterionScore] = Field(max_length=20)
+    policy_version: Code
+    #: The partner's amendment that changed the inputs.
+    because_of: UUID
 
 
 @event
@@ -50,33 +80,73 @@ class InformationRequested(_TriageEvent):
 
     event_type: ClassVar[str] = "InformationRequested"
     information_request_id: UUID
-    questions: list[str]
+    questions: list[Annotated[str, Field(max_length=1000)]] = Field(min_length=1, max_length=20)
+
+
+class _Decision(_TriageEvent):
+    """What every assessment and decision records: the case version it was made on (what the
+    decider saw), and optionally a message written for the partner (the rest is internal)."""
+
+    case_version: CaseVersion = 0
+    partner_message: PartnerMessage = None
 
 
 @event
-class RequestAssessed(_TriageEvent):
+class RequestAssessedV1(_TriageEvent):
     """A triage officer assessed risk and alignment; the score is final."""
 
     event_type: ClassVar[str] = "RequestAssessed"
-    score: float
+    schema_version: ClassVar[int] = 1
+    score: Score
     breakdown: list[CriterionScore]
-    policy_version: str
-    risk_tier: Literal["low", "medium", "high", "serious"]
-    alignment: float | None = None
-    assessor: str
-    notes: str = ""
-    computed_score: float
-    override_rationale: str | None = None
+    policy_version: Code
+    risk_tier: RiskTier
+    alignment: Fraction | None = None
+    assessor: Identity
+    notes: LongText = ""
+    computed_score: Score
+    override_rationale: LongText | None = None
 
 
 @event
-class ApprovalGiven(_TriageEvent):
+class RequestAssessed(_Decision):
+    """A triage officer assessed risk and alignment; the score is final. Lowering the risk tier
+    of a case once assessed higher needs a written `tier_rationale`."""
+
+    event_type: ClassVar[str] = "RequestAssessed"
+    schema_version: ClassVar[int] = 2
+    score: Score
+    breakdown: list[CriterionScore] = Field(max_length=20)
+    policy_version: Code
+    risk_tier: RiskTier
+    alignment: Fraction | None = None
+    assessor: Identity
+    notes: LongText = ""
+    computed_score: Score
+    override_rationale: LongText | None = None
+    tier_rationale: LongText | None = None
+
+
+@event
+class ApprovalGivenV1(_TriageEvent):
     """The board (IPAB) or a minister approved at their stage."""
 
     event_type: ClassVar[str] = "ApprovalGiven"
-    stage: Literal["board", "ministerial"]
-    approver: str
-    reason: str = ""
+    schema_version: ClassVar[int] = 1
+    stage: Stage
+    approver: Identity
+    reason: LongText = ""
+
+
+@event
+class ApprovalGiven(_Decision):
+    """The board (IPAB) or a minister approved at their stage. `reason` is internal."""
+
+    event_type: ClassVar[str] = "ApprovalGiven"
+    schema_version: ClassVar[int] = 2
+    stage: Stage
+    approver: Identity
+    reason: LongText = ""
 
 
 @event
@@ -84,36 +154,90 @@ class RequestApproved(_TriageEvent):
     """Every approval the request needs is given; sourcing can start."""
 
     event_type: ClassVar[str] = "RequestApproved"
-    reference: str
-    country: str
-    capability: str
-    headcount: int
-    classification: str
+    reference: Reference
+    country: CountryCode
+    capability: Code
+    headcount: Headcount
+    classification: Classification
     needed_by: date
-    tour_length_months: int
+    tour_length_months: TourMonths
 
 
 @event
-class RequestRejected(_TriageEvent):
+class RequestRejectedV1(_TriageEvent):
     """The hub declined the request, with a published reason code."""
 
     event_type: ClassVar[str] = "RequestRejected"
-    reason_code: str
-    reason: str = ""
-    stage: Literal["board", "ministerial"] = "board"
+    schema_version: ClassVar[int] = 1
+    reason_code: Code
+    reason: LongText = ""
+    stage: Stage = "board"
 
 
 @event
-class RequestPutOnHold(_TriageEvent):
+class RequestRejected(_Decision):
+    """The hub declined the request, with a published reason code. `reason` is internal."""
+
+    event_type: ClassVar[str] = "RequestRejected"
+    schema_version: ClassVar[int] = 2
+    reason_code: Code
+    reason: LongText = ""
+    stage: Stage = "board"
+    decided_by: Identity | None = None
+
+
+@event
+class RequestPutOnHoldV1(_TriageEvent):
     """The decision is paused."""
 
     event_type: ClassVar[str] = "RequestPutOnHold"
-    reason: str = ""
+    schema_version: ClassVar[int] = 1
+    reason: LongText = ""
 
 
 @event
-class RequestResumed(_TriageEvent):
+class RequestPutOnHold(_Decision):
+    """The decision is paused. `reason` is internal."""
+
+    event_type: ClassVar[str] = "RequestPutOnHold"
+    schema_version: ClassVar[int] = 2
+    reason: LongText = ""
+    stage: Stage = "board"
+    decided_by: Identity | None = None
+
+
+@event
+class RequestResumedV1(_TriageEvent):
     """A paused request is back in the decision queue."""
 
     event_type: ClassVar[str] = "RequestResumed"
-    reason: str = ""
+    schema_version: ClassVar[int] = 1
+    reason: LongText = ""
+
+
+@event
+class RequestResumed(_Decision):
+    """A paused request is back in the decision queue. `reason` is internal."""
+
+    event_type: ClassVar[str] = "RequestResumed"
+    schema_version: ClassVar[int] = 2
+    reason: LongText = ""
+    stage: Stage = "board"
+    decided_by: Identity | None = None
+
+
+def _to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 of a decision recorded neither the case version nor a partner message, nor
+    (for rejections, holds and resumptions) who decided: those stay unknown."""
+    return data
+
+
+for _event_type in ("RequestAssessed", "ApprovalGiven", "RequestRejected"):
+    REGISTRY.upcaster(_event_type, 1)(_to_v2)
+
+
+@REGISTRY.upcaster("RequestPutOnHold", 1)
+@REGISTRY.upcaster("RequestResumed", 1)
+def _hold_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 holds and resumptions had no stage: only the board held cases then."""
+    return {**data, "stage": "board"}

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.backbone_tables import inbox
+from shared.consumer.records import read_envelope
 from shared.db import driver, qualified
 from shared.events import Envelope
 
@@ -41,4 +42,5 @@ async def load(conn: AsyncConnection, key: str) -> list[Envelope]:
         " ORDER BY occurred_at, event_id",
         key,
     )
-    return [Envelope.from_bytes(r["envelope"]) for r in rows]
+    # As projections see them: upcast, and storable (a NUL in an old event stands as U+FFFD).
+    return [read_envelope(r["envelope"]) for r in rows]

@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.backbone_tables import dead_letters, parked_events
 from shared.consumer.applier import ProjectionApplier
 from shared.consumer.deadletters import HeldRecord, dead_letter
-from shared.consumer.records import describe_error
+from shared.consumer.records import describe_error, read_envelope
 from shared.consumer.state import applied_among, lock_keys, mark_applied
-from shared.events import Envelope
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ async def resolve(
 
 async def _try_apply(applier: ProjectionApplier, conn: AsyncConnection, value: bytes) -> str | None:
     try:
-        envelope = Envelope.from_bytes(value)
+        envelope = read_envelope(value)
     except Exception as exc:
         return f"undecodable event: {exc}"
     if await applied_among(conn, [envelope.event_id]):

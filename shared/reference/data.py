@@ -3,8 +3,10 @@
 The files are the source of truth: editing one (a fragility score, an HMG-priority flag, a label,
 a new rejection reason) changes behaviour without a code change. The `StrEnum`s below name the
 closed sets that code refers to in type hints; a unit test keeps them and the files identical.
-Countries come from `pycountry` (ISO 3166-1 alpha-2); the files only add region, ODA eligibility,
-fragility and HMG priority, with defaults for countries they do not list.
+Countries are the UK government's list: ISO 3166-1 alpha-2 from `pycountry`, plus the countries and
+territories the FCDO's registers name and ISO lacks (`territories.json`: Kosovo, the Sovereign
+Base Areas, Ascension, Tristan da Cunha, ...). The files add region, ODA eligibility, fragility and
+HMG priority, with defaults for countries they do not list.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import functools
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 import pycountry
 from pydantic import (
@@ -27,6 +29,8 @@ from pydantic import (
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: The code a country no longer in the data is scored and counted under.
+_UNLISTED_CODE = "ZZ"
 FRAGILITY_MAX = 120.0
 
 
@@ -98,6 +102,8 @@ class Region(StrEnum):
     SOUTH_ASIA = "south-asia"
     EAST_ASIA_PACIFIC = "east-asia-pacific"
     AMERICAS_CARIBBEAN = "americas-caribbean"
+    #: For a code that is no longer in the reference data (an event older than the file).
+    UNLISTED = "unlisted"
 
 
 class ReferenceDataError(ValueError):
@@ -142,7 +148,8 @@ class RiskTierInfo(Entry):
 
 
 class Country(_Frozen):
-    code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    #: ISO alpha-2, or the FCDO register's code of a territory ISO lacks (`XK`, `SH-AC`, `XQZ`).
+    code: Annotated[str, Field(pattern=r"^[A-Z]{2,3}(-[A-Z0-9]{1,3})?$")]
     name: str
     region: Region
     oda_eligible: bool
@@ -161,6 +168,21 @@ class _CountryOverride(_Frozen):
     oda_eligible: bool | None = None
     fragility: Fragility | None = None
     hmg_priority: bool | None = None
+
+
+class _Territory(_Frozen):
+    code: str
+    name: str
+    listed_in: Literal["country", "territory"]  # which FCDO register
+    region: Region
+    oda_eligible: bool
+    fragility: Fragility
+    hmg_priority: bool
+
+
+class _TerritoriesFile(_Frozen):
+    about: str = ""
+    entries: tuple[_Territory, ...]
 
 
 class _CountriesFile(_Frozen):
@@ -189,6 +211,7 @@ class ReferenceData(_Frozen):
     rejection_reasons: tuple[Entry, ...]
     repatriation_reasons: tuple[Entry, ...]
     countries: tuple[Country, ...]
+    unlisted_fragility: Fragility = 50.0
 
     _countries: dict[str, Country] = PrivateAttr(default_factory=dict)
     _capabilities: dict[str, CapabilityInfo] = PrivateAttr(default_factory=dict)
@@ -247,9 +270,24 @@ class ReferenceData(_Frozen):
 
     # --- lookups -------------------------------------------------------------------------------
 
-    def country(self, alpha2: str) -> Country | None:
-        """The country with this ISO 3166-1 alpha-2 code (any case), or None."""
-        return self._countries.get(alpha2.strip().upper())
+    def country(self, code: str) -> Country | None:
+        """The country or territory with this code (any case), or None."""
+        return self._countries.get(code.strip().upper())
+
+    def country_or_unlisted(self, code: str) -> Country:
+        """The country, or for a code no longer in the data (an event older than the file) one
+        with region `unlisted` and the default fragility, ODA eligibility and priority."""
+        known = self.country(code)
+        if known is not None:
+            return known
+        return Country(
+            code=_UNLISTED_CODE,
+            name=f"{code[:40]} (not in the reference data)",
+            region=Region.UNLISTED,
+            oda_eligible=False,
+            fragility=self.unlisted_fragility,
+            hmg_priority=False,
+        )
 
     def capability(self, code: str) -> CapabilityInfo | None:
         return self._capabilities.get(code)
@@ -347,6 +385,23 @@ def _countries(regions: dict[str, Region], file: _CountriesFile) -> tuple[Countr
     return tuple(countries)
 
 
+def _territories(file: _TerritoriesFile, iso: set[str]) -> tuple[Country, ...]:
+    clashes = sorted({t.code for t in file.entries} & iso)
+    if clashes:
+        raise ReferenceDataError(f"territories.json lists ISO codes: {', '.join(clashes)}")
+    return tuple(
+        Country(
+            code=t.code,
+            name=t.name,
+            region=t.region,
+            oda_eligible=t.oda_eligible,
+            fragility=t.fragility,
+            hmg_priority=t.hmg_priority,
+        )
+        for t in file.entries
+    )
+
+
 def _pick(value: T | None, default: T) -> T:
     return default if value is None else value
 
@@ -355,8 +410,10 @@ def _load(directory: Path) -> ReferenceData:
     def read(name: str, shape: type[T]) -> T:
         return _read(directory, name, shape)
 
-    countries = _countries(
-        read("country_regions.json", dict[str, Region]), read("countries.json", _CountriesFile)
+    countries_file = read("countries.json", _CountriesFile)
+    countries = _countries(read("country_regions.json", dict[str, Region]), countries_file)
+    countries += _territories(
+        read("territories.json", _TerritoriesFile), {c.code for c in countries}
     )
     try:
         return ReferenceData(
@@ -370,6 +427,7 @@ def _load(directory: Path) -> ReferenceData:
             rejection_reasons=read("rejection_reasons.json", tuple[Entry, ...]),
             repatriation_reasons=read("repatriation_reasons.json", tuple[Entry, ...]),
             countries=countries,
+            unlisted_fragility=countries_file.defaults.fragility,
         )
     except ValidationError as exc:
         raise ReferenceDataError(f"{directory}: {exc}") from exc

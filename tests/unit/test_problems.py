@@ -14,10 +14,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict
 from starlette.types import Message, Receive, Scope, Send
 
+from shared.input_boundary import InputBoundary
 from shared.problems import (
     MEDIA_TYPE,
     PROBLEM_RESPONSES,
-    BodySizeLimitMiddleware,
     Problem,
     conflict,
     install_problem_handlers,
@@ -37,7 +37,7 @@ class NewRequest(BaseModel):
 def build_app() -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=LIMIT)
+    app.add_middleware(InputBoundary, max_bytes=LIMIT)
 
     @app.post("/v1/requests", status_code=201, responses=PROBLEM_RESPONSES)
     async def create(
@@ -197,7 +197,7 @@ async def test_oversized_body_never_reaches_the_app() -> None:
         sent.append(message)
 
     scope: Scope = {"type": "http", "method": "POST", "path": "/v1/x", "headers": []}
-    await BodySizeLimitMiddleware(app, max_bytes=100)(scope, receive, send)
+    await InputBoundary(app, max_bytes=100)(scope, receive, send)
 
     assert not called
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413

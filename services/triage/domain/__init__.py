@@ -32,7 +32,12 @@ from services.triage.domain.decisions import (
     decide_decision,
     decide_request_information,
 )
-from services.triage.domain.opening import ScoringContext, decide_open_case, score_case
+from services.triage.domain.opening import (
+    ScoringContext,
+    decide_open_case,
+    decide_rescore,
+    score_case,
+)
 from shared.refusals import DomainError
 
 __all__ = [
@@ -57,6 +62,7 @@ __all__ = [
     "decide_decision",
     "decide_open_case",
     "decide_request_information",
+    "decide_rescore",
     "evolve",
     "fold",
     "score_case",

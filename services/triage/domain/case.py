@@ -16,6 +16,7 @@ from uuid import UUID
 from shared.catalogue.intake import RequestAmended, RequestSubmitted, RequestWithdrawn
 from shared.catalogue.triage import (
     ApprovalGiven,
+    CaseRescored,
     CriterionScore,
     InformationRequested,
     RequestApproved,
@@ -140,7 +141,9 @@ def evolve(state: CaseState | None, event: EventData) -> CaseState:
             answered = state.answered | (
                 {event.information_request_id} if event.information_request_id else set()
             )
-            return replace(state, request={**state.request, **event.changes}, answered=answered)
+            return replace(
+                state, request={**state.request, **event.changes.named()}, answered=answered
+            )
         case RequestWithdrawn():
             return replace(state, withdrawn=True)
         case RequestTriaged():
@@ -148,6 +151,15 @@ def evolve(state: CaseState | None, event: EventData) -> CaseState:
                 state,
                 triaged=True,
                 region=event.region,
+                score=event.score,
+                breakdown=tuple(event.breakdown),
+                policy_version=event.policy_version,
+            )
+        case CaseRescored():
+            if state.assessment is not None:
+                return state  # the assessment's score stands
+            return replace(
+                state,
                 score=event.score,
                 breakdown=tuple(event.breakdown),
                 policy_version=event.policy_version,
@@ -198,7 +210,7 @@ def evolve(state: CaseState | None, event: EventData) -> CaseState:
         case RequestResumed():
             return replace(state, phase=state.held_from or CaseStatus.ASSESSED, held_from=None)
         case RequestSubmitted():
-            raise ValueError("the request was already submitted")
+            return state  # a request is submitted once; a repeat changes nothing
     raise ValueError(f"a case does not take {type(event).__name__}")
 
 

@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from uuid import UUID
 
+from services.triage.domain.case import CaseState
 from services.triage.scoring import Policy, Score, ScoringInputs, score_request
-from shared.catalogue.intake import RequestSubmitted
-from shared.catalogue.triage import RequestTriaged
+from shared.catalogue.intake import RequestAmended, RequestSubmitted
+from shared.catalogue.triage import CaseRescored, RequestTriaged
 from shared.events import EventData
 from shared.reference.data import Country
 
@@ -65,5 +67,32 @@ def decide_open_case(
             score=score.total,
             breakdown=score.breakdown,
             policy_version=score.policy_version,
+        )
+    ]
+
+
+#: What a partner may amend that the score depends on.
+SCORED_FIELDS = frozenset({"headcount", "needed_by"})
+
+
+def decide_rescore(
+    state: CaseState,
+    amended: RequestAmended,
+    amendment_id: UUID,
+    country: Country,
+    scoring: ScoringContext,
+) -> list[EventData]:
+    """An amendment of what the preliminary score depends on scores the case again (under the
+    current policy: the new score names its version); after the assessment the score stands."""
+    if state.assessment is not None or not SCORED_FIELDS & set(amended.changes.named()):
+        return []
+    score = score_case(state.request, country, scoring)
+    return [
+        CaseRescored(
+            request_id=state.request_id,
+            score=score.total,
+            breakdown=score.breakdown,
+            policy_version=score.policy_version,
+            because_of=amendment_id,
         )
     ]
