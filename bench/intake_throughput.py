@@ -56,6 +56,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 from bench.eventstore_append import fresh_database
+from jiph.stack import seed
 from jiph.stack.config import REPO_ROOT, stack_config
 from jiph.stack.postgres import PostgresTarget
 from jiph.stack.services import service_argv, service_env
@@ -495,6 +496,7 @@ async def main() -> None:
 
     intake = start_intake(args.admin_url, args.bootstrap)
     try:
+        seed.register_partners(stack_config("dev"), [seed.partner(BENCH_PARTNER)], port=intake.port)
         ours = await measure(intake, request, args.connections, args.seconds, None)
     finally:
         intake.stop()

@@ -44,6 +44,7 @@ from bench.intake_throughput import (
     pct,
     submission_body,
 )
+from jiph.stack import seed
 from jiph.stack.config import stack_config
 from jiph.token_command import dev_token
 
@@ -189,6 +190,10 @@ async def main() -> None:
     ports = stack_config("dev").service_ports
     for name in ("intake", "reporting"):
         require_ready(name, ports[name])
+    seed.register_partners(
+        stack_config("dev"),
+        [seed.partner(f"bench-reporting-{n:02d}") for n in range(args.partners)],
+    )
     intake = await connection_pool(ports["intake"], 32)
     reporting = await connection_pool(ports["reporting"], 128)
     try:

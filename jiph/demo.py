@@ -19,9 +19,16 @@ from jiph import demo_cast as cast
 from jiph import demo_data as d
 from jiph.demo_client import TOKEN_HEADER, Api, DemoError, Progress, Tokens
 from jiph.stack.config import StackConfig
+from shared.api import TODAY_HEADER
 
 
 # --- the run ---------------------------------------------------------------------------------
+def fast_forward(day: date) -> dict[str, str]:
+    """The demo plays whole tours in seconds: it records a repatriation or a completion on the
+    day it happens (the services' development clock, `X-Jiph-Today`; production refuses it)."""
+    return {TODAY_HEADER: day.isoformat()}
+
+
 @dataclass
 class Outcome:
     submitted: int = 0
@@ -346,6 +353,7 @@ class Demo:
                 manager,
                 what=f"repatriate {refs[-1]} from {did}",
                 json={"reason_code": "medical", "on": on.isoformat()},
+                headers=fast_forward(on),
             )
             self.out.repatriated += 1
             self.progress.step(f"{label}: officer repatriated")
@@ -369,6 +377,7 @@ class Demo:
                 manager,
                 what=f"complete deployment {did}",
                 json={"on": tour_end.isoformat()},
+                headers=fast_forward(tour_end),
             )
             self.out.completed += 1
             self.progress.step(f"{label}: completed")

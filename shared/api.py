@@ -8,12 +8,14 @@ import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncConnection
 from uuid6 import uuid7
 
@@ -184,6 +186,61 @@ CursorQuery = Annotated[
     str | None,
     Query(max_length=500, description="Opaque cursor from the previous page's `next_cursor`"),
 ]
+#: The dates the gateway reasons about: a filter or a date outside them is a 422, not a 500 from
+#: date arithmetic (the day after 9999-12-31 does not exist).
+EARLIEST = date(1990, 1, 1)
+LATEST = date(2199, 12, 31)
+
+
+def supported(day: date | None) -> date | None:
+    if day is not None and not EARLIEST <= day <= LATEST:
+        raise ValueError(f"dates from {EARLIEST} to {LATEST} are supported")
+    return day
+
+
+def supported_time(moment: datetime | None) -> datetime | None:
+    if moment is not None:
+        supported(moment.date())
+    return moment
+
+
+#: A date query parameter (its `description` is the route's own).
+DateQuery = Annotated[date | None, AfterValidator(supported)]
+TimeQuery = Annotated[datetime | None, AfterValidator(supported_time)]
+
+#: Development and tests only: `X-Jiph-Today` says which day "today" is for a command, so a
+#: whole tour can be recorded without waiting months. Refused in production.
+TODAY_HEADER = "X-Jiph-Today"
+
+
+async def today(request: Request, runtime: RuntimeDep) -> date:
+    """The day a command is recorded on (UTC): what "in the future" and "in the past" mean."""
+    asked = request.headers.get(TODAY_HEADER)
+    if asked is None:
+        return datetime.now(UTC).date()
+    if runtime.settings.env != "development":
+        raise Problem(
+            400,
+            "development-clock",
+            "Not in production",
+            f"{TODAY_HEADER} is a development aid: this service runs in production",
+        )
+    try:
+        day = date.fromisoformat(asked)
+        supported(day)
+    except ValueError as exc:
+        raise Problem(
+            422,
+            "validation-error",
+            "Invalid request",
+            f"1 problem(s) with: header.{TODAY_HEADER.lower()}",
+            errors=[{"field": f"header.{TODAY_HEADER.lower()}", "message": str(exc)}],
+        ) from exc
+    return day
+
+
+Today = Annotated[date, Depends(today)]
+
 CountryQuery = Annotated[
     str | None,
     Query(

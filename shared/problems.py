@@ -12,6 +12,8 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import AuthError
+from shared.outages import RETRY_AFTER_S, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,33 @@ def conflict(detail: str, slug: str = "conflict") -> Problem:
 
 def forbidden(detail: str, slug: str = "forbidden") -> Problem:
     return Problem(403, slug, "Forbidden", detail)
+
+
+#: Errors raised by the database driver, SQLAlchemy or a socket (they may be outages).
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _internal_error() -> Problem:
+    return Problem(
+        500, "internal-error", "Internal error", "an unexpected error occurred; quote the trace id"
+    )
+
+
+def unavailable() -> Problem:
+    return Problem(
+        503,
+        "service-unavailable",
+        "Service unavailable",
+        "the service cannot reach its database or broker just now; nothing was changed by "
+        f"this request: retry in {RETRY_AFTER_S} s",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def current_trace_id() -> str | None:
@@ -189,22 +219,34 @@ def install_problem_handlers(app: FastAPI) -> None:
             return Response(status_code=exc.status_code, headers=exc.headers)
         return problem_response(_http_problem(exc, request.url.path), request.url.path)
 
+    async def on_dependency_error(request: Request, exc: Exception) -> Response:
+        """Database and socket errors, answered here (not re-raised to the server): an outage
+        is a 503 logged in one line; anything else is an internal error, logged in full."""
+        if is_outage(exc):
+            log.warning(
+                "%s %s: a dependency is away (%s): 503",
+                request.method,
+                request.url.path,
+                type(exc).__name__,
+            )
+            return problem_response(unavailable(), request.url.path)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(_internal_error(), request.url.path)
+
     async def on_unhandled(request: Request, exc: Exception) -> Response:
+        if is_outage(exc):
+            return await on_dependency_error(request, exc)
         # Starlette re-raises after this response is sent, so the server logs it too; ours
         # carries the request line (and, via the logging setup, the trace id).
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        problem = Problem(
-            500,
-            "internal-error",
-            "Internal error",
-            "an unexpected error occurred; quote the trace id",
-        )
-        return problem_response(problem, request.url.path)
+        return problem_response(_internal_error(), request.url.path)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(AuthError, on_auth)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for dependency_error in DEPENDENCY_ERRORS:
+        app.add_exception_handler(dependency_error, on_dependency_error)
     app.add_exception_handler(Exception, on_unhandled)
 
 
@@ -259,4 +301,5 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _documented("Request body too large"),
     422: _documented("Invalid fields, each listed in `errors`"),
     429: _documented("Rate limited; see `Retry-After`"),
+    503: _documented("The database or broker is away; retry after `Retry-After` seconds"),
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,9 @@ from shared.telemetry import (
 log = logging.getLogger(__name__)
 
 GAUGE_INTERVAL_S = 5.0
+#: How often `/readyz`'s view of Kafka is refreshed, and how old a last answer may be.
+KAFKA_PROBE_S = 1.0
+KAFKA_FRESH_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,8 @@ class Runtime:
     watcher: AppliedWatcher | None = None  # reads waiting for a consistency token
     rebuild: ProjectionRebuild | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    kafka_up: bool = False
+    #: When Kafka last answered a metadata request (monotonic), for `/readyz`.
+    kafka_seen_at: float | None = None
 
     async def start(self) -> None:
         await migrate(self.engine, self.definition.migrations)
@@ -141,7 +146,8 @@ class Runtime:
                 log.warning("Kafka not reachable yet: %s", exc)
                 await producer.stop()
                 await asyncio.sleep(2.0)
-        self.kafka_up = True
+        self.kafka_seen_at = time.monotonic()
+        self.tasks.append(asyncio.create_task(self._watch_kafka(), name="kafka-probe"))
         self.relay = OutboxRelay(
             self.engine,
             self.producer,
@@ -150,6 +156,24 @@ class Runtime:
             poll_interval_s=self.settings.relay_poll_interval_s,
         )
         await self.relay.run()
+
+    async def _watch_kafka(self) -> None:
+        """Ask the brokers for metadata every second: `/readyz` says Kafka is reachable only
+        while they answer (it used to be a flag set once, at start)."""
+        assert self.producer is not None
+        while True:
+            try:
+                await asyncio.wait_for(
+                    self.producer.client.fetch_all_metadata(), timeout=KAFKA_FRESH_S / 2
+                )
+                self.kafka_seen_at = time.monotonic()
+            except Exception as exc:
+                log.debug("Kafka did not answer: %s", exc)
+            await asyncio.sleep(KAFKA_PROBE_S)
+
+    def kafka_reachable(self) -> bool:
+        seen = self.kafka_seen_at
+        return seen is not None and time.monotonic() - seen < KAFKA_FRESH_S
 
     def start_rebuild(self) -> ProjectionRebuild:
         if self.definition.projection is None:
@@ -185,7 +209,7 @@ class Runtime:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        checks["kafka"] = "ok" if self.kafka_up else "unreachable"
+        checks["kafka"] = "ok" if self.kafka_reachable() else "unreachable"
         checks["outbox_relay"] = (
             "active" if self.relay and self.relay.active else "standby (another process holds it)"
         )

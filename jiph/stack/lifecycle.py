@@ -9,8 +9,8 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from jiph.stack import kafka, postgres, services
-from jiph.stack.config import StackConfig
+from jiph.stack import kafka, postgres, seed, services
+from jiph.stack.config import REPO_ROOT, StackConfig
 from jiph.stack.processes import StackError
 
 MIN_FREE_BYTES = 512 * 1024 * 1024
@@ -106,6 +106,9 @@ def _start_services(
         port = cfg.service_ports[name]
         verb = "started" if name in launched else "running"
         say(f"{name:<11} {verb}: http://127.0.0.1:{port}/docs")
+    added = seed.seed_partners(cfg)
+    if added:
+        say(f"partners    {added} registered from {seed.PARTNERS_FILE.relative_to(REPO_ROOT)}")
 
 
 def down(cfg: StackConfig, say: Callable[[str], None] = print) -> None:

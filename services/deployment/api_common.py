@@ -3,7 +3,7 @@ redaction. Commands run through `shared.api.run_command`."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -28,10 +28,6 @@ async def _deps(runtime: RuntimeDep) -> handlers.Deps:
 
 
 Deps = Annotated[handlers.Deps, Depends(_deps)]
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 def keyset_after(cursor: str | None, time_key: str = "t") -> tuple[datetime, UUID] | None:

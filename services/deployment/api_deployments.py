@@ -20,7 +20,6 @@ from services.deployment.api_common import (
     keyset_after,
     page,
     redact,
-    today,
 )
 from services.deployment.commands import (
     CancelDeployment,
@@ -44,6 +43,7 @@ from shared.api import (
     IdempotencyKey,
     LimitQuery,
     RuntimeDep,
+    Today,
     run_command,
 )
 from shared.auth import Principal, Role, require_roles
@@ -160,6 +160,7 @@ async def plan_deployment(
     who: Manager,
     runtime: RuntimeDep,
     deps: Deps,
+    day: Today,
     body: Annotated[PlanDeployment, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -170,7 +171,7 @@ async def plan_deployment(
         who,
         runtime,
         None,
-        lambda conn, ctx: handlers.plan(conn, deps, body, ctx, today()),
+        lambda conn, ctx: handlers.plan(conn, deps, body, ctx, day),
         status=201,
         key=idempotency_key,
         body=body,
@@ -271,6 +272,7 @@ async def repatriate(
     who: Manager,
     runtime: RuntimeDep,
     deps: Deps,
+    day: Today,
     body: RepatriateOfficer,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -281,7 +283,7 @@ async def repatriate(
         runtime,
         deployment_id,
         lambda conn, ctx: handlers.repatriate(
-            conn, deps, deployment_id, officer_ref, body.reason_code, body.on, ctx
+            conn, deps, deployment_id, officer_ref, body.reason_code, body.on, day, ctx
         ),
         key=idempotency_key,
         body=body,
@@ -299,17 +301,18 @@ async def start(
     who: Manager,
     runtime: RuntimeDep,
     deps: Deps,
+    day: Today,
     body: Annotated[StartDeployment | None, Body()] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Only when every post has a cleared officer; otherwise `409 posts-not-filled`."""
-    on = (body.on if body else None) or today()
+    on = (body.on if body else None) or day
     return await _act(
         request,
         who,
         runtime,
         deployment_id,
-        lambda conn, ctx: handlers.start(conn, deps, deployment_id, on, ctx),
+        lambda conn, ctx: handlers.start(conn, deps, deployment_id, on, day, ctx),
         key=idempotency_key,
         body=body,
     )
@@ -353,17 +356,18 @@ async def complete(
     who: Manager,
     runtime: RuntimeDep,
     deps: Deps,
+    day: Today,
     body: Annotated[CompleteDeployment | None, Body()] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The tour ended and the officers still deployed returned."""
-    on = (body.on if body else None) or today()
+    on = (body.on if body else None) or day
     return await _act(
         request,
         who,
         runtime,
         deployment_id,
-        lambda conn, ctx: handlers.complete(conn, deps, deployment_id, on, ctx),
+        lambda conn, ctx: handlers.complete(conn, deps, deployment_id, on, day, ctx),
         key=idempotency_key,
         body=body,
     )

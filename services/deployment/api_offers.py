@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -12,16 +11,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.deployment import handlers, queries
-from services.deployment.api_common import Deps, Liaison, Staff, keyset_after, page, today
+from services.deployment.api_common import Deps, Liaison, Staff, keyset_after, page
 from services.deployment.commands import OfferCapability
 from services.deployment.views import OfferAccepted, OfferPage, OfferView
 from shared.api import (
     Answer,
     Consistent,
     CursorQuery,
+    DateQuery,
     IdempotencyKey,
     LimitQuery,
     RuntimeDep,
+    Today,
     run_command,
 )
 from shared.auth import Principal, Role
@@ -52,6 +53,7 @@ async def offer_officer(
     who: Liaison,
     runtime: RuntimeDep,
     deps: Deps,
+    day: Today,
     body: Annotated[OfferCapability, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -63,7 +65,7 @@ async def offer_officer(
         request,
         runtime,
         who,
-        lambda conn, ctx: handlers.offer(conn, deps, force, body, ctx, today()),
+        lambda conn, ctx: handlers.offer(conn, deps, force, body, ctx, day),
         _answer(),
         body=body.fingerprint(),
         idempotency_key=idempotency_key,
@@ -77,7 +79,7 @@ async def list_offers(
     runtime: RuntimeDep,
     capability: Annotated[Capability | None, Query(description="Only this capability")] = None,
     force: Annotated[str | None, Query(max_length=80, description="Only this force")] = None,
-    available_on: Annotated[date | None, Query(description="Available on this day")] = None,
+    available_on: Annotated[DateQuery, Query(description="Available on this day")] = None,
     status: Annotated[Literal["active", "withdrawn"] | None, Query()] = "active",
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
@@ -112,6 +114,7 @@ async def withdraw_offer(
     who: Liaison,
     runtime: RuntimeDep,
     deps: Deps,
+    day: Today,
     reason: Annotated[str, Query(max_length=500, description="Why the offer is withdrawn")] = "",
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -122,7 +125,7 @@ async def withdraw_offer(
         runtime,
         who,
         lambda conn, ctx: handlers.withdraw_offer(
-            conn, deps, who.force or "", offer_id, reason, ctx, today()
+            conn, deps, who.force or "", offer_id, reason, ctx, day
         ),
         _answer(offer_id),
         body={"reason": reason},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -16,6 +15,7 @@ from shared.api import (
     CursorQuery,
     LimitQuery,
     RuntimeDep,
+    TimeQuery,
     command_context,
     command_transaction,
     encode_cursor,
@@ -113,8 +113,8 @@ async def access_log(
     officer_ref: Annotated[str | None, Query(max_length=40)] = None,
     actor: Annotated[str | None, Query(max_length=200, description="Only this subject")] = None,
     action: Annotated[Literal["read", "erasure"] | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="On or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="Before (ISO 8601)")] = None,
+    since: Annotated[TimeQuery, Query(description="On or after (ISO 8601)")] = None,
+    until: Annotated[TimeQuery, Query(description="Before (ISO 8601)")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> dict[str, Any]:

@@ -288,10 +288,15 @@ async def clear(
 
 
 async def start(
-    conn: AsyncConnection, deps: Deps, deployment_id: UUID, on: date, ctx: CommandContext
+    conn: AsyncConnection,
+    deps: Deps,
+    deployment_id: UUID,
+    on: date,
+    today: date,
+    ctx: CommandContext,
 ) -> list[Envelope]:
     return await _decide_and_append(
-        conn, deps, deployment_id, lambda s: domain.decide_start(s, on=on), ctx
+        conn, deps, deployment_id, lambda s: domain.decide_start(s, on=on, today=today), ctx
     )
 
 
@@ -335,6 +340,7 @@ async def repatriate(
     officer_ref: str,
     reason_code: str,
     on: date,
+    today: date,
     ctx: CommandContext,
 ) -> list[Envelope]:
     envelopes = await _decide_and_append(
@@ -342,7 +348,7 @@ async def repatriate(
         deps,
         deployment_id,
         lambda s: domain.decide_repatriate(
-            s, officer_ref, reason_code=reason_code, on=on, ref=deps.ref
+            s, officer_ref, reason_code=reason_code, on=on, ref=deps.ref, today=today
         ),
         ctx,
     )
@@ -351,10 +357,15 @@ async def repatriate(
 
 
 async def complete(
-    conn: AsyncConnection, deps: Deps, deployment_id: UUID, on: date, ctx: CommandContext
+    conn: AsyncConnection,
+    deps: Deps,
+    deployment_id: UUID,
+    on: date,
+    today: date,
+    ctx: CommandContext,
 ) -> list[Envelope]:
     envelopes = await _decide_and_append(
-        conn, deps, deployment_id, lambda s: domain.decide_complete(s, on=on), ctx
+        conn, deps, deployment_id, lambda s: domain.decide_complete(s, on=on, today=today), ctx
     )
     await staffing.end_early(conn, deployment_id, on)
     return envelopes

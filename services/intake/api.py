@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,13 +10,15 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import handlers, queries
+from services.intake import handlers, partners, queries
 from services.intake.commands import AmendRequest, SubmitRequest, WithdrawRequest
+from services.intake.directory import PartnerDirectory
 from services.intake.views import Accepted, RequestDetail, RequestPage
 from shared.api import (
     Consistent,
     CountryQuery,
     CursorQuery,
+    DateQuery,
     IdempotencyKey,
     LimitQuery,
     RuntimeDep,
@@ -27,11 +29,47 @@ from shared.api import (
 from shared.auth import Principal, Role, require_roles
 from shared.commands import Writer
 from shared.events import Envelope
-from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.problems import PROBLEM_RESPONSES, Problem, not_found
 from shared.request_status import Status
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEM_RESPONSES)
-Partner = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
+PartnerToken = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
+
+
+async def registered_partner(
+    request: Request, runtime: RuntimeDep, principal: PartnerToken
+) -> partners.Partner:
+    """The caller's organisation, as the registry has it: only a registered, active partner
+    may submit, read or act on requests (403 otherwise)."""
+    directory: PartnerDirectory = request.app.state.partner_directory
+    found = await directory.get(runtime.engine, principal.partner_id or "")
+    if found is None:
+        raise Problem(
+            403,
+            "partner-not-registered",
+            "Not a registered partner",
+            f"'{principal.partner_id}' is not in the hub's partner registry: ask the hub to "
+            "register your organisation",
+        )
+    if not found.active:
+        raise Problem(
+            403,
+            "partner-inactive",
+            "Partner inactive",
+            f"the hub has deactivated '{principal.partner_id}': its requests can be neither "
+            "submitted nor changed",
+        )
+    return found
+
+
+async def _partner(
+    principal: PartnerToken, _: Annotated[partners.Partner, Depends(registered_partner)]
+) -> Principal:
+    return principal
+
+
+Partner = Annotated[Principal, Depends(_partner)]
+Registered = Annotated[partners.Partner, Depends(registered_partner)]
 
 
 async def _writer(runtime: RuntimeDep) -> Writer:
@@ -62,19 +100,21 @@ def _answer(partner: Principal, request_id: UUID | None = None) -> Any:
 async def submit_request(
     request: Request,
     partner: Partner,
+    registered: Registered,
     runtime: RuntimeDep,
     writer: WriterDep,
     body: Annotated[SubmitRequest, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Submit a request for UK policing assistance on behalf of the organisation in your token.
+    """Submit a request for UK policing assistance on behalf of the organisation in your token
+    (it must be registered with the hub, which also says its partner type and requesting body).
     The server sets the id, the reference (`JIPH-2026-000123`), the status and the timestamps.
     Answers `201` with `Location` and a consistency token."""
     return await run_command(
         request,
         runtime,
         partner,
-        lambda conn, ctx: handlers.submit(conn, writer, partner.partner_id or "", body, ctx),
+        lambda conn, ctx: handlers.submit(conn, writer, registered, body, ctx),
         _answer(partner),
         body=body,
         idempotency_key=idempotency_key,
@@ -91,8 +131,8 @@ async def list_requests(
     capability: Annotated[
         str | None, Query(max_length=40, description="Capability category")
     ] = None,
-    submitted_from: Annotated[date | None, Query(description="Submitted on or after")] = None,
-    submitted_to: Annotated[date | None, Query(description="Submitted on or before")] = None,
+    submitted_from: Annotated[DateQuery, Query(description="Submitted on or after")] = None,
+    submitted_to: Annotated[DateQuery, Query(description="Submitted on or before")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
     _: None = Consistent,

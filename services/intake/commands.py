@@ -3,7 +3,7 @@ absent), with a description and an example for every field."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -47,6 +47,19 @@ def _country(code: str) -> str:
     return code
 
 
+#: How far ahead a request may ask for officers (the hub plans tours up to two years out).
+NEEDED_BY_HORIZON = timedelta(days=5 * 365)
+
+
+def _needed_by(value: date) -> date:
+    today = date.today()
+    if value <= today:
+        raise ValueError("needed_by must be a date in the future")
+    if value > today + NEEDED_BY_HORIZON:
+        raise ValueError(f"needed_by must be within five years (by {today + NEEDED_BY_HORIZON})")
+    return value
+
+
 def _classification(value: str) -> str:
     value = value.strip().upper()
     if value not in ACCEPTED_CLASSIFICATIONS:
@@ -74,8 +87,17 @@ class SubmitRequest(_Strict):
         examples=["SO"],
     )
     mission: Text | None = Field(default=None, description="Mission, if any", examples=["UNSOM"])
-    requesting_body: Text = Field(description="Who asks", examples=["UN Police Division"])
-    partner_type: PartnerType = Field(examples=["un"])
+    requesting_body: Text | None = Field(
+        default=None,
+        description="Who asks: taken from the partner registry; if given, it must match it",
+        examples=["UN Police Division"],
+    )
+    partner_type: PartnerType | None = Field(
+        default=None,
+        description="Taken from the partner registry (the hub's to say: it weighs in the "
+        "priority score); if given, it must match it",
+        examples=["un"],
+    )
     capability: Capability = Field(description="Capability category", examples=["public-order"])
     headcount: int = Field(ge=1, le=100, description="Officers needed", examples=[2])
     role_profile: RoleProfileIn
@@ -103,9 +125,7 @@ class SubmitRequest(_Strict):
     @field_validator("needed_by")
     @classmethod
     def _future(cls, value: date) -> date:
-        if value <= date.today():
-            raise ValueError("needed_by must be a date in the future")
-        return value
+        return _needed_by(value)
 
 
 class RequestChanges(_Strict):
@@ -123,9 +143,7 @@ class RequestChanges(_Strict):
     @field_validator("needed_by")
     @classmethod
     def _future(cls, value: date | None) -> date | None:
-        if value is not None and value <= date.today():
-            raise ValueError("needed_by must be a date in the future")
-        return value
+        return None if value is None else _needed_by(value)
 
     def as_changes(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -148,3 +166,61 @@ class WithdrawRequest(_Strict):
         description="Why the request is withdrawn",
         examples=["The mission's mandate was not renewed."],
     )
+
+
+# --- the partner registry (hub administrators) -------------------------------------------------
+PartnerId = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$",
+        description="The partner's id: lower case letters, digits, dots and dashes; it is the "
+        "`partner_id` claim of the partner's tokens",
+        examples=["un-dpo"],
+    ),
+]
+
+
+def _registry_country(code: str | None) -> str | None:
+    return None if code is None else _country(code)
+
+
+class RegisterPartner(_Strict):
+    """A partner organisation the hub accepts requests from."""
+
+    partner_id: PartnerId
+    name: Text = Field(examples=["UN Department of Peace Operations"])
+    partner_type: PartnerType = Field(examples=["un"])
+    organisation: Text = Field(
+        description="The requesting body its requests name", examples=["UN Police Division"]
+    )
+    country: Annotated[str, Field(min_length=2, max_length=10)] | None = Field(
+        default=None, description="Where it is based (ISO alpha-2 or FCDO territory code)"
+    )
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        return _registry_country(value)
+
+
+class UpdatePartner(_Strict):
+    """Corrections to a partner's details (only the fields given change)."""
+
+    name: Text | None = None
+    partner_type: PartnerType | None = None
+    organisation: Text | None = None
+    country: Annotated[str, Field(min_length=2, max_length=10)] | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        return _registry_country(value)
+
+    def as_changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ChangePartnerStatus(_Strict):
+    reason: LongText = Field(examples=["The mission's mandate ended on 30 June."])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -10,14 +11,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from uuid6 import uuid7
 
-from services.intake import domain
-from services.intake.commands import AmendRequest, SubmitRequest
+from services.intake import domain, partners
+from services.intake.commands import AmendRequest, RegisterPartner, SubmitRequest
 from shared.catalogue.intake import Contact, RequestSubmitted, RoleProfile
 from shared.commands import History, Writer
 from shared.db import driver
-from shared.events import Envelope
+from shared.events import Envelope, EventData
 from shared.eventstore import CommandContext
+from shared.reference.data import PartnerType
 from shared.refusals import NotFound
+
+KNOWN_PARTNER_TYPES = frozenset(t.value for t in PartnerType)
 
 
 def stream_id(request_id: UUID) -> str:
@@ -48,20 +52,29 @@ async def _create_sequence(conn: AsyncConnection, sequence: str) -> None:
 
 
 async def submit(
-    conn: AsyncConnection, writer: Writer, partner_id: str, body: SubmitRequest, ctx: CommandContext
+    conn: AsyncConnection,
+    writer: Writer,
+    partner: partners.Partner,
+    body: SubmitRequest,
+    ctx: CommandContext,
 ) -> list[Envelope]:
+    """The partner's type and organisation come from the registry; a body may only repeat them."""
+    partners.reconcile(
+        body.partner_type and body.partner_type.value, partner.partner_type, "partner_type"
+    )
+    partners.reconcile(body.requesting_body, partner.organisation, "requesting_body")
     request_id = uuid7()
     reference = await next_reference(conn, datetime.now(UTC).year)
     event = RequestSubmitted(
         request_id=request_id,
         reference=reference,
-        partner_id=partner_id,
+        partner_id=partner.partner_id,
         title=body.title,
         description=body.description,
         country=body.country,
         mission=body.mission,
-        requesting_body=body.requesting_body,
-        partner_type=body.partner_type.value,
+        requesting_body=partner.organisation,
+        partner_type=partner.partner_type,
         capability=body.capability.value,
         headcount=body.headcount,
         role_profile=RoleProfile(**body.role_profile.model_dump()),
@@ -113,3 +126,45 @@ async def withdraw(
     history, state = await _load(conn, writer, partner_id, request_id)
     events = domain.decide_withdraw(state, reason)
     return await writer.append(conn, history, events, ctx)
+
+
+# --- the partner registry --------------------------------------------------------------------
+async def _load_partner(
+    conn: AsyncConnection, writer: Writer, partner_id: str
+) -> tuple[History, partners.Partner | None]:
+    history = await writer.load(
+        conn,
+        partners.partner_stream(partner_id),
+        key=partners.partner_key(partner_id),
+        related=False,
+    )
+    return history, partners.fold(history.events())
+
+
+async def register_partner(
+    conn: AsyncConnection, writer: Writer, body: RegisterPartner, ctx: CommandContext
+) -> list[Envelope]:
+    history, state = await _load_partner(conn, writer, body.partner_id)
+    events = partners.decide_register(
+        state,
+        partner_id=body.partner_id,
+        name=body.name,
+        partner_type=body.partner_type.value,
+        organisation=body.organisation,
+        country=body.country,
+        known_partner_types=KNOWN_PARTNER_TYPES,
+    )
+    return await writer.append(conn, history, events, ctx)
+
+
+async def change_partner(
+    conn: AsyncConnection,
+    writer: Writer,
+    partner_id: str,
+    decide: Callable[[partners.Partner], list[EventData]],
+    ctx: CommandContext,
+) -> list[Envelope]:
+    history, state = await _load_partner(conn, writer, partner_id)
+    if state is None:
+        raise NotFound("partner")
+    return await writer.append(conn, history, decide(state), ctx)

@@ -7,6 +7,8 @@ from fastapi import FastAPI
 import shared.catalogue  # noqa: F401  (registers the event types)
 from services.intake import queries
 from services.intake.api import router
+from services.intake.api_partners import router as partners_router
+from services.intake.directory import PartnerDirectory
 from services.intake.projection import PROJECTION
 from shared.service import ServiceDefinition, create_service_app
 from shared.settings import ServiceSettings, settings_for
@@ -24,12 +26,17 @@ DEFINITION = ServiceDefinition(
         "locally: `jiph token --role partner --partner un-dpo`. Errors are RFC 9457 problem+json."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=(router,),
+    routers=(router, partners_router),
     projection=PROJECTION,
-    openapi_tags=({"name": "requests", "description": "Submit, amend, withdraw, follow"},),
+    openapi_tags=(
+        {"name": "requests", "description": "Submit, amend, withdraw, follow"},
+        {"name": "partners", "description": "The registry of partner organisations (hub admins)"},
+    ),
     describe_request=queries.describe,
 )
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return create_service_app(DEFINITION, settings or Settings())
+    app = create_service_app(DEFINITION, settings or Settings())
+    app.state.partner_directory = PartnerDirectory()
+    return app

@@ -8,12 +8,21 @@ from __future__ import annotations
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.tables import metadata, requests, timeline
+from services.intake import partners as partner_domain
+from services.intake.tables import metadata, partners, requests, timeline
 from services.intake.timeline import partner_entry
 from shared.catalogue.deployment import DeploymentCompleted, DeploymentStarted, OfficerRepatriated
-from shared.catalogue.intake import RequestAmended, RequestSubmitted
+from shared.catalogue.intake import (
+    PartnerDeactivated,
+    PartnerReactivated,
+    PartnerRegistered,
+    PartnerUpdated,
+    RequestAmended,
+    RequestSubmitted,
+)
 from shared.catalogue.triage import InformationRequested
 from shared.db import driver, jsonb, qualified
 from shared.events import REGISTRY, Envelope
@@ -156,3 +165,43 @@ async def status_change(conn: AsyncConnection, env: Envelope) -> None:
     request_id = await _record(conn, env)
     if request_id is not None:
         await _refresh(conn, request_id, env)
+
+
+# --- the partner registry ----------------------------------------------------------------------
+@PROJECTION.on(
+    PartnerRegistered.event_type,
+    PartnerUpdated.event_type,
+    PartnerDeactivated.event_type,
+    PartnerReactivated.event_type,
+)
+async def partner_changed(conn: AsyncConnection, env: Envelope) -> None:
+    """The partner's row after this event: registered, corrected, or (re)activated. A version
+    check makes a repeat, or an older event met late, change nothing."""
+    event = env.payload()
+    if isinstance(event, PartnerRegistered):
+        await conn.execute(
+            insert(partners)
+            .values(
+                **partner_domain.fold([event]).as_json(),  # type: ignore[union-attr]
+                registered_at=env.occurred_at,
+                updated_at=env.occurred_at,
+                version=env.stream_version,
+            )
+            .on_conflict_do_nothing()
+        )
+        return
+    values: dict[str, object] = {"updated_at": env.occurred_at, "version": env.stream_version}
+    if isinstance(event, PartnerUpdated):
+        values |= {
+            k: v for k, v in event.model_dump().items() if v is not None and k != "partner_id"
+        }
+    else:
+        values["active"] = isinstance(event, PartnerReactivated)
+    await conn.execute(
+        partners.update()
+        .where(
+            partners.c.partner_id == env.data["partner_id"],
+            partners.c.version < env.stream_version,
+        )
+        .values(**values)
+    )

@@ -42,3 +42,18 @@ timeline = sa.Table(
     sa.Column("details", JSONB, nullable=False),  # partner-visible facts only
     sa.Index("timeline_by_request", "request_id", "occurred_at", "event_id"),
 )
+
+#: The partner registry as the hub keeps it (events `Partner*`): who may submit, and as what.
+partners = sa.Table(
+    "partners",
+    metadata,
+    sa.Column("partner_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("partner_type", sa.Text, nullable=False),
+    sa.Column("organisation", sa.Text, nullable=False),
+    sa.Column("country", sa.Text),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # of the partner's stream
+)

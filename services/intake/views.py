@@ -66,3 +66,21 @@ class Accepted(BaseModel):
         description="Send as `X-Consistency-Token` on a later read (here or on any service) to "
         "wait until that read includes this write"
     )
+
+
+class PartnerView(BaseModel):
+    partner_id: str = Field(examples=["un-dpo"])
+    name: str = Field(examples=["UN Department of Peace Operations"])
+    partner_type: str = Field(examples=["un"])
+    organisation: str = Field(examples=["UN Police Division"])
+    country: str | None
+    active: bool
+
+
+class PartnerList(BaseModel):
+    items: list[PartnerView]
+
+
+class PartnerAccepted(BaseModel):
+    partner: PartnerView
+    consistency_token: str

@@ -24,6 +24,7 @@ from shared.api import (
     Consistent,
     CountryQuery,
     CursorQuery,
+    DateQuery,
     LimitQuery,
     RuntimeDep,
     encode_cursor,
@@ -68,10 +69,10 @@ async def request_filters(
     capability: Annotated[Capability | None, Query()] = None,
     classification: Annotated[Classification | None, Query()] = None,
     submitted_from: Annotated[
-        date | None, Query(alias="from", description="Submitted on or after this day (UTC)")
+        DateQuery, Query(alias="from", description="Submitted on or after this day (UTC)")
     ] = None,
     submitted_to: Annotated[
-        date | None, Query(alias="to", description="Submitted on or before this day (UTC)")
+        DateQuery, Query(alias="to", description="Submitted on or before this day (UTC)")
     ] = None,
 ) -> queries.RequestFilters:
     return queries.RequestFilters(
@@ -134,7 +135,7 @@ async def summary(
     runtime: RuntimeDep,
     filters: RequestFilterDep,
     as_of: Annotated[
-        date | None, Query(description="The day 'now' means (default: today, UTC)")
+        DateQuery, Query(description="The day 'now' means (default: today, UTC)")
     ] = None,
     _: None = Consistent,
 ) -> dict[str, Any]:

@@ -25,6 +25,7 @@ REQUEST_CSV_COLUMNS = (
     "mission",
     "funding_source",
     "headcount",
+    "tour_length_months",
     "needed_by",
     "status",
     "score",

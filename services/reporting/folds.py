@@ -18,6 +18,8 @@ from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
 
 #: Fields that never enter the reporting database: personal data of contacts and officers.
 PERSONAL_FIELDS = frozenset({"contact", "personal_data", "next_of_kin"})
+#: What an amendment may change that a request row shows.
+AMENDED_COLUMNS = ("title", "description", "mission", "headcount", "tour_length_months")
 _TOPIC_RANK = {INTAKE_EVENTS: 0, TRIAGE_EVENTS: 1, DEPLOYMENT_EVENTS: 2}
 
 
@@ -79,6 +81,7 @@ def request_row(events: Sequence[Logged]) -> dict[str, Any] | None:
         "mission": d.get("mission"),
         "funding_source": d.get("funding_source"),
         "headcount": d["headcount"],
+        "tour_length_months": d.get("tour_length_months"),
         "needed_by": _date(d.get("needed_by")),
         "status": Status.SUBMITTED,
         "score": None,
@@ -108,12 +111,13 @@ def _apply_to_request(row: dict[str, Any], e: Logged) -> None:
     d = e.data
     match e.event_type:
         case "RequestAmended":
+            # Every amendable field the row shows (contact is personal data: never here).
             changes = d.get("changes") or {}
-            for name in ("title", "description", "country", "capability", "headcount", "mission"):
-                if name in changes:
+            for name in AMENDED_COLUMNS:
+                if changes.get(name) is not None:
                     row[name] = changes[name]
-            if "country" in changes:
-                row["region"] = None
+            if changes.get("needed_by") is not None:
+                row["needed_by"] = _date(changes["needed_by"])
         case "RequestTriaged":
             row["region"] = d.get("region") or row["region"]
             row["score"] = d.get("score", row["score"])

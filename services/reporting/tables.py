@@ -56,6 +56,7 @@ requests = sa.Table(
     sa.Column("mission", sa.Text),
     sa.Column("funding_source", sa.Text),
     sa.Column("headcount", sa.Integer, nullable=False),
+    sa.Column("tour_length_months", sa.Integer),
     sa.Column("needed_by", sa.Date),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("score", sa.Float),

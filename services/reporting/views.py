@@ -25,6 +25,7 @@ class RequestRow(BaseModel):
     funding_source: str | None = None
     headcount: int
     needed_by: date | None = None
+    tour_length_months: int | None = None
     status: str
     score: float | None = None
     risk_tier: str | None = None

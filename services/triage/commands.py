@@ -43,8 +43,22 @@ class AssessCase(_Strict):
         default=None,
         max_length=2000,
         description=f"Why the score is overridden (at least {domain.MIN_OVERRIDE_RATIONALE} "
-        "characters); recorded with the assessment",
+        "visible characters); recorded with the assessment",
         examples=["Ministerial commitment made at the 2026 summit raises the priority."],
+    )
+    tier_rationale: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Required when the risk tier is lower than an earlier assessment's (at "
+        f"least {domain.MIN_OVERRIDE_RATIONALE} visible characters); shown in the case history. "
+        "A case once assessed high or serious keeps its ministerial stage.",
+        examples=["The host state's new oversight body reviewed the unit in October."],
+    )
+    partner_message: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="What the partner is told about the assessment, if anything; notes stay "
+        "internal",
     )
 
     def to_command(self) -> domain.Assess:
@@ -54,6 +68,8 @@ class AssessCase(_Strict):
             notes=self.notes,
             score_override=self.score_override,
             override_rationale=self.override_rationale,
+            tier_rationale=self.tier_rationale,
+            partner_message=self.partner_message,
         )
 
 
@@ -75,13 +91,26 @@ class DecideOnCase(_Strict):
 
     decision: Decision = Field(examples=["approve"])
     stage: Stage = Field(examples=["board"])
-    reason: str = Field(default="", max_length=2000, examples=["Meets the board's criteria."])
+    reason: str = Field(
+        default="",
+        max_length=2000,
+        examples=["Meets the board's criteria."],
+        description="Internal: the hub's own record of why (never shown to the partner)",
+    )
     reason_code: str | None = Field(
         default=None,
         max_length=40,
         examples=["out-of-scope"],
         description="Required to reject: one of GET /v1/reference/rejection-reasons",
     )
+    partner_message: str | None = Field(
+        default=None,
+        max_length=2000,
+        examples=["The board will look at the request again once the elections are over."],
+        description="What the partner is told with this decision, if anything",
+    )
 
     def to_command(self) -> domain.Decide:
-        return domain.Decide(self.decision, self.stage, self.reason, self.reason_code)
+        return domain.Decide(
+            self.decision, self.stage, self.reason, self.reason_code, self.partner_message
+        )

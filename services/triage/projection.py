@@ -153,6 +153,7 @@ def case_document(state: CaseState, submitted_at: datetime, updated_at: datetime
             "score": a.score,
             "computed_score": a.computed_score,
             "override_rationale": a.override_rationale,
+            "tier_rationale": a.tier_rationale,
         },
         "approvals": {"board": state.board_approver, "ministerial": state.ministerial_approver},
         "open_information_request": None

@@ -50,6 +50,9 @@ class AssessmentView(BaseModel):
     score: float = Field(description="The score in force (the override, if any)")
     computed_score: float = Field(description="What the policy computed")
     override_rationale: str | None
+    tier_rationale: str | None = Field(
+        default=None, description="Why the risk tier is lower than an earlier assessment's"
+    )
 
 
 class ApprovalsView(BaseModel):

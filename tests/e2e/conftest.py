@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
-from jiph.stack import lifecycle
+from jiph.stack import lifecycle, seed
 from jiph.stack import services as stack_services
 from jiph.stack.config import StackConfig
 from jiph.stack.postgres import PostgresTarget
+from jiph.stack.processes import StackError
 from shared.auth import Role, load_or_create_dev_key, mint_token
 from shared.settings import AUDIENCE, DEV_ISSUER
 from tests.e2e.collector import PORT as COLLECTOR_PORT
@@ -51,14 +54,30 @@ def services(
 
 @pytest.fixture(scope="session")
 def token(test_stack: StackConfig) -> TokenFactory:
-    """`token("partner", partner_id="un-dpo")` → a bearer token the running services accept."""
+    """`token("partner", partner_id="un-dpo")` → a bearer token the running services accept.
+    A partner not registered yet is registered first (as `partner_type`, default `un`, and
+    `organisation`, default "UN Police Division"), as the hub would before its first request."""
     key = load_or_create_dev_key(test_stack.dev_key_file)
+    registered: set[str] = set()
 
-    def make(role: str, **claims: Any) -> str:
+    def mint(role: str, **claims: Any) -> str:
         subject = claims.pop("sub", None) or claims.pop("subject", None) or f"{role}-tester"
         return mint_token(
             key, role=Role(role), subject=subject, issuer=DEV_ISSUER, audience=AUDIENCE, **claims
         )
+
+    def make(role: str, **claims: Any) -> str:
+        partner_type = claims.pop("partner_type", "un")
+        organisation = claims.pop("organisation", "UN Police Division")
+        partner_id = claims.get("partner_id")
+        if role == "partner" and partner_id and partner_id not in registered:
+            # Not for a test that never reaches intake, nor for an id the registry refuses.
+            with contextlib.suppress(httpx.HTTPError, StackError):
+                seed.register_partners(
+                    test_stack, [seed.partner(partner_id, partner_type, organisation)]
+                )
+                registered.add(partner_id)
+        return mint(role, **claims)
 
     return make
 

@@ -164,7 +164,12 @@ async def test_an_approved_request_is_staffed_deployed_extended_and_completed(
     ready = await api.deployment(did)
     assert ready["status"] == "ready" and ready["cleared"] == 2
 
-    started = await api.post(f"/v1/deployments/{did}/start", on=days(14))
+    # Dates that make sense: a start before the planned one, or one still to come, is refused.
+    too_soon = await api.post(f"/v1/deployments/{did}/start", on=days(7), today=days(7))
+    assert too_soon.json()["type"] == "/problems/start-before-tour-start", too_soon.text
+    ahead = await api.post(f"/v1/deployments/{did}/start", on=days(14))
+    assert ahead.status_code == 422 and ahead.json()["type"] == "/problems/start-in-future"
+    started = await api.post(f"/v1/deployments/{did}/start", on=days(14), today=days(14))
     assert started.status_code == 200, started.text
     assert {o["status"] for o in started.json()["deployment"]["officers"]} == {"deployed"}
     extended = await api.post(f"/v1/deployments/{did}/extension", months=3)
@@ -172,15 +177,14 @@ async def test_an_approved_request_is_staffed_deployed_extended_and_completed(
     new_end = extended.json()["deployment"]["tour_end"]
     assert new_end > ready["tour_end"] and extended.json()["deployment"]["extensions"] == 1
 
-    bad_reason = await api.post(
-        f"/v1/deployments/{did}/officers/{second}/repatriation", reason_code="homesick", on=days(40)
-    )
+    repatriation = f"/v1/deployments/{did}/officers/{second}/repatriation"
+    bad_reason = await api.post(repatriation, reason_code="homesick", on=days(40), today=days(40))
     assert bad_reason.status_code == 422
-    home_early = await api.post(
-        f"/v1/deployments/{did}/officers/{second}/repatriation", reason_code="medical", on=days(40)
-    )
+    ahead = await api.post(repatriation, reason_code="medical", on=days(40), today=days(20))
+    assert ahead.json()["type"] == "/problems/repatriation-in-future", ahead.text
+    home_early = await api.post(repatriation, reason_code="medical", on=days(40), today=days(40))
     assert home_early.status_code == 200, home_early.text
-    completed = await api.post(f"/v1/deployments/{did}/completion", on=new_end)
+    completed = await api.post(f"/v1/deployments/{did}/completion", on=new_end, today=new_end)
     assert completed.status_code == 200, completed.text
 
     final = await api.deployment(did)

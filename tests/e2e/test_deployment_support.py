@@ -155,9 +155,19 @@ class Api:
         return dict(response.json()["deployment"])
 
     async def post(
-        self, path: str, headers: dict[str, str] | None = None, **body: Any
+        self,
+        path: str,
+        headers: dict[str, str] | None = None,
+        *,
+        today: str | None = None,
+        **body: Any,
     ) -> httpx.Response:
-        return await self.client.post(path, json=body or None, headers=headers or self.manager)
+        """POST as the manager (or `headers`); `today` is the day the command is recorded on
+        (the development clock): a tour is played in seconds."""
+        sent = dict(headers or self.manager)
+        if today is not None:
+            sent["X-Jiph-Today"] = today
+        return await self.client.post(path, json=body or None, headers=sent)
 
     async def deployment(self, deployment_id: str) -> dict[str, Any]:
         response = await self.client.get(f"/v1/deployments/{deployment_id}", headers=self.manager)

@@ -43,6 +43,8 @@ from shared.refusals import Kind
 REF = load_reference_data()
 TODAY = date(2027, 1, 10)
 START, END = date(2027, 3, 1), date(2027, 8, 31)
+#: A "today" after the whole tour: the rules about today do not get in the way of the others.
+LATER = END + timedelta(days=400)
 REQUEST, DEPLOYMENT = uuid4(), uuid4()
 
 
@@ -508,7 +510,7 @@ class TestClear:
 class TestStart:
     def test_a_ready_deployment_starts_with_its_cleared_officers(self) -> None:
         a, b = offer("OFF-A"), offer("OFF-B")
-        [event] = domain.decide_start(given(*staffed(a, b)), on=START)
+        [event] = domain.decide_start(given(*staffed(a, b)), on=START, today=LATER)
         assert isinstance(event, DeploymentStarted) and event.officer_refs == ["OFF-A", "OFF-B"]
         state = given(*staffed(a, b), event)
         assert state.status == DeploymentStatus.DEPLOYED
@@ -517,7 +519,9 @@ class TestStart:
     def test_every_post_needs_a_cleared_officer(self) -> None:
         a = offer("OFF-A")
         state = given(planned(headcount=3), nominated(a), released(a))
-        error = refused("posts-not-filled", lambda: domain.decide_start(state, on=START))
+        error = refused(
+            "posts-not-filled", lambda: domain.decide_start(state, on=START, today=LATER)
+        )
         assert error.errors == [
             {"field": "officers.OFF-A", "message": "is released, not cleared"},
             {"field": "headcount", "message": "2 post(s) have no nominee"},
@@ -526,19 +530,23 @@ class TestStart:
     def test_a_deployment_starts_once(self) -> None:
         o = offer()
         refused(
-            "already-started", lambda: domain.decide_start(given(*staffed(o), started(o)), on=START)
+            "already-started",
+            lambda: domain.decide_start(given(*staffed(o), started(o)), on=START, today=LATER),
         )
 
     def test_a_cancelled_deployment_does_not_start(self) -> None:
         o = offer()
         gone = domain.decide_cancel(given(*staffed(o)), reason="x")
-        refused("not-staffing", lambda: domain.decide_start(given(*staffed(o), *gone), on=START))
+        refused(
+            "not-staffing",
+            lambda: domain.decide_start(given(*staffed(o), *gone), on=START, today=LATER),
+        )
 
     def test_a_tour_cannot_start_after_it_ends(self) -> None:
         o = offer()
         refused(
             "start-after-tour-end",
-            lambda: domain.decide_start(given(*staffed(o)), on=END + timedelta(1)),
+            lambda: domain.decide_start(given(*staffed(o)), on=END + timedelta(1), today=LATER),
         )
 
 
@@ -610,7 +618,9 @@ class TestRepatriate:
     def decide(
         self, state: Deployment, code: str = "medical", on: date = date(2027, 5, 1)
     ) -> list[EventData]:
-        return domain.decide_repatriate(state, "OFF-A", reason_code=code, on=on, ref=REF)
+        return domain.decide_repatriate(
+            state, "OFF-A", reason_code=code, on=on, ref=REF, today=LATER
+        )
 
     def test_a_deployed_officer_comes_home_early_with_a_published_reason(self) -> None:
         o = offer()
@@ -647,7 +657,7 @@ class TestRepatriate:
 class TestComplete:
     def test_a_completed_tour_brings_the_deployed_officers_home(self) -> None:
         o = offer()
-        [event] = domain.decide_complete(given(*staffed(o), started(o)), on=END)
+        [event] = domain.decide_complete(given(*staffed(o), started(o)), on=END, today=LATER)
         assert isinstance(event, DeploymentCompleted)
         state = given(*staffed(o), started(o), event)
         assert state.status == DeploymentStatus.COMPLETED
@@ -655,12 +665,17 @@ class TestComplete:
 
     def test_only_a_deployed_tour_completes(self) -> None:
         o = offer()
-        refused("not-deployed", lambda: domain.decide_complete(given(*staffed(o)), on=END))
+        refused(
+            "not-deployed", lambda: domain.decide_complete(given(*staffed(o)), on=END, today=LATER)
+        )
 
     def test_a_tour_completes_after_it_started(self) -> None:
         o = offer()
         state = given(*staffed(o), started(o))
-        refused("completion-date", lambda: domain.decide_complete(state, on=START - timedelta(1)))
+        refused(
+            "completion-date",
+            lambda: domain.decide_complete(state, on=START - timedelta(1), today=LATER),
+        )
 
 
 class TestCancel:
@@ -690,3 +705,37 @@ class TestCancel:
 def test_a_stream_that_does_not_start_with_a_plan_is_refused() -> None:
     with pytest.raises(ValueError):
         domain.fold([cleared(offer())])
+
+
+class TestDatesThatMakeSense:
+    """Each lifecycle date against the ones before it and against today (the integrity issue:
+    a deployment started a month before it was planned, a repatriation five months ahead)."""
+
+    def test_a_tour_does_not_start_before_its_planned_start(self) -> None:
+        o = offer()
+        early = START - timedelta(days=30)
+        refused(
+            "start-before-tour-start",
+            lambda: domain.decide_start(given(*staffed(o)), on=early, today=START),
+        )
+
+    def test_no_lifecycle_date_lies_in_the_future(self) -> None:
+        o = offer()
+        refused(
+            "start-in-future",
+            lambda: domain.decide_start(given(*staffed(o)), on=START, today=START - timedelta(1)),
+        )
+        deployed = given(*staffed(o), started(o))
+        ahead = START + timedelta(days=150)
+        refused(
+            "repatriation-in-future",
+            lambda: domain.decide_repatriate(
+                deployed, "OFF-A", reason_code="medical", on=ahead, ref=REF, today=START
+            ),
+        )
+        refused(
+            "completion-in-future",
+            lambda: domain.decide_complete(deployed, on=END, today=END - timedelta(1)),
+        )
+        [done] = domain.decide_complete(deployed, on=END, today=END)
+        assert isinstance(done, DeploymentCompleted) and done.completed_on == END

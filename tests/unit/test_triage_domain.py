@@ -46,6 +46,7 @@ from shared.catalogue.triage import (
 )
 from shared.events import EventData
 from shared.reference.data import Country, Region, load_reference_data
+from shared.topics import TRIAGE_EVENTS
 
 RID = uuid4()
 TODAY = date(2026, 11, 26)
@@ -120,7 +121,8 @@ def assessed(risk_tier: str = "high", assessor: str = ASSESSOR.subject) -> Reque
 
 
 def board_approval(approver: str = BOARD.subject) -> ApprovalGiven:
-    return ApprovalGiven(request_id=RID, stage="board", approver=approver)
+    # Decided on the case as opened (1) and assessed (2).
+    return ApprovalGiven(request_id=RID, stage="board", approver=approver, case_version=2)
 
 
 def approve(stage: Stage = Stage.BOARD) -> Decide:
@@ -356,7 +358,9 @@ def test_an_independent_minister_completes_a_high_risk_approval() -> None:
     state = given(*opened(), assessed("high"), board_approval())
     events = decide_decision(state, approve(Stage.MINISTERIAL), who=MINISTER, rules=RULES)
     assert [type(e) for e in events] == [ApprovalGiven, RequestApproved]
-    assert events[0] == ApprovalGiven(request_id=RID, stage="ministerial", approver="carol")
+    assert events[0] == ApprovalGiven(
+        request_id=RID, stage="ministerial", approver="carol", case_version=3
+    )
     after = given(*opened(), assessed("high"), board_approval(), *events)
     assert after.status == CaseStatus.APPROVED
     assert (after.board_approver, after.ministerial_approver) == ("bob", "carol")
@@ -434,7 +438,12 @@ def test_the_board_rejects_with_a_reason_code_and_the_case_closes() -> None:
     events = decide_decision(state, command, who=BOARD, rules=RULES)
     assert events == [
         RequestRejected(
-            request_id=RID, reason_code="out-of-scope", reason="Out of scope.", stage="board"
+            request_id=RID,
+            reason_code="out-of-scope",
+            reason="Out of scope.",
+            stage="board",
+            decided_by=BOARD.subject,
+            case_version=2,
         )
     ]
     assert given(*opened(), assessed("low"), *events).status == CaseStatus.REJECTED
@@ -459,11 +468,15 @@ def test_hold_and_resume_return_the_case_to_where_it_was() -> None:
         held = decide_decision(
             given(*before), Decide(Decision.HOLD, stage, reason="Elections"), who=who, rules=RULES
         )
-        assert held == [RequestPutOnHold(request_id=RID, reason="Elections")]
+        version = len([e for e in before if e.topic == TRIAGE_EVENTS])
+        recorded = {"stage": stage.value, "decided_by": who.subject}
+        assert held == [
+            RequestPutOnHold(request_id=RID, reason="Elections", case_version=version, **recorded)
+        ]
         on_hold = given(*before, *held)
         assert on_hold.status == CaseStatus.ON_HOLD
         resumed = decide_decision(on_hold, Decide(Decision.RESUME, stage), who=who, rules=RULES)
-        assert resumed == [RequestResumed(request_id=RID)]
+        assert resumed == [RequestResumed(request_id=RID, case_version=version + 1, **recorded)]
         assert given(*before, *held, *resumed).status == back
 
 
@@ -545,3 +558,73 @@ def test_approved_and_rejected_cases_are_closed() -> None:
     rejected = [*opened(), assessed("low"), RequestRejected(request_id=RID, reason_code="other")]
     for history in (approved, rejected):
         assert {e.rule for e in every_command(given(*history))} == {"case-closed"}
+
+
+# --- separation of duties over the whole history (the integrity issue) ----------------------
+
+
+def reassessed(state_events: list[EventData], tier: str, assessor: str, **extra: Any) -> Any:
+    [event] = decide_assess(
+        given(*state_events),
+        Assess(risk_tier=tier, **extra),
+        assessor=assessor,
+        country=SOMALIA,
+        scoring=SCORING,
+    )
+    return event
+
+
+def test_whoever_assessed_at_any_point_takes_no_board_decision() -> None:
+    # A assesses, B re-assesses: A used to be allowed to approve at the board.
+    first = assessed("low", assessor="bob")
+    history = [*opened(), first, reassessed([*opened(), first], "low", "erin")]
+    for decision in (approve(), Decide(Decision.HOLD, Stage.BOARD)):
+        error = refused(decide_decision, given(*history), decision, who=BOARD, rules=RULES)
+        assert error.rule == "approver-is-assessor" and error.status == 403
+
+
+def test_identities_are_compared_in_canonical_form() -> None:
+    # An event written with another spelling of the same identity still counts as that person.
+    history = [*opened(), assessed("low", assessor=" Bob ")]
+    error = refused(decide_decision, given(*history), approve(), who=BOARD, rules=RULES)
+    assert error.rule == "approver-is-assessor"
+
+
+def test_a_minister_who_took_a_board_decision_is_not_independent() -> None:
+    held = RequestPutOnHold(request_id=RID, stage="board", decided_by="carol", case_version=2)
+    resumed = RequestResumed(request_id=RID, stage="board", decided_by="dave", case_version=3)
+    history = [*opened(), assessed("high"), held, resumed, board_approval()]
+    error = refused(
+        decide_decision, given(*history), approve(Stage.MINISTERIAL), who=MINISTER, rules=RULES
+    )
+    assert error.rule == "minister-not-independent"
+
+
+def test_lowering_the_risk_tier_needs_a_rationale_and_the_minister_stays() -> None:
+    serious = [*opened(), assessed("serious")]
+    error = refused(
+        decide_assess,
+        given(*serious),
+        Assess(risk_tier="low"),
+        assessor="erin",
+        country=SOMALIA,
+        scoring=SCORING,
+    )
+    assert error.rule == "tier-rationale-required" and error.status == 422
+    blank = "\u00a0" * 25 + "x"  # visible characters are what count
+    error = refused(
+        decide_assess,
+        given(*serious),
+        Assess(risk_tier="low", tier_rationale=blank),
+        assessor="erin",
+        country=SOMALIA,
+        scoring=SCORING,
+    )
+    assert error.rule == "tier-rationale-required"
+    why = "The host state's new oversight body reviewed the unit in October."
+    lowered = reassessed(serious, "low", "erin", tier_rationale=why)
+    assert lowered.tier_rationale == why and lowered.risk_tier == "low"
+    # The board's approval still awaits a minister: a serious tier was assessed once.
+    events = decide_decision(given(*serious, lowered), approve(), who=BOARD, rules=RULES)
+    assert [type(e) for e in events] == [ApprovalGiven]
+    assert given(*serious, lowered, *events).status == CaseStatus.AWAITING_MINISTERIAL

@@ -184,7 +184,15 @@ def decide_clear(
     ]
 
 
-def decide_start(state: Deployment, *, on: date) -> list[EventData]:
+def _not_after_today(rule: str, what: str, on: date, today: date) -> None:
+    """A lifecycle date records what happened: never one still to come."""
+    if on > today:
+        raise DomainError(
+            rule, f"{what} {on} is in the future (today is {today})", kind=Kind.INVALID
+        )
+
+
+def decide_start(state: Deployment, *, on: date, today: date) -> list[EventData]:
     if state.status in (DeploymentStatus.DEPLOYED, DeploymentStatus.COMPLETED):
         raise DomainError("already-started", "the deployment has already started")
     _require(state, CANCELLABLE, "not-staffing", "start")
@@ -202,6 +210,14 @@ def decide_start(state: Deployment, *, on: date) -> list[EventData]:
             "every post needs a cleared officer before the start",
             errors=missing,
         )
+    if on < state.tour_start:
+        raise DomainError(
+            "start-before-tour-start",
+            f"the tour was planned to start on {state.tour_start}: start it then or later "
+            "(or plan it again)",
+            kind=Kind.INVALID,
+        )
+    _not_after_today("start-in-future", "the start date", on, today)
     if on > state.tour_end:
         raise DomainError(
             "start-after-tour-end", f"the tour ends on {state.tour_end}", kind=Kind.INVALID
@@ -272,7 +288,13 @@ def decide_extend(
 
 
 def decide_repatriate(
-    state: Deployment, officer_ref: str, *, reason_code: str, on: date, ref: ReferenceData
+    state: Deployment,
+    officer_ref: str,
+    *,
+    reason_code: str,
+    on: date,
+    ref: ReferenceData,
+    today: date,
 ) -> list[EventData]:
     _require(state, DEPLOYED, "not-deployed", "repatriate officers")
     nominee = _nominee(state, officer_ref)
@@ -291,6 +313,7 @@ def decide_repatriate(
             f"the date must lie within the tour ({state.started_on} to {state.tour_end})",
             kind=Kind.INVALID,
         )
+    _not_after_today("repatriation-in-future", "the repatriation date", on, today)
     return [
         OfficerRepatriated(
             request_id=state.request_id,
@@ -302,13 +325,14 @@ def decide_repatriate(
     ]
 
 
-def decide_complete(state: Deployment, *, on: date) -> list[EventData]:
+def decide_complete(state: Deployment, *, on: date, today: date) -> list[EventData]:
     _require(state, DEPLOYED, "not-deployed", "complete")
     assert state.started_on is not None
     if on < state.started_on:
         raise DomainError(
             "completion-date", f"the tour started on {state.started_on}", kind=Kind.INVALID
         )
+    _not_after_today("completion-in-future", "the completion date", on, today)
     return [
         DeploymentCompleted(
             request_id=state.request_id, deployment_id=state.deployment_id, completed_on=on

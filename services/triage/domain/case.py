@@ -27,6 +27,7 @@ from shared.catalogue.triage import (
     RequestTriaged,
 )
 from shared.events import EventData
+from shared.text import canonical_identity
 from shared.topics import TRIAGE_EVENTS
 
 MIN_OVERRIDE_RATIONALE = 20
@@ -80,6 +81,7 @@ class Assessment:
     alignment: float | None
     notes: str
     override_rationale: str | None
+    tier_rationale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,13 @@ class CaseState:
     held_from: CaseStatus | None = None
     rejection_code: str | None = None
     rejection_reason: str | None = None
+    #: Everyone who assessed the case at any point, and everyone who took a board decision on
+    #: it (approve, reject, hold, resume), in canonical form: separation of duties looks at the
+    #: whole history, not at the latest assessment.
+    assessors: frozenset[str] = field(default_factory=frozenset)
+    board_deciders: frozenset[str] = field(default_factory=frozenset)
+    #: Every risk tier the case was assessed at: once high or serious, the minister stays.
+    tiers_assessed: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def status(self) -> CaseStatus:
@@ -179,6 +188,7 @@ def evolve(state: CaseState | None, event: EventData) -> CaseState:
                 alignment=event.alignment,
                 notes=event.notes,
                 override_rationale=event.override_rationale,
+                tier_rationale=event.tier_rationale,
             )
             return replace(
                 state,
@@ -189,10 +199,15 @@ def evolve(state: CaseState | None, event: EventData) -> CaseState:
                 policy_version=event.policy_version,
                 board_approver=None,
                 ministerial_approver=None,
+                assessors=state.assessors | {canonical_identity(event.assessor)},
+                tiers_assessed=state.tiers_assessed | {event.risk_tier},
             )
         case ApprovalGiven(stage="board"):
             return replace(
-                state, phase=CaseStatus.AWAITING_MINISTERIAL, board_approver=event.approver
+                state,
+                phase=CaseStatus.AWAITING_MINISTERIAL,
+                board_approver=event.approver,
+                board_deciders=state.board_deciders | {canonical_identity(event.approver)},
             )
         case ApprovalGiven():
             return replace(state, ministerial_approver=event.approver)
@@ -200,18 +215,32 @@ def evolve(state: CaseState | None, event: EventData) -> CaseState:
             return replace(state, phase=CaseStatus.APPROVED)
         case RequestRejected():
             return replace(
-                state,
+                _board_decided(state, event.stage, event.decided_by),
                 phase=CaseStatus.REJECTED,
                 rejection_code=event.reason_code,
                 rejection_reason=event.reason,
             )
         case RequestPutOnHold():
-            return replace(state, phase=CaseStatus.ON_HOLD, held_from=state.phase)
+            return replace(
+                _board_decided(state, event.stage, event.decided_by),
+                phase=CaseStatus.ON_HOLD,
+                held_from=state.phase,
+            )
         case RequestResumed():
-            return replace(state, phase=state.held_from or CaseStatus.ASSESSED, held_from=None)
+            return replace(
+                _board_decided(state, event.stage, event.decided_by),
+                phase=state.held_from or CaseStatus.ASSESSED,
+                held_from=None,
+            )
         case RequestSubmitted():
             return state  # a request is submitted once; a repeat changes nothing
     raise ValueError(f"a case does not take {type(event).__name__}")
+
+
+def _board_decided(state: CaseState, stage: str, decided_by: str | None) -> CaseState:
+    if stage != "board" or not decided_by:  # version 1 did not record who decided
+        return state
+    return replace(state, board_deciders=state.board_deciders | {canonical_identity(decided_by)})
 
 
 def fold(events: Iterable[EventData]) -> CaseState | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from services.triage.domain.case import (
@@ -28,6 +29,7 @@ from shared.catalogue.triage import (
 from shared.events import EventData
 from shared.reference.data import Country, ReferenceData
 from shared.refusals import DomainError, forbidden, invalid
+from shared.text import canonical_identity, visible_length
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Assess:
     notes: str = ""
     score_override: float | None = None
     override_rationale: str | None = None
+    #: Why the risk tier is lower than an earlier assessment's (required then).
+    tier_rationale: str | None = None
+    partner_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,12 @@ class Decide:
     stage: Stage
     reason: str = ""
     reason_code: str | None = None
+    #: What the partner is told (optional); `reason` is internal.
+    partner_message: str | None = None
+
+
+#: Risk tiers, lowest first: lowering one needs a written rationale.
+TIER_ORDER = ("low", "medium", "high", "serious")
 
 
 @dataclass(frozen=True)
@@ -126,16 +137,17 @@ def decide_assess(
                 "the board has approved: the assessment can no longer change",
             )
     rationale = (command.override_rationale or "").strip()
-    if command.score_override is not None and len(rationale) < MIN_OVERRIDE_RATIONALE:
+    if command.score_override is not None and visible_length(rationale) < MIN_OVERRIDE_RATIONALE:
         raise invalid(
             "override-rationale-required",
-            "overriding the computed score needs a "
-            f"written rationale of at least {MIN_OVERRIDE_RATIONALE} characters",
+            "overriding the computed score needs a written rationale of at least "
+            f"{MIN_OVERRIDE_RATIONALE} visible characters",
         )
     if command.score_override is None and rationale:
         raise invalid(
             "rationale-without-override", "an override rationale is given but no score_override"
         )
+    tier_rationale = _tier_rationale(state, command)
     computed = score_case(
         state.request, country, scoring, risk_tier=command.risk_tier, alignment=command.alignment
     )
@@ -152,8 +164,29 @@ def decide_assess(
             notes=command.notes,
             computed_score=computed.total,
             override_rationale=rationale or None,
+            tier_rationale=tier_rationale,
+            case_version=state.version,
+            partner_message=command.partner_message,
         )
     ]
+
+
+def _tier_rationale(state: CaseState, command: Assess) -> str | None:
+    """A tier below one the case was assessed at before needs a written rationale (it may
+    remove the ministerial stage from a decision, though never once a minister was needed)."""
+    rationale = (command.tier_rationale or "").strip() or None
+    highest = max(
+        (TIER_ORDER.index(t) for t in state.tiers_assessed if t in TIER_ORDER), default=-1
+    )
+    lowered = TIER_ORDER.index(command.risk_tier) < highest
+    if lowered and visible_length(rationale or "") < MIN_OVERRIDE_RATIONALE:
+        raise invalid(
+            "tier-rationale-required",
+            f"the case was assessed {TIER_ORDER[highest]} before: lowering its risk tier to "
+            f"{command.risk_tier} needs a tier_rationale of at least {MIN_OVERRIDE_RATIONALE} "
+            "visible characters",
+        )
+    return rationale
 
 
 def _stage_now(state: CaseState) -> Stage:
@@ -176,20 +209,57 @@ def decide_decision(
         raise DomainError(
             "assessment-required", "the case must be assessed before the board decides on it"
         )
+    _refuse_conflicted(state, command.stage, who)
     match command.decision:
         case Decision.APPROVE:
             return _approve(state, command, who, rules)
         case Decision.REJECT:
-            return _reject(state, command, rules)
+            return _reject(state, command, who, rules)
         case Decision.HOLD:
             _require_active(state, command.stage)
-            return [RequestPutOnHold(request_id=state.request_id, reason=command.reason)]
+            return [RequestPutOnHold(**_recorded(state, command, who), reason=command.reason)]
         case Decision.RESUME:
             if state.status != CaseStatus.ON_HOLD:
                 raise DomainError("not-on-hold", "the case is not on hold")
             _require_stage(state, command.stage)
-            return [RequestResumed(request_id=state.request_id, reason=command.reason)]
+            return [RequestResumed(**_recorded(state, command, who), reason=command.reason)]
     raise AssertionError(command.decision)  # pragma: no cover
+
+
+def _refuse_conflicted(state: CaseState, stage: Stage, who: Staff) -> None:
+    """Separation of duties over the case's whole history (DESIGN §5): nobody who assessed it at
+    any point takes a board decision on it; the minister neither assessed it nor took a board
+    decision on it. Identities compare in canonical form."""
+    me = canonical_identity(who.subject)
+    if stage == Stage.BOARD and me in state.assessors:
+        raise forbidden(
+            "approver-is-assessor",
+            "you assessed this case: nobody who assessed it may take a board decision on it",
+        )
+    if stage == Stage.MINISTERIAL and me in state.assessors | state.board_deciders:
+        raise forbidden(
+            "minister-not-independent",
+            "the ministerial approver may neither have assessed the case nor have taken a "
+            "board decision on it",
+        )
+
+
+def _recorded(state: CaseState, command: Decide, who: Staff) -> dict[str, Any]:
+    """What every decision records: the case, the stage, who decided, the case version it was
+    decided on, and the message for the partner, if any."""
+    return {
+        "request_id": state.request_id,
+        "stage": command.stage.value,
+        "decided_by": who.subject,
+        "case_version": state.version,
+        "partner_message": command.partner_message,
+    }
+
+
+def needs_minister(state: CaseState, rules: Rules) -> bool:
+    """Once the case was assessed at a tier that needs a minister, the minister stays, whatever
+    a later assessment says."""
+    return bool(state.tiers_assessed & rules.ministerial_tiers)
 
 
 def _require_stage(state: CaseState, stage: Stage) -> None:
@@ -208,7 +278,7 @@ def _require_active(state: CaseState, stage: Stage) -> None:
 def _approve(state: CaseState, command: Decide, who: Staff, rules: Rules) -> list[EventData]:
     assessment = state.assessment
     assert assessment is not None  # assessed, awaiting_ministerial and on_hold all follow one
-    ministerial = assessment.risk_tier in rules.ministerial_tiers
+    ministerial = needs_minister(state, rules)
     if state.status == CaseStatus.ON_HOLD:
         raise DomainError("case-on-hold", "the case is on hold: resume it first")
     if command.stage == Stage.MINISTERIAL and state.status == CaseStatus.ASSESSED:
@@ -221,23 +291,11 @@ def _approve(state: CaseState, command: Decide, who: Staff, rules: Rules) -> lis
             f"a {assessment.risk_tier}-risk request needs no ministerial approval",
         )
     _require_stage(state, command.stage)
-    approval = ApprovalGiven(
-        request_id=state.request_id,
-        stage=command.stage.value,
-        approver=who.subject,
-        reason=command.reason,
-    )
-    if command.stage == Stage.BOARD:
-        if who.subject == assessment.assessor:
-            raise forbidden(
-                "approver-is-assessor", "the board approver of a request may not be its assessor"
-            )
-        return [approval] if ministerial else [approval, _approved(state)]
-    if who.subject in (assessment.assessor, state.board_approver):
-        raise forbidden(
-            "minister-not-independent",
-            "the ministerial approver may be neither the assessor nor the board approver",
-        )
+    recorded = _recorded(state, command, who)
+    del recorded["decided_by"]  # an approval names its approver
+    approval = ApprovalGiven(**recorded, approver=who.subject, reason=command.reason)
+    if command.stage == Stage.BOARD and ministerial:
+        return [approval]
     return [approval, _approved(state)]
 
 
@@ -255,7 +313,7 @@ def _approved(state: CaseState) -> RequestApproved:
     )
 
 
-def _reject(state: CaseState, command: Decide, rules: Rules) -> list[EventData]:
+def _reject(state: CaseState, command: Decide, who: Staff, rules: Rules) -> list[EventData]:
     if not command.reason_code:
         raise invalid(
             "reason-code-required",
@@ -270,9 +328,6 @@ def _reject(state: CaseState, command: Decide, rules: Rules) -> list[EventData]:
     _require_active(state, command.stage)
     return [
         RequestRejected(
-            request_id=state.request_id,
-            reason_code=command.reason_code,
-            reason=command.reason,
-            stage=command.stage.value,
+            **_recorded(state, command, who), reason_code=command.reason_code, reason=command.reason
         )
     ]
