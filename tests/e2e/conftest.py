@@ -56,7 +56,8 @@ def services(
 def token(test_stack: StackConfig) -> TokenFactory:
     """`token("partner", partner_id="un-dpo")` → a bearer token the running services accept.
     A partner not registered yet is registered first (as `partner_type`, default `un`, and
-    `organisation`, default "UN Police Division"), as the hub would before its first request."""
+    `organisation`, default "UN Police Division"), as the hub would before its first request;
+    `register=False` leaves it unregistered."""
     key = load_or_create_dev_key(test_stack.dev_key_file)
     registered: set[str] = set()
 
@@ -67,10 +68,11 @@ def token(test_stack: StackConfig) -> TokenFactory:
         )
 
     def make(role: str, **claims: Any) -> str:
+        register = claims.pop("register", True)
         partner_type = claims.pop("partner_type", "un")
         organisation = claims.pop("organisation", "UN Police Division")
         partner_id = claims.get("partner_id")
-        if role == "partner" and partner_id and partner_id not in registered:
+        if register and role == "partner" and partner_id and partner_id not in registered:
             # Not for a test that never reaches intake, nor for an id the registry refuses.
             with contextlib.suppress(httpx.HTTPError, StackError):
                 seed.register_partners(
