@@ -23,6 +23,7 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     sqlalchemy.exc.TimeoutError,  # no connection free in the pool in time
+    sqlalchemy.exc.PendingRollbackError,  # its connection was lost mid-transaction
 )
 
 

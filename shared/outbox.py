@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.backbone_tables import outbox
 from shared.db import driver, qualified
+from shared.tasks import being_cancelled
 from shared.telemetry import (
     context_from_traceparent,
     outbox_published,
@@ -82,7 +83,9 @@ class OutboxRelay:
                         log.info("outbox relay active", extra={"service": self.service})
                         await self._serve(conn)
             except asyncio.CancelledError:
-                raise
+                if being_cancelled():
+                    raise
+                log.warning("outbox relay interrupted by its client; retrying")
             except Exception:
                 log.exception("outbox relay failed; retrying")
             finally:

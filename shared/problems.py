@@ -76,6 +76,8 @@ def forbidden(detail: str, slug: str = "forbidden") -> Problem:
 #: Errors raised by the database driver, SQLAlchemy or a socket (they may be outages).
 DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
     sqlalchemy.exc.SQLAlchemyError,
+    # What the asyncpg adapter raises itself (statements sent through shared.db.driver).
+    sqlalchemy.exc.EmulatedDBAPIException,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     OSError,

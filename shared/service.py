@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from shared.outbox import OutboxRelay, create_producer
 from shared.problems import install_problem_handlers
 from shared.projection import Projection
 from shared.settings import ServiceSettings
+from shared.tasks import being_cancelled
 from shared.telemetry import (
     add_metrics_route,
     deadletter_parked,
@@ -167,6 +169,9 @@ class Runtime:
                     self.producer.client.fetch_all_metadata(), timeout=KAFKA_FRESH_S / 2
                 )
                 self.kafka_seen_at = time.monotonic()
+            except asyncio.CancelledError:
+                if being_cancelled():
+                    raise
             except Exception as exc:
                 log.debug("Kafka did not answer: %s", exc)
             await asyncio.sleep(KAFKA_PROBE_S)
@@ -216,8 +221,25 @@ class Runtime:
         ready = checks["database"] == "ok" and checks["kafka"] == "ok"
         if self.consumer is not None:
             assigned, checks["consumer"] = self.consumer.assignment_state()
+            stopped = [t for t in self.tasks if t.done() and t.get_name() == "consumer"]
+            if stopped:  # it should never end: say so rather than look assigned
+                assigned, checks["consumer"] = False, "stopped (see the service's log)"
             ready = ready and assigned
         return ready, checks
+
+
+def log_task_stacks() -> None:
+    """`kill -USR1 <pid>`: where every task of the service is waiting, in its log (for an
+    operator looking at a service that seems stuck)."""
+    for task in asyncio.all_tasks():
+        chain: list[str] = []
+        awaited: Any = task.get_coro()
+        while awaited is not None and len(chain) < 20:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+            if frame is not None:
+                chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+        log.warning("task %s: %s", task.get_name(), " -> ".join(chain) or "(done)")
 
 
 def build_verifier(settings: ServiceSettings) -> TokenVerifier:
@@ -252,6 +274,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tune_for_service()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, log_task_stacks)
         await runtime.start()
         try:
             yield

@@ -36,6 +36,7 @@ from shared.consumer.records import Decoded, Record, decode, describe_error, pos
 from shared.consumer.spans import event_spans
 from shared.db import driver
 from shared.events import Envelope
+from shared.outages import is_outage
 from shared.projection import Projection
 from shared.telemetry import consumer_duplicates_skipped, consumer_events_applied
 
@@ -270,6 +271,8 @@ class ProjectionApplier:
                 await self._apply_one_decoded(conn, item)
                 return None
             except Exception as exc:
+                if is_outage(exc):
+                    raise  # the database went away: not this event's fault; the batch is read again
                 error = describe_error(exc)
                 log.warning(
                     "applying %s failed (attempt %d/%d): %s",

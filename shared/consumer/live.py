@@ -9,19 +9,23 @@ only the service's own events, already applied by its commands, cost one read
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from shared.consumer.applier import ProjectionApplier, StaleGeneration
+from shared.tasks import being_cancelled
 from shared.telemetry import consumer_lag
 
 log = logging.getLogger(__name__)
 
 REBALANCE_GRACE_S = 30.0
+#: A consumer without partitions this long is made again: after a broker restart aiokafka's
+#: group membership was seen never to recover on its own.
+STALLED_AFTER_S = 20.0
 REPEAT_CHECK_MAX = 50  # a live batch this small may be only the service's own events
 DEFERRED_FLUSH_S = 5.0
 
@@ -111,7 +115,9 @@ class ProjectionConsumer:
                 self.consumer.seek(tp, offset)
 
     async def run(self) -> None:
-        """Forever: consume, apply, repeat; reconnect after failures."""
+        """Forever: consume, apply, repeat; reconnect after failures. A CancelledError that is
+        not this task's own cancellation (aiokafka raises one from its internals when a
+        broker comes back) is a failure like any other, not a reason to stop consuming."""
         while True:
             self.consumer = self._new_consumer()
             try:
@@ -121,18 +127,29 @@ class ProjectionConsumer:
                 )
                 await self._loop()
             except asyncio.CancelledError:
-                raise
+                if being_cancelled():
+                    raise
+                log.warning("consumer %s: interrupted by its client; restarting", self.group_id)
             except Exception:
                 log.exception("consumer %s failed; restarting", self.group_id)
                 await asyncio.sleep(1.0)
             finally:
                 self.set_assigned(set())
-                with contextlib.suppress(Exception):
-                    await self.consumer.stop()
+                await _quietly(self.consumer.stop())
 
     async def _loop(self) -> None:
         assert self.consumer is not None
+        waiting_since = time.monotonic()
         while True:
+            if self.assigned:
+                waiting_since = time.monotonic()
+            elif time.monotonic() - waiting_since > STALLED_AFTER_S:
+                log.warning(
+                    "consumer %s: no partitions for %.0f s; connecting again",
+                    self.group_id,
+                    STALLED_AFTER_S,
+                )
+                return
             fetched = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
             records = [r for batch in fetched.values() for r in batch]
             try:
@@ -166,3 +183,14 @@ class ProjectionConsumer:
                 if high is not None:
                     lag = max(0, high - (fetched[tp][-1].offset + 1))
                     consumer_lag.labels(self.applier.service, tp.topic, tp.partition).set(lag)
+
+
+async def _quietly(stopping: Awaitable[Any]) -> None:
+    """Await a client's shutdown; whatever it raises (but this task's own cancellation)."""
+    try:
+        await stopping
+    except asyncio.CancelledError:
+        if being_cancelled():
+            raise
+    except Exception:
+        log.debug("stopping the consumer failed", exc_info=True)
