@@ -1,0 +1,71 @@
+"""Schemathesis (current major) against each service's own OpenAPI document, every phase
+(examples, coverage, fuzzing, stateful), bounded in time: no server error, no response that
+breaks the documented schema. One run per role that reaches a part of the API."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import TokenFactory
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+
+#: (service, role, claims, seconds): who reaches which part of each API.
+RUNS = [
+    ("intake", "partner", {"partner_id": "fuzz-partner"}, 25),
+    ("intake", "admin", {}, 15),
+    ("triage", "triage_officer", {"clearance": "sc"}, 25),
+    ("triage", "approver", {"clearance": "sc"}, 10),
+    ("deployment", "deployment_manager", {"clearance": "sc"}, 25),
+    ("deployment", "force_liaison", {"force": "fuzz-force"}, 10),
+    ("reporting", "analyst", {"clearance": "sc"}, 20),
+    ("reporting", "operator", {}, 10),
+]
+
+
+@pytest.mark.parametrize(
+    ("service", "role", "claims", "seconds"), RUNS, ids=[f"{s}-{r}" for s, r, _, _ in RUNS]
+)
+def test_no_server_error_and_no_schema_violation(
+    services: dict[str, str],
+    token: TokenFactory,
+    service: str,
+    role: str,
+    claims: dict[str, str],
+    seconds: int,
+) -> None:
+    bearer = token(role, sub=f"fuzz-{role}-{uuid.uuid4().hex[:6]}", **claims)
+    result = subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "run",
+            f"{services[service]}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {bearer}",
+            "--checks",
+            "not_a_server_error,response_schema_conformance,content_type_conformance",
+            "--max-time",
+            str(seconds),
+            "--workers",
+            "2",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=seconds * 4 + 60,
+    )
+    report = result.stdout[-6000:] + result.stderr[-2000:]
+    assert result.returncode == 0, report
+    tally = re.search(r"Test cases:\s*\n\s*(\d+) generated, (\d+) passed\s*\n", result.stdout)
+    assert tally is not None, report  # anything but "N generated, N passed" is a failure
+    assert int(tally.group(1)) == int(tally.group(2)) > 0, report
