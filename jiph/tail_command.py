@@ -107,6 +107,22 @@ def pretty(item: eventlog.Read, references: dict[str, str], colour: bool) -> str
     return f"{when}  {short_topic} {event_type} {ref:<17} {actor:<28} {facts}".rstrip()
 
 
+def json_line(item: eventlog.Read) -> str:
+    """One line of JSON for jq: the envelope as stored, or (for a record that is not an
+    envelope) where it lies and its bytes as text, marked `undecodable`."""
+    if item.envelope is not None:
+        return orjson.dumps(orjson.loads(item.raw)).decode()
+    return orjson.dumps(
+        {
+            "undecodable": True,
+            "topic": item.topic,
+            "partition": item.partition,
+            "offset": item.offset,
+            "raw": item.raw.decode(errors="replace"),
+        }
+    ).decode()
+
+
 def remember_reference(env: Any, references: dict[str, str]) -> None:
     if env is not None and "reference" in env.data:
         references[env.key] = env.data["reference"]
@@ -132,14 +148,7 @@ async def _tail(args: argparse.Namespace) -> int:
             continue
         if wanted_request and (env is None or env.key != wanted_request):
             continue
-        if args.json:
-            line = (
-                orjson.dumps(orjson.loads(item.raw)).decode()
-                if env
-                else item.raw.decode(errors="replace")
-            )
-        else:
-            line = pretty(item, references, colour)
+        line = json_line(item) if args.json else pretty(item, references, colour)
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
     return 0

@@ -23,6 +23,9 @@ from jiph.stack.postgres import PostgresTarget
 from shared.backbone_tables import create_backbone_tables
 from shared.db import create_engine
 
+#: The running services' fixtures (`services`, `token`, `collector`), for end-to-end and fuzzing tests.
+pytest_plugins = ["tests.running_services"]
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from jiph import demo_data as d
 from jiph.stack.config import REPO_ROOT
-from tests.e2e.conftest import TokenFactory, bearer
+from tests.running_services import TokenFactory, bearer
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import TokenFactory, bearer
 from tests.e2e.test_deployment_support import Api, days
+from tests.running_services import TokenFactory, bearer
 
 pytestmark = pytest.mark.e2e
 ROUNDS = 5

@@ -13,7 +13,6 @@ import pytest
 
 from services.deployment.domain import tour_end_for
 from shared.catalogue.deployment import DeploymentStarted
-from tests.e2e.conftest import TokenFactory
 from tests.e2e.test_deployment_support import (
     TODAY,
     Api,
@@ -24,6 +23,7 @@ from tests.e2e.test_deployment_support import (
     published,
     wait_until,
 )
+from tests.running_services import TokenFactory
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,6 @@ import pytest
 from jiph.stack.config import StackConfig
 from jiph.stack.postgres import PostgresTarget
 from shared.topics import all_topics
-from tests.e2e.conftest import TokenFactory, bearer
 from tests.e2e.test_deployment_support import (
     Api,
     an_offer,
@@ -23,6 +22,7 @@ from tests.e2e.test_deployment_support import (
     deployment_log,
     read_all,
 )
+from tests.running_services import TokenFactory, bearer
 
 pytestmark = pytest.mark.e2e
 WHY = "Arranging the pre-deployment briefing with the officer"

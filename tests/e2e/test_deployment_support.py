@@ -23,7 +23,7 @@ from shared.catalogue.intake import RequestWithdrawn
 from shared.catalogue.triage import RequestApproved, RequestPutOnHold
 from shared.events import Actor, Envelope, EventData
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, PARTITIONS, TRIAGE_EVENTS
-from tests.e2e.conftest import TokenFactory, bearer
+from tests.running_services import TokenFactory, bearer
 
 T = TypeVar("T")
 TODAY = date.today()

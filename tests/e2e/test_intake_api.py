@@ -17,7 +17,7 @@ from shared.catalogue.deployment import DeploymentPlanned, DeploymentStarted
 from shared.catalogue.triage import InformationRequested, RequestApproved, RequestAssessed
 from shared.events import Actor, Envelope, EventData
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
-from tests.e2e.conftest import TokenFactory, bearer
+from tests.running_services import TokenFactory, bearer
 from tests.support import read_topic
 
 pytestmark = pytest.mark.e2e

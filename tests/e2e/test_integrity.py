@@ -12,8 +12,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.e2e.conftest import TokenFactory, bearer
 from tests.e2e.test_triage_flow import Hub, a_request, eventually, open_case, problem
+from tests.running_services import TokenFactory, bearer
 
 pytestmark = pytest.mark.e2e
 Clients = tuple[httpx.AsyncClient, httpx.AsyncClient]

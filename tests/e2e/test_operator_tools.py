@@ -13,7 +13,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from jiph.stack.postgres import PostgresTarget
 from shared.catalogue.intake import Contact, RequestSubmitted, RequestWithdrawn, RoleProfile
@@ -78,14 +80,26 @@ async def test_tail_json_pretty_and_filters(services: dict[str, str], bootstrap:
         2,
     )
 
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(TRIAGE_EVENTS, b"\x00 garbage", key=str(rid).encode())
+    finally:
+        await producer.stop()
+
     everything = await asyncio.to_thread(
         jiph, "tail", "intake", "triage", "--from-beginning", "--no-follow", "--json"
     )
     assert everything.returncode == 0, everything.stderr
     lines = everything.stdout.splitlines()
-    assert len(lines) >= 2
-    for line in lines:  # every line is a complete envelope
-        env = Envelope.model_validate_json(line)
+    assert len(lines) >= 3
+    assert any(orjson.loads(line).get("raw") == "\x00 garbage" for line in lines)
+    for line in lines:  # every line is JSON: a complete envelope, or a record marked undecodable
+        document = orjson.loads(line)
+        if document.get("undecodable"):
+            assert {"topic", "partition", "offset", "raw"} <= document.keys()
+            continue
+        env = Envelope.model_validate(document)
         assert env.event_id and env.event_type and env.actor.role and env.occurred_at
 
     by_type = await asyncio.to_thread(

@@ -53,7 +53,7 @@ from shared.events import Actor, Envelope, EventData
 from shared.reference.data import load_reference_data
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
 from tests.conftest import ARTIFACTS
-from tests.e2e.conftest import TokenFactory, bearer
+from tests.running_services import TokenFactory, bearer
 
 pytestmark = pytest.mark.e2e
 

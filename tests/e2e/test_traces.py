@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.e2e.collector import Collector
-from tests.e2e.conftest import TokenFactory, bearer
 from tests.e2e.test_intake_api import a_request
+from tests.running_services import TokenFactory, bearer
 
 pytestmark = pytest.mark.e2e
 

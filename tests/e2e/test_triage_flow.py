@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from shared.catalogue.deployment import CapabilityOffered
 from shared.events import Actor, Envelope
 from shared.topics import DEPLOYMENT_EVENTS
-from tests.e2e.conftest import TokenFactory, bearer
+from tests.running_services import TokenFactory, bearer
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import TokenFactory
+from tests.running_services import TokenFactory
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,6 @@
-"""End-to-end fixtures: the four services running as processes against the test stack."""
+"""Fixtures of the running services (end-to-end and fuzzing tests): the four services as processes
+against the test stack, a trace collector, and tokens they accept. Registered for every test group by
+`tests/conftest.py`, so that each session starts the services once."""
 
 from __future__ import annotations
 
