@@ -122,7 +122,7 @@ class InputBoundary:
         if reason:
             raise _Refused("path", reason)
         for name, value in scope.get("headers", ()):
-            reason = refusal(value.decode("latin-1"))
+            reason = refusal(header_text(value))
             if reason:
                 raise _Refused(f"header.{name.decode('latin-1')}", reason)
         raw = scope.get("query_string", b"")
@@ -213,3 +213,14 @@ def _too_slow(seconds: float) -> Problem:
         f"the request body did not arrive within {seconds:g} s",
         headers={"Connection": "close"},
     )
+
+
+def header_text(value: bytes | str) -> str:
+    """A header value as the text its sender meant: UTF-8 when it is valid UTF-8 (what clients
+    send for non-ASCII text), else ISO-8859-1 (HTTP's historical charset). Starlette hands out
+    the ISO-8859-1 reading; pass that, or the raw bytes."""
+    raw = value.encode("latin-1") if isinstance(value, str) else value
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from shared.admin_api import admin_router
 from shared.api import RateLimiter
 from shared.auth import TokenVerifier, load_or_create_dev_key
 from shared.backbone_tables import outbox, parked_events
+from shared.browser import SecurityHeaders, add_local_docs
 from shared.catalogue.document import asyncapi
 from shared.commands import Writer
 from shared.consistency import AppliedWatcher
@@ -67,6 +68,9 @@ class ServiceDefinition:
     describe_request: Callable[[AsyncConnection, UUID], Awaitable[dict[str, Any] | None]] | None = (
         None
     )
+    #: Work of the service's own that runs as long as the process does (after migrations), each
+    #: given the runtime: e.g. the deployment service's retention rule.
+    background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
 
 
 @dataclass
@@ -110,6 +114,8 @@ class Runtime:
             )
             self.tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
         self.tasks.append(asyncio.create_task(self._refresh_gauges(), name="gauges"))
+        for work in self.definition.background:
+            self.tasks.append(asyncio.create_task(work(self), name=getattr(work, "__name__", "")))
 
     def consistency_watcher(self) -> AppliedWatcher:
         if self.watcher is None:
@@ -287,12 +293,16 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         version="0.1.0",
         lifespan=lifespan,
         openapi_tags=list(definition.openapi_tags),
+        docs_url=None,  # served from the service's own files: shared.browser
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.token_verifier = runtime.verifier
     app.state.write_limiter = RateLimiter(settings.write_rate_per_minute)
     install_problem_handlers(app)
     app.add_middleware(InputBoundary, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
+    add_local_docs(app)
     instrument_app(app)
     add_metrics_route(app)
 

@@ -40,4 +40,5 @@ case "$port" in
 esac
 
 exec python -m uvicorn --factory "services.${JIPH_SERVICE}.main:create_app" \
-  --host 0.0.0.0 --port "$port" --no-access-log --timeout-graceful-shutdown 10
+  --host 0.0.0.0 --port "$port" --no-access-log --timeout-graceful-shutdown 10 \
+  --http shared.http_protocol:HeaderDeadlineProtocol

@@ -8,6 +8,7 @@ import sys
 import urllib.error
 import urllib.request
 
+from jiph.stack import keystore
 from jiph.stack.config import REPO_ROOT, SERVICE_NAMES, StackConfig
 from jiph.stack.postgres import PostgresTarget
 from jiph.stack.processes import ManagedProcess, StackError, port_open, tail, wait_until
@@ -35,6 +36,8 @@ def service_env(cfg: StackConfig, service: str, pg: PostgresTarget) -> dict[str,
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if service == "deployment":  # officers' keys live on the stack's SoftHSM2 token
+        env.update(keystore.ensure_token(cfg.state_dir).env())
     return env
 
 
@@ -52,6 +55,8 @@ def service_argv(cfg: StackConfig, service: str) -> list[str]:
         "--no-access-log",
         "--timeout-graceful-shutdown",
         "10",
+        "--http",
+        "shared.http_protocol:HeaderDeadlineProtocol",
     ]
 
 

@@ -1,5 +1,5 @@
-"""The edge pieces every router of this service uses: dependencies, cursors, clearance
-redaction. Commands run through `shared.api.run_command`."""
+"""The edge pieces every router of this service uses: dependencies, cursors, need-to-know.
+Commands run through `shared.api.run_command`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from services.deployment import handlers
+from services.deployment.keystore import KeyStore
 from shared.api import RuntimeDep, encode_cursor, read_cursor
-from shared.auth import Clearance, Principal, Role, clearance_at_least, require_roles
+from shared.auth import Principal, Role, require_roles
+from shared.redaction import Reader, shown_to
 from shared.reference.data import load_reference_data
 
 Manager = Annotated[Principal, Depends(require_roles(Role.DEPLOYMENT_MANAGER))]
@@ -22,9 +24,17 @@ Staff = Annotated[
 ]
 
 
-async def _deps(runtime: RuntimeDep) -> handlers.Deps:
+async def _keystore(request: Request) -> KeyStore:
+    keys: KeyStore = request.app.state.keystore
+    return keys
+
+
+KeyStoreDep = Annotated[KeyStore, Depends(_keystore)]
+
+
+async def _deps(runtime: RuntimeDep, keys: KeyStoreDep) -> handlers.Deps:
     assert runtime.writer is not None
-    return handlers.Deps(writer=runtime.writer, ref=load_reference_data())
+    return handlers.Deps(writer=runtime.writer, ref=load_reference_data(), keys=keys)
 
 
 Deps = Annotated[handlers.Deps, Depends(_deps)]
@@ -44,10 +54,6 @@ def page(items: list[dict[str, Any]], limit: int, time_field: str, id_field: str
     return {"items": items, "next_cursor": next_cursor}
 
 
-def redact(view: dict[str, Any], who: Principal) -> dict[str, Any]:
-    """OFFICIAL-SENSITIVE detail is shown only to staff vetted to SC or above (DESIGN §5)."""
-    if view.get("classification") == "OFFICIAL-SENSITIVE" and not clearance_at_least(
-        who.clearance, Clearance.SC
-    ):
-        return view | {"mission": None, "redacted": ["mission"]}
-    return view
+def shown(view: dict[str, Any], who: Principal) -> dict[str, Any]:
+    """The view as this reader may see it (`shared.redaction`)."""
+    return shown_to(Reader.of(who), view.get("classification"), view)

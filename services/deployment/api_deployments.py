@@ -19,7 +19,7 @@ from services.deployment.api_common import (
     Staff,
     keyset_after,
     page,
-    redact,
+    shown,
 )
 from services.deployment.commands import (
     CancelDeployment,
@@ -66,7 +66,7 @@ def _visible(view: dict[str, Any], who: Principal) -> dict[str, Any] | None:
         if not own:
             return None
         view = view | {"officers": own}
-    return redact(view, who)
+    return shown(view, who)
 
 
 async def _detail(conn: AsyncConnection, deployment_id: UUID, who: Principal) -> dict[str, Any]:
@@ -109,7 +109,7 @@ async def list_deployments(
             conn, filters, after=keyset_after(cursor), limit=limit + 1
         )
     result = page(items, limit, "planned_at", "id")
-    result["items"] = [redact(i, who) for i in result["items"]]
+    result["items"] = [shown(i, who) for i in result["items"]]
     return result
 
 
@@ -276,14 +276,15 @@ async def repatriate(
     body: RepatriateOfficer,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """With a published reason code and the date the officer came home."""
+    """With a published reason code, the date the officer came home and, if wanted, an internal
+    account (`reason`) that staff read and the partner never does."""
     return await _act(
         request,
         who,
         runtime,
         deployment_id,
         lambda conn, ctx: handlers.repatriate(
-            conn, deps, deployment_id, officer_ref, body.reason_code, body.on, day, ctx
+            conn, deps, deployment_id, officer_ref, body.reason_code, body.on, day, ctx, body.reason
         ),
         key=idempotency_key,
         body=body,
@@ -387,13 +388,16 @@ async def cancel(
     body: CancelDeployment,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Before the officers deploy; frees every nominated officer."""
+    """Before the officers deploy; frees every nominated officer. `reason` stays internal; the
+    partner's timeline shows `partner_message`, if given."""
     return await _act(
         request,
         who,
         runtime,
         deployment_id,
-        lambda conn, ctx: handlers.cancel(conn, deps, deployment_id, body.reason, ctx),
+        lambda conn, ctx: handlers.cancel(
+            conn, deps, deployment_id, body.reason, body.partner_message, ctx
+        ),
         key=idempotency_key,
         body=body,
     )

@@ -128,6 +128,12 @@ class RepatriateOfficer(_Strict):
         description="A published repatriation reason code", examples=["medical"]
     )
     on: date = Field(examples=["2027-05-14"])
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Internal: what happened, for staff; never shown to the partner",
+        examples=["Evacuated after a vehicle accident; recovering at home."],
+    )
 
     @field_validator("reason_code")
     @classmethod
@@ -143,4 +149,13 @@ class CompleteDeployment(_Strict):
 
 
 class CancelDeployment(_Strict):
-    reason: Reason = Field(examples=["The host government withdrew its invitation."])
+    reason: Reason = Field(
+        description="Internal: staff read it, the partner never does",
+        examples=["The host government withdrew its invitation."],
+    )
+    partner_message: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="What the partner is told about the cancellation, if anything",
+        examples=["The deployment cannot go ahead this year; the hub will be in touch."],
+    )

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
 from uuid import UUID
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 from uuid6 import uuid7
 
 from services.deployment import crypto, domain, privacy, queries, staffing
 from services.deployment.commands import OfferCapability, PlanDeployment
 from services.deployment.domain import Deployment, DomainError, Offer
-from shared.auth import Principal
+from services.deployment.keystore import KeyStore
 from shared.commands import History, Writer
 from shared.events import Envelope, EventData
 from shared.eventstore import CommandContext, EventStore
@@ -29,6 +27,7 @@ from shared.refusals import NotFound
 class Deps:
     writer: Writer
     ref: ReferenceData
+    keys: KeyStore  # officers' keys (see keystore.py)
 
 
 def offer_stream(offer_id: UUID) -> str:
@@ -63,11 +62,11 @@ async def offer(
         known = await privacy.find_officer(conn, body.officer_ref, lock=True)
         if known is None or known.force != force:
             raise NotFound("officer")  # another force's officer looks exactly like a missing one
-        officer_ref, key = known.officer_ref, await privacy.key_of(conn, known.officer_ref)
+        officer_ref, erased = known.officer_ref, known.erased_at is not None
     else:
-        officer_ref, key = await privacy.register_officer(conn, force)
+        officer_ref, erased = await privacy.register_officer(conn, deps.keys, force), False
     offer_id = uuid7()
-    sealed = crypto.seal(key, officer_ref, body.officer.personal_data()) if key else ""
+    sealed = "" if erased else crypto.seal(deps.keys, officer_ref, body.officer.personal_data())
     events = domain.decide_offer(
         offer_id=offer_id,
         officer_ref=officer_ref,
@@ -75,7 +74,7 @@ async def offer(
         terms=body.terms(),
         personal_data=sealed,
         today=today,
-        officer_erased=key is None,
+        officer_erased=erased,
     )
     return await deps.writer.append(conn, History.new(offer_stream(offer_id)), events, ctx)
 
@@ -97,77 +96,6 @@ async def withdraw_offer(
     committed = await staffing.committed(conn, state.officer_ref, after=today)
     events = domain.decide_withdraw_offer(state, reason=reason, committed_to=committed)
     return await deps.writer.append(conn, history, events, ctx)
-
-
-# --- officers' personal data -------------------------------------------------------------------
-async def read_officer(
-    conn: AsyncConnection,
-    officer_ref: str,
-    who: Principal,
-    justification: str,
-    correlation_id: str,
-) -> dict[str, Any]:
-    """The officer with their personal data, and the access-log entry of this disclosure (in the
-    same transaction: no disclosure without its record). An erased officer discloses nothing."""
-    officer = await privacy.find_officer(conn, officer_ref)
-    if officer is None:
-        raise NotFound("officer")
-    key = await privacy.key_of(conn, officer_ref)
-    sealed = await queries.latest_sealed_personal_data(conn, officer_ref)
-    personal: dict[str, Any] = dict.fromkeys(privacy.PERSONAL_FIELDS, "erased")
-    log_id = None
-    if key is not None and sealed:
-        personal = orjson.loads(crypto.unseal(key, officer_ref, sealed))
-        disclosed = [f for f in privacy.PERSONAL_FIELDS if personal.get(f) is not None]
-        log_id = await privacy.log_access(
-            conn,
-            actor=who.subject,
-            actor_role=who.role.value,
-            action="read",
-            officer_ref=officer_ref,
-            justification=justification,
-            fields=disclosed,
-            recipient=who.subject,
-            correlation_id=correlation_id,
-        )
-    return {
-        "officer_ref": officer_ref,
-        "force": officer.force,
-        "erased_at": officer.erased_at,
-        **{f: personal.get(f) for f in privacy.PERSONAL_FIELDS},
-        "offers": await queries.list_offers(
-            conn, queries.OfferFilters(officer_ref=officer_ref, status=None), after=None, limit=100
-        ),
-        "deployments": await queries.officer_deployments(conn, officer_ref),
-        "access_log_id": log_id,
-    }
-
-
-async def erase_officer(
-    conn: AsyncConnection,
-    officer_ref: str,
-    who: Principal,
-    justification: str,
-    correlation_id: str,
-) -> tuple[datetime, int]:
-    officer = await privacy.find_officer(conn, officer_ref, lock=True)
-    if officer is None:
-        raise NotFound("officer")
-    if officer.erased_at is not None:
-        raise DomainError("already-erased", f"the personal data of {officer_ref} is already erased")
-    erased_at = await privacy.erase(conn, officer_ref, by=who.subject)
-    log_id = await privacy.log_access(
-        conn,
-        actor=who.subject,
-        actor_role=who.role.value,
-        action="erasure",
-        officer_ref=officer_ref,
-        justification=justification,
-        fields=list(privacy.PERSONAL_FIELDS),
-        recipient="none",
-        correlation_id=correlation_id,
-    )
-    return erased_at, log_id
 
 
 # --- deployments -------------------------------------------------------------------------------
@@ -342,13 +270,20 @@ async def repatriate(
     on: date,
     today: date,
     ctx: CommandContext,
+    reason: str | None = None,
 ) -> list[Envelope]:
     envelopes = await _decide_and_append(
         conn,
         deps,
         deployment_id,
         lambda s: domain.decide_repatriate(
-            s, officer_ref, reason_code=reason_code, on=on, ref=deps.ref, today=today
+            s,
+            officer_ref,
+            reason_code=reason_code,
+            on=on,
+            ref=deps.ref,
+            today=today,
+            reason=reason,
         ),
         ctx,
     )
@@ -372,10 +307,19 @@ async def complete(
 
 
 async def cancel(
-    conn: AsyncConnection, deps: Deps, deployment_id: UUID, reason: str, ctx: CommandContext
+    conn: AsyncConnection,
+    deps: Deps,
+    deployment_id: UUID,
+    reason: str,
+    partner_message: str | None,
+    ctx: CommandContext,
 ) -> list[Envelope]:
     envelopes = await _decide_and_append(
-        conn, deps, deployment_id, lambda s: domain.decide_cancel(s, reason=reason), ctx
+        conn,
+        deps,
+        deployment_id,
+        lambda s: domain.decide_cancel(s, reason=reason, partner_message=partner_message),
+        ctx,
     )
     await staffing.release(conn, deployment_id)
     return envelopes

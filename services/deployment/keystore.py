@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from pkcs11._pkcs11 import lib as Pkcs11Lib
 
 SEALED_VERSION = b"\x02"
+LEGACY_VERSION = b"\x01"  # sealed under a key kept in PostgreSQL before the key store
 IV_BYTES = 12  # 96 bits: GCM's native IV length
 TAG_BYTES = 16
 KEY_BITS = 256
@@ -98,9 +99,10 @@ def _check_ref(officer_ref: str) -> None:
 
 
 def _split(sealed: bytes) -> tuple[bytes, bytes]:
-    """(iv, ciphertext||tag) of a sealed value, or Unreadable."""
-    if sealed[:1] != SEALED_VERSION or len(sealed) < _MIN_SEALED:
-        raise Unreadable("not a version-2 sealed value")
+    """(iv, ciphertext||tag) of a sealed value, or Unreadable. Version 1 (crypto.py's, under a
+    key once kept in PostgreSQL and since imported onto the token) has the same layout."""
+    if sealed[:1] not in (SEALED_VERSION, LEGACY_VERSION) or len(sealed) < _MIN_SEALED:
+        raise Unreadable("not a sealed value of a known version")
     return sealed[1 : 1 + IV_BYTES], sealed[1 + IV_BYTES :]
 
 
@@ -141,6 +143,18 @@ _NOT_AUTHENTIC: tuple[type[Exception], ...] = (
 )
 
 _registry_lock = threading.Lock()
+
+#: Every officer's key on the token. PRIVATE: readable only after login, and SoftHSM2 stores the
+#: object's attributes (the key value included) encrypted under the token's key; SENSITIVE and
+#: not EXTRACTABLE: no call returns the value; DESTROYABLE: erasure can remove it.
+_KEY_PROTECTION: Mapping[Attribute, bool] = {
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: False,
+    Attribute.MODIFIABLE: False,
+    Attribute.COPYABLE: False,
+    Attribute.DESTROYABLE: True,
+}
 
 
 @dataclass
@@ -414,20 +428,40 @@ class Pkcs11KeyStore(KeyStore):
                 label=officer_ref,
                 store=True,
                 capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
-                template={
-                    # PRIVATE: readable only after login, and SoftHSM2 stores the object's
-                    # attributes (the key value included) encrypted under the token's key.
-                    Attribute.PRIVATE: True,
-                    Attribute.SENSITIVE: True,
-                    Attribute.EXTRACTABLE: False,
-                    Attribute.MODIFIABLE: False,
-                    Attribute.COPYABLE: False,
-                    Attribute.DESTROYABLE: True,
-                },
+                template=dict(_KEY_PROTECTION),
             )
             shared.remember(officer_ref, key)
 
         shared.call(create)
+
+    def import_key(self, officer_ref: str, value: bytes) -> None:
+        """Put an existing AES-256 key onto the token, with the same attributes as a generated
+        one (sensitive, non-extractable): for keys that were kept in PostgreSQL before the key
+        store existed (migration 0003). KeyExists if the officer has a key already."""
+        _check_ref(officer_ref)
+        if len(value) != KEY_BITS // 8:
+            raise ValueError("an officer's key is 32 bytes")
+        shared = self._token
+
+        def store(session: pkcs11.Session) -> None:
+            if shared.find(session, officer_ref, fresh=True):
+                raise KeyExists(officer_ref)
+            key = session.create_object(
+                {
+                    Attribute.CLASS: ObjectClass.SECRET_KEY,
+                    Attribute.KEY_TYPE: KeyType.AES,
+                    Attribute.VALUE: value,
+                    Attribute.LABEL: officer_ref,
+                    Attribute.TOKEN: True,
+                    Attribute.ENCRYPT: True,
+                    Attribute.DECRYPT: True,
+                    **_KEY_PROTECTION,
+                }
+            )
+            assert isinstance(key, pkcs11.SecretKey)
+            shared.remember(officer_ref, key)
+
+        shared.call(store)
 
     def seal(self, officer_ref: str, plaintext: bytes, aad: bytes) -> bytes:
         _check_ref(officer_ref)

@@ -244,6 +244,7 @@ async def planned(conn: AsyncConnection, env: Envelope) -> None:
         .values(
             **e.model_dump(),
             status="planned",
+            planned_by=env.actor.subject,
             planned_at=env.occurred_at,
             updated_at=env.occurred_at,
             version=env.stream_version,
@@ -324,6 +325,7 @@ async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
             status="repatriated_early",
             repatriated_on=e.on,
             repatriation_reason=e.reason_code,
+            repatriation_notes=e.reason,
         )
 
 

@@ -17,7 +17,7 @@ from services.deployment.tables import (
     deployment_timeline,
     deployments,
     offers,
-    officer_keys,
+    officers,
     requirements,
 )
 
@@ -262,9 +262,12 @@ async def get_deployment(conn: AsyncConnection, deployment_id: UUID) -> dict[str
     ).first()
     if row is None:
         return None
-    has_key = sa.exists().where(officer_keys.c.officer_ref == deployment_officers.c.officer_ref)
+    erased = sa.exists().where(
+        officers.c.officer_ref == deployment_officers.c.officer_ref,
+        officers.c.erased_at.is_not(None),
+    )
     officer_rows = await conn.execute(
-        sa.select(deployment_officers, offers.c.rank, has_key.label("has_key"))
+        sa.select(deployment_officers, offers.c.rank, erased.label("erased"))
         .select_from(
             deployment_officers.outerjoin(
                 offers, offers.c.offer_id == deployment_officers.c.offer_id
@@ -293,7 +296,8 @@ async def get_deployment(conn: AsyncConnection, deployment_id: UUID) -> dict[str
                 "valid_until": o.valid_until,
                 "repatriated_on": o.repatriated_on,
                 "repatriation_reason": o.repatriation_reason,
-                "personal_data": "available" if o.has_key else "erased",
+                "repatriation_notes": o.repatriation_notes,
+                "personal_data": "erased" if o.erased else "available",
             }
             for o in officer_rows
         ],

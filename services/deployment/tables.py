@@ -80,6 +80,7 @@ deployments = sa.Table(
     sa.Column("completed_on", sa.Date),
     sa.Column("extensions", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancel_reason", sa.Text),
+    sa.Column("planned_by", sa.Text),  # the subject who planned it: its deployment manager
     sa.Column("planned_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     # The stream version last applied: a replayed or repeated event changes nothing.
@@ -102,7 +103,8 @@ deployment_officers = sa.Table(
     sa.Column("cleared_at", sa.DateTime(timezone=True)),
     sa.Column("valid_until", sa.Date),
     sa.Column("repatriated_on", sa.Date),
-    sa.Column("repatriation_reason", sa.Text),
+    sa.Column("repatriation_reason", sa.Text),  # the published code
+    sa.Column("repatriation_notes", sa.Text),  # internal free text
     sa.Index("deployment_officers_by_officer", "officer_ref"),
     sa.Index("deployment_officers_by_force", "force"),
 )
@@ -134,17 +136,6 @@ officers = sa.Table(
     sa.Column("erased_by", sa.Text),
 )
 
-#: One AES-256 key per officer. Deleting the row is the erasure (crypto-shredding).
-officer_keys = sa.Table(
-    "officer_keys",
-    write_metadata,
-    sa.Column("officer_ref", sa.Text, sa.ForeignKey("officers.officer_ref"), primary_key=True),
-    sa.Column("key", sa.LargeBinary, nullable=False),
-    sa.Column(
-        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-    ),
-)
-
 #: Data Protection Act 2018 s.62: every consultation or disclosure of personal data, and erasure.
 #: Never holds the personal values themselves.
 access_log = sa.Table(
@@ -154,7 +145,7 @@ access_log = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("actor_role", sa.Text, nullable=False),
-    sa.Column("action", sa.Text, nullable=False),  # read | erasure
+    sa.Column("action", sa.Text, nullable=False),  # read | export | erasure
     sa.Column("officer_ref", sa.Text, nullable=False),
     sa.Column("justification", sa.Text, nullable=False),
     sa.Column("fields", JSONB, nullable=False),

@@ -98,7 +98,13 @@ class DeploymentSummary(BaseModel):
     cancel_reason: str | None
     planned_at: datetime
     updated_at: datetime
-    redacted: list[str] = Field(default=[], description="Fields withheld for your clearance")
+    redacted: bool = Field(
+        default=False,
+        description="OFFICIAL-SENSITIVE text withheld: it needs a `clearance` of sc or above",
+    )
+    withheld: list[str] = Field(
+        default=[], description="The names of the fields withheld (null wherever they stand)"
+    )
 
 
 class DeploymentOfficer(BaseModel):
@@ -113,7 +119,8 @@ class DeploymentOfficer(BaseModel):
     cleared_at: datetime | None
     valid_until: date | None
     repatriated_on: date | None
-    repatriation_reason: str | None
+    repatriation_reason: str | None = Field(description="The published reason code")
+    repatriation_notes: str | None = Field(description="Internal: never shown to the partner")
     personal_data: Literal["available", "erased"] = Field(
         description="Whether the officer's personal data can still be read (GET /v1/officers/{ref})"
     )
@@ -182,7 +189,7 @@ class AccessLogEntry(BaseModel):
     at: datetime
     actor: str = Field(description="Who read or erased")
     actor_role: str
-    action: Literal["read", "erasure"]
+    action: Literal["read", "export", "erasure"]
     officer_ref: str
     justification: str = Field(description="Why (as given in `X-Justification`)")
     fields: list[str] = Field(description="Which personal fields were disclosed or erased")
@@ -193,3 +200,66 @@ class AccessLogEntry(BaseModel):
 class AccessLogPage(BaseModel):
     items: list[AccessLogEntry]
     next_cursor: str | None = NEXT_CURSOR
+
+
+class SubjectTour(BaseModel):
+    deployment_id: UUID
+    request_id: UUID
+    country: str
+    capability: str
+    tour_start: date
+    tour_end: date
+    classification: str
+    deployment_status: str
+    status: str = Field(description="The officer's status on the deployment")
+    nominated_at: datetime
+    released_at: datetime | None
+    cleared_at: datetime | None
+    valid_until: date | None
+    started_on: date | None
+    completed_on: date | None
+    repatriated_on: date | None
+    repatriation_reason: str | None
+    repatriation_notes: str | None
+    redacted: bool = Field(default=False, description="Text withheld for your clearance")
+    withheld: list[str] = []
+
+
+class SubjectBooking(BaseModel):
+    deployment_id: UUID
+    from_: date | None = Field(alias="from")
+    to: date | None
+
+
+class SubjectEvent(BaseModel):
+    event: str
+    at: datetime
+    recorded_by_role: str
+    classification: str
+    data: dict[str, Any] = Field(description="The event's data (the sealed blob left out)")
+    redacted: bool = Field(default=False, description="Text withheld for your clearance")
+    withheld: list[str] = []
+
+
+class SubjectAccess(BaseModel):
+    """Everything the deployment service holds about one officer (DPA 2018 s.45)."""
+
+    officer_ref: str
+    force: str
+    registered_at: datetime | None
+    erased_at: datetime | None
+    personal_data: dict[str, Any] = Field(description="Name, contact, next of kin, or `erased`")
+    offers: list[OfferView]
+    deployments: list[SubjectTour]
+    bookings: list[SubjectBooking]
+    events: list[SubjectEvent]
+    access_log: list[AccessLogEntry] = Field(description="Who consulted the data, and why")
+    export_log_id: int = Field(description="The access-log entry of this export")
+    exported_at: datetime
+
+
+class RetentionRun(BaseModel):
+    retention_days: int
+    cutoff: date = Field(description="Officers last in use before this day were erased")
+    erased: list[str] = Field(description="The officers erased by this run")
+    remaining: int = Field(description="Officers still due (another process holds them)")

@@ -1,4 +1,5 @@
-"""What a partner is told about each gateway event: never scores, staff names or officer data."""
+"""What a partner is told about each gateway event: outcomes and what staff wrote for the partner
+(`partner_message`); never scores, who decided, internal reasons and notes, or officer data."""
 
 from __future__ import annotations
 
@@ -27,21 +28,18 @@ def partner_entry(env: Envelope) -> tuple[str, dict[str, Any]] | None:
                 "questions": d["questions"],
             }
         case "RequestAssessed":
-            return "The request was assessed", {}
+            return "The request was assessed", _message(d)
         case "ApprovalGiven":
             stage = "the approval board" if d["stage"] == "board" else "a minister"
-            return f"Approved by {stage}", {"stage": d["stage"]}
+            return f"Approved by {stage}", {"stage": d["stage"]} | _message(d)
         case "RequestApproved":
             return "The request was approved", {}
         case "RequestRejected":
-            return "The request was declined", {
-                "reason_code": d["reason_code"],
-                "reason": d.get("reason", ""),
-            }
+            return "The request was declined", {"reason_code": d["reason_code"]} | _message(d)
         case "RequestPutOnHold":
-            return "The decision was put on hold", {"reason": d.get("reason", "")}
+            return "The decision was put on hold", _message(d)
         case "RequestResumed":
-            return "The decision was resumed", {}
+            return "The decision was resumed", _message(d)
         case "DeploymentPlanned":
             return "A deployment was planned", {
                 "tour_start": d["tour_start"],
@@ -65,5 +63,11 @@ def partner_entry(env: Envelope) -> tuple[str, dict[str, Any]] | None:
         case "DeploymentCompleted":
             return "The deployment was completed", {"completed_on": d["completed_on"]}
         case "DeploymentCancelled":
-            return "The deployment was cancelled", {"reason": d["reason"]}
+            return "The deployment was cancelled", _message(d)
     return None
+
+
+def _message(data: dict[str, Any]) -> dict[str, Any]:
+    """What staff wrote for the partner on a decision, if anything: never the internal reason."""
+    message = data.get("partner_message")
+    return {"message": message} if message else {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -18,7 +20,7 @@ from services.reporting.exports import (
     csv_lines,
     csv_response,
 )
-from services.reporting.stream import FeedRequest, event_view, feed
+from services.reporting.stream import FeedRequest, HeldStream, StreamSlots, event_view, feed
 from services.reporting.views import Audit, DeploymentPage, RequestPage, TimeSeries
 from shared.api import (
     Consistent,
@@ -31,33 +33,43 @@ from shared.api import (
     read_cursor,
 )
 from shared.auth import (
+    MAX_TOKEN_CHARS,
     AuthError,
-    Clearance,
     Principal,
     Role,
     TokenVerifier,
     bearer_token,
-    clearance_at_least,
     require_roles,
 )
 from shared.problems import PROBLEM_RESPONSES, Problem, not_found
+from shared.redaction import Reader, filter_visible_only, group_label, shown_to
 from shared.reference.data import Capability, Classification, PartnerType, Region
 
 router = APIRouter(prefix="/v1", tags=["reporting"], responses=PROBLEM_RESPONSES)
 
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN))]
 Auditor = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN, Role.OPERATOR))]
-SENSITIVE = Classification.OFFICIAL_SENSITIVE.value
 Format = Literal["json", "csv"]
 
 
-# --- what a reader may see ------------------------------------------------------------------
-def redact(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    """OFFICIAL-SENSITIVE free text only for `sc` clearance or above (DESIGN §5)."""
+# --- what a reader may see (`shared.redaction`) --------------------------------------------
+def shown(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
     row = {k: v for k, v in row.items() if k != "sort_key"}
-    if row["classification"] != SENSITIVE or clearance_at_least(principal.clearance, Clearance.SC):
-        return row | {"redacted": False}
-    return row | {"title": None, "description": None, "redacted": True}
+    return shown_to(Reader.of(principal), row.get("classification"), row)
+
+
+def as_seen_by(facts: queries.Facts, principal: Principal) -> queries.Facts:
+    """The KPI inputs with every mission the reader may not see under one label."""
+    reader = Reader.of(principal)
+
+    def label(fact: Any) -> Any:
+        return replace(
+            fact, mission=group_label(reader, fact.classification, "mission", fact.mission)
+        )
+
+    return queries.Facts(
+        facts.requests, [label(d) for d in facts.deployments], [label(o) for o in facts.officers]
+    )
 
 
 # --- filters --------------------------------------------------------------------------------
@@ -131,7 +143,7 @@ _REQUEST_PARSERS: dict[str, Callable[[Any], Any]] = {
 # --- endpoints ------------------------------------------------------------------------------
 @router.get("/summary", summary="KPIs over the matching requests")
 async def summary(
-    _reader: Analyst,
+    reader: Analyst,
     runtime: RuntimeDep,
     filters: RequestFilterDep,
     as_of: Annotated[
@@ -147,7 +159,7 @@ async def summary(
     requests; deployments and officers are those of the selected requests. Aggregates include
     OFFICIAL-SENSITIVE requests but never their text."""
     async with runtime.engine.connect() as conn:
-        facts = await queries.summary_facts(conn, filters)
+        facts = as_seen_by(await queries.summary_facts(conn, filters), reader)
     today = as_of or datetime.now(UTC).date()
     result = kpis.summary(facts.requests, facts.deployments, facts.officers, today)
     result["filters"] = jsonable_encoder(filters)
@@ -181,13 +193,13 @@ async def list_requests(
         async def rows() -> AsyncIterator[dict[str, Any]]:
             async with runtime.engine.connect() as conn:
                 async for row in queries.all_requests(conn, filters, page):
-                    yield redact(row, reader)
+                    yield shown(row, reader)
 
         return csv_response(csv_lines(rows(), REQUEST_CSV_COLUMNS), "requests")
     async with runtime.engine.connect() as conn:
         items = await queries.list_requests(conn, filters, page)
     return {
-        "items": [redact(item, reader) for item in items[:limit]],
+        "items": [shown(item, reader) for item in items[:limit]],
         "next_cursor": _next_cursor(items, "request_id", page),
     }
 
@@ -199,7 +211,7 @@ async def list_requests(
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def list_deployments(
-    _reader: Analyst,
+    reader: Analyst,
     runtime: RuntimeDep,
     status: Annotated[list[str] | None, Query(description="Only these statuses")] = None,
     country: CountryQuery = None,
@@ -223,6 +235,7 @@ async def list_deployments(
         capability=capability and capability.value,
         mission=mission,
         request_id=request_id,
+        mission_of_official_only=filter_visible_only(Reader.of(reader), "mission"),
     )
     page = _page(cursor, sort, order, limit, date.fromisoformat)
     if format == "csv":
@@ -230,12 +243,15 @@ async def list_deployments(
         async def rows() -> AsyncIterator[dict[str, Any]]:
             async with runtime.engine.connect() as conn:
                 async for row in queries.all_deployments(conn, filters, page):
-                    yield row
+                    yield shown(row, reader)
 
         return csv_response(csv_lines(rows(), DEPLOYMENT_CSV_COLUMNS), "deployments")
     async with runtime.engine.connect() as conn:
         items = await queries.list_deployments(conn, filters, page)
-    return {"items": items[:limit], "next_cursor": _next_cursor(items, "deployment_id", page)}
+    return {
+        "items": [shown(item, reader) for item in items[:limit]],
+        "next_cursor": _next_cursor(items, "deployment_id", page),
+    }
 
 
 @router.get("/timeseries", response_model=TimeSeries, summary="A KPI per week or month")
@@ -256,7 +272,7 @@ async def timeseries(
 
 @router.get("/audit/{request_id}", response_model=Audit, summary="Every event of a request")
 async def audit(
-    request_id: UUID, _reader: Auditor, runtime: RuntimeDep, _: None = Consistent
+    request_id: UUID, reader: Auditor, runtime: RuntimeDep, _: None = Consistent
 ) -> dict[str, Any]:
     """Every event about the request across intake, triage and deployment, in the order they
     happened, with the actor, the time, the producer and the trace id. Free text is left out."""
@@ -264,7 +280,8 @@ async def audit(
         rows = await queries.audit(conn, request_id)
     if not rows:
         raise not_found("request")
-    return {"request_id": request_id, "events": [event_view(row) for row in rows]}
+    seen_as = Reader.of(reader)
+    return {"request_id": request_id, "events": [event_view(row, seen_as) for row in rows]}
 
 
 # --- the live feed --------------------------------------------------------------------------
@@ -276,7 +293,7 @@ def stream_principal(
     access_token: Annotated[
         str | None,
         Query(
-            max_length=4000,
+            max_length=MAX_TOKEN_CHARS,
             description="The bearer token, for browsers' EventSource (which cannot send headers)",
         ),
     ] = None,
@@ -285,6 +302,9 @@ def stream_principal(
     header = request.headers.get("authorization")
     token = bearer_token(header) if header or not access_token else access_token
     principal = verifier.verify(token)
+    if principal.expires_at is not None and principal.expires_at <= time.time():
+        # Within the verifier's clock-skew leeway, but a feed would end at once: say so now.
+        raise AuthError(401, "token expired")
     if principal.role not in STREAM_ROLES:
         raise AuthError(403, "this endpoint needs one of the roles: operator, analyst, admin")
     return principal
@@ -299,7 +319,7 @@ def stream_principal(
 async def stream(
     request: Request,
     runtime: RuntimeDep,
-    _principal: Annotated[Principal, Depends(stream_principal)],
+    principal: Annotated[Principal, Depends(stream_principal)],
     type: Annotated[list[str] | None, Query(description="Only these event types")] = None,
     request_id: Annotated[UUID | None, Query()] = None,
     last_event_id: Annotated[
@@ -311,7 +331,10 @@ async def stream(
 ) -> StreamingResponse:
     """Events as they reach reporting (`event: gateway-event`, `id` = the feed's sequence),
     filtered by `type` and `request_id`; reconnect with `Last-Event-ID` to resume without gaps.
-    A comment heartbeat every 15 s. Browsers may pass the token as `?access_token=`."""
+    A comment heartbeat every 15 s. Browsers may pass the token as `?access_token=`. The feed
+    ends with a `token-expired` event when the token expires; a principal may hold 5 feeds at
+    once (`429 too-many-streams` beyond). Mission names of OFFICIAL-SENSITIVE requests are null
+    unless the token carries `sc` clearance or above."""
     resume = since
     if last_event_id is not None:
         try:
@@ -320,9 +343,26 @@ async def stream(
             raise Problem(
                 400, "bad-last-event-id", "Bad Last-Event-ID", "not an id of this feed"
             ) from exc
-    want = FeedRequest(types=list(type or ()), request_id=request_id, last_event_id=resume)
-    return StreamingResponse(
+    want = FeedRequest(
+        types=list(type or ()),
+        request_id=request_id,
+        last_event_id=resume,
+        reader=Reader.of(principal),
+        expires_at=principal.expires_at,
+    )
+    slots: StreamSlots = request.app.state.stream_slots
+    holder = f"{principal.role}:{principal.subject}"
+    if not slots.acquire(holder):
+        raise Problem(
+            429,
+            "too-many-streams",
+            "Too many live feeds",
+            f"you hold {slots.per_principal} live feeds already: close one first",
+            headers={"Retry-After": "5"},
+        )
+    return HeldStream(
         feed(runtime.engine, want, request.is_disconnected),
+        lambda: slots.release(holder),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -49,6 +49,7 @@ DEPLOYMENT_CSV_COLUMNS = (
     "region",
     "capability",
     "classification",
+    "redacted",
     "headcount",
     "status",
     "tour_start",
@@ -63,10 +64,20 @@ DEPLOYMENT_CSV_COLUMNS = (
 )
 
 
+#: A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def cell(value: Any) -> Any:
+    """A value as a CSV cell. Text that a spreadsheet would run as a formula gets a leading `'`,
+    which makes it text (the OWASP rule); numbers stay numbers."""
     if isinstance(value, date | datetime):
         return value.isoformat()
-    return "" if value is None else value
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 async def csv_lines(
@@ -91,5 +102,8 @@ def csv_response(body: AsyncIterator[str], name: str) -> StreamingResponse:
     return StreamingResponse(
         body,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
     )

@@ -56,6 +56,7 @@ class DeploymentFacts:
     status: str
     tour_start: date
     tour_end: date
+    classification: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class OfficerFacts:
     started_on: date | None = None
     returned_on: date | None = None
     expiries: dict[str, date] = field(default_factory=dict)  # item → expiry date
+    classification: str | None = None  # the deployment's
 
 
 # --- small statistics -----------------------------------------------------------------------

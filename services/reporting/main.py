@@ -10,6 +10,7 @@ import shared.catalogue  # noqa: F401  (registers the event types)
 from services.reporting import queries
 from services.reporting.api import router
 from services.reporting.projection import PROJECTION
+from services.reporting.stream import StreamSlots
 from shared.service import ServiceDefinition, create_service_app
 from shared.settings import ServiceSettings, settings_for
 
@@ -61,4 +62,5 @@ DEFINITION = ServiceDefinition(
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = create_service_app(DEFINITION, settings or Settings())
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.state.stream_slots = StreamSlots()
     return app

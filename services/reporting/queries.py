@@ -19,6 +19,7 @@ from services.reporting.tables import (
     offers,
     requests,
 )
+from shared.redaction import OFFICIAL, PROTECTED
 
 Direction = Literal["asc", "desc"]
 REQUEST_SORTS: dict[str, sa.ColumnElement[Any]] = {
@@ -126,10 +127,14 @@ class DeploymentFilters:
     capability: str | None = None
     mission: str | None = None
     request_id: UUID | None = None
+    #: Match only OFFICIAL deployments on `mission` (for a reader who may not see the others').
+    mission_of_official_only: bool = False
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         c = deployments.c
         out: list[sa.ColumnElement[bool]] = []
+        if self.mission is not None and self.mission_of_official_only:
+            out.append(c.classification == OFFICIAL)
         if self.statuses:
             out.append(c.status.in_(self.statuses))
         for column, value in (
@@ -203,7 +208,14 @@ async def summary_facts(conn: AsyncConnection, filters: RequestFilters) -> Facts
     d = deployments.c
     dep_rows = await conn.execute(
         sa.select(
-            d.deployment_id, d.mission, d.country, d.capability, d.status, d.tour_start, d.tour_end
+            d.deployment_id,
+            d.mission,
+            d.country,
+            d.capability,
+            d.status,
+            d.tour_start,
+            d.tour_end,
+            d.classification,
         ).where(d.request_id.in_(matching))
     )
     deps = [kpis.DeploymentFacts(str(row[0]), *row[1:]) for row in dep_rows]
@@ -225,6 +237,7 @@ async def summary_facts(conn: AsyncConnection, filters: RequestFilters) -> Facts
             offers.c.medical_expires,
             offers.c.training_expires,
             offers.c.passport_expires,
+            d.classification,
         )
         .select_from(
             deployment_officers.join(deployments, d.deployment_id == o.deployment_id).outerjoin(
@@ -254,6 +267,7 @@ async def summary_facts(conn: AsyncConnection, filters: RequestFilters) -> Facts
                 started_on=row.started_on,
                 returned_on=row.returned_on,
                 expiries=expiries,
+                classification=row.classification,
             )
         )
     return Facts(facts, deps, officers)
@@ -279,9 +293,17 @@ async def metric_days(conn: AsyncConnection, metric: Metric, filters: RequestFil
 
 
 # --- the event log --------------------------------------------------------------------------
+def _events() -> sa.Select[Any]:
+    """Event-log rows with the classification of the request each is about (None when not known
+    here: the need-to-know policy then treats the event as OFFICIAL-SENSITIVE)."""
+    return sa.select(event_log, requests.c.classification).select_from(
+        event_log.outerjoin(requests, requests.c.request_id == event_log.c.request_id)
+    )
+
+
 async def audit(conn: AsyncConnection, request_id: UUID) -> list[dict[str, Any]]:
     rows = await conn.execute(
-        sa.select(event_log)
+        _events()
         .where(event_log.c.request_id == request_id)
         .order_by(event_log.c.occurred_at, event_log.c.seq)
     )
@@ -296,7 +318,7 @@ async def events_after(
     request_id: UUID | None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
-    query = sa.select(event_log).where(event_log.c.seq > seq)
+    query = _events().where(event_log.c.seq > seq)
     if types:
         query = query.where(event_log.c.event_type.in_(types))
     if request_id is not None:
@@ -310,7 +332,8 @@ async def last_seq(conn: AsyncConnection) -> int:
 
 
 async def describe(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | None:
-    """For `jiph where`: the request's flat row (no free text) and how many events we hold."""
+    """For `jiph where` (operators, whatever their clearance): the request's flat row without any
+    field the need-to-know policy protects, and how many events we hold."""
     row = await get_request(conn, request_id)
     events = int(
         await conn.scalar(sa.select(sa.func.count()).where(event_log.c.request_id == request_id))
@@ -323,6 +346,6 @@ async def describe(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | 
         summary |= {
             k: (v.isoformat() if isinstance(v, date | datetime) else v)
             for k, v in row.items()
-            if k not in ("title", "description", "request_id")
+            if k not in PROTECTED and k != "request_id"
         }
     return summary

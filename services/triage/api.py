@@ -28,17 +28,11 @@ from shared.api import (
     read_cursor,
     run_command,
 )
-from shared.auth import (
-    Clearance,
-    CurrentPrincipal,
-    Principal,
-    Role,
-    clearance_at_least,
-    require_roles,
-)
+from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.events import Envelope
 from shared.eventstore import CommandContext
 from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.redaction import Reader, shown_to
 from shared.reference.data import Capability, PartnerType, Region, RiskTier
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
@@ -46,7 +40,7 @@ reference_router = APIRouter(
     prefix="/v1/reference", tags=["reference"], responses=PROBLEM_RESPONSES
 )
 
-Reader = Annotated[
+CaseReader = Annotated[
     Principal,
     Depends(
         require_roles(Role.TRIAGE_OFFICER, Role.APPROVER, Role.MINISTER, Role.ADMIN, Role.ANALYST)
@@ -54,7 +48,6 @@ Reader = Annotated[
 ]
 Officer = Annotated[Principal, Depends(require_roles(Role.TRIAGE_OFFICER))]
 Decider = Annotated[Principal, Depends(require_roles(Role.APPROVER, Role.MINISTER))]
-SENSITIVE = "OFFICIAL-SENSITIVE"
 
 
 async def _config(request: Request) -> TriageConfig:
@@ -74,29 +67,9 @@ Deps = Annotated[handlers.Deps, Depends(_deps)]
 
 
 # --- what a reader may see ------------------------------------------------------------------
-
-
-def _cleared(principal: Principal) -> bool:
-    return clearance_at_least(principal.clearance, Clearance.SC)
-
-
-def redact(case: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    """OFFICIAL-SENSITIVE free text only for `sc` clearance or above (DESIGN §5)."""
-    if case.get("classification") != SENSITIVE or _cleared(principal):
-        return case | {"redacted": False}
-    hidden = case | {"redacted": True, "title": None, "description": None}
-    if "history" in case:
-        hidden["history"] = [_redact_entry(entry) for entry in case["history"]]
-    return hidden
-
-
-def _redact_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    data = {k: v for k, v in entry["data"].items() if k not in ("title", "description", "answers")}
-    if isinstance(data.get("changes"), dict):
-        data["changes"] = {
-            k: v for k, v in data["changes"].items() if k not in ("title", "description")
-        }
-    return entry | {"data": data}
+def shown(case: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """The case as this reader may see it (`shared.redaction`)."""
+    return shown_to(Reader.of(principal), case.get("classification"), case)
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -104,7 +77,7 @@ def _redact_entry(entry: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("", response_model=CasePage, summary="The queue, by priority")
 async def list_cases(
-    reader: Reader,
+    reader: CaseReader,
     runtime: RuntimeDep,
     status: Annotated[
         list[CaseStatus] | None, Query(description="Only these statuses (repeat)")
@@ -139,12 +112,12 @@ async def list_cases(
         items = items[:limit]
         last = items[-1]
         next_cursor = encode_cursor({"s": last["score"], "n": last["needed_by"], "id": last["id"]})
-    return {"items": [redact(item, reader) for item in items], "next_cursor": next_cursor}
+    return {"items": [shown(item, reader) for item in items], "next_cursor": next_cursor}
 
 
 @router.get("/{request_id}", response_model=CaseDetail, summary="One case, its score and history")
 async def get_case(
-    request_id: UUID, reader: Reader, runtime: RuntimeDep, _: None = Consistent
+    request_id: UUID, reader: CaseReader, runtime: RuntimeDep, _: None = Consistent
 ) -> dict[str, Any]:
     """The case as it stands: the request, the status, the score with its breakdown and policy
     version, the assessment, the approvals, and every event of the case (its history)."""
@@ -152,7 +125,7 @@ async def get_case(
         case = await queries.get_case(conn, request_id)
     if case is None:
         raise not_found("case")
-    return redact(case, reader)
+    return shown(case, reader)
 
 
 @reference_router.get(
@@ -183,7 +156,7 @@ async def _command(
     async def answer(conn: AsyncConnection, _: list[Envelope], token: str) -> tuple[Any, str]:
         case = await queries.get_case(conn, request_id)
         assert case is not None  # projected inline in this transaction
-        view = Accepted(case=CaseDetail.model_validate(redact(case, who)), consistency_token=token)
+        view = Accepted(case=CaseDetail.model_validate(shown(case, who)), consistency_token=token)
         return jsonable_encoder(view), f"/v1/cases/{request_id}"
 
     return await run_command(request, runtime, who, run, answer, body=body, idempotency_key=key)

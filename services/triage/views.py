@@ -40,13 +40,16 @@ class CaseSummary(BaseModel):
     redacted: bool = Field(
         description="OFFICIAL-SENSITIVE free text withheld: it needs a `clearance` of sc or above"
     )
+    withheld: list[str] = Field(
+        default=[], description="The names of the fields withheld (null wherever they stand)"
+    )
 
 
 class AssessmentView(BaseModel):
     assessor: str
     risk_tier: str
     alignment: float | None
-    notes: str
+    notes: str | None = Field(description="Null when `redacted`")
     score: float = Field(description="The score in force (the override, if any)")
     computed_score: float = Field(description="What the policy computed")
     override_rationale: str | None
@@ -62,12 +65,12 @@ class ApprovalsView(BaseModel):
 
 class OpenInformationRequest(BaseModel):
     id: UUID
-    questions: list[str]
+    questions: list[str] | None = Field(description="Null when `redacted`")
 
 
 class RejectionView(BaseModel):
     reason_code: str
-    reason: str
+    reason: str | None = Field(description="Internal; null when `redacted`")
 
 
 class HistoryActor(BaseModel):

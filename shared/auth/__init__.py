@@ -12,6 +12,7 @@ Why it is built this way:
   refuses this too; we check explicitly so the guarantee does not hang on a library default.
 * **`kid`.** Every token names its key. An unknown `kid` is refused outright; key material
   offered by the token itself (`jwk`, `jku`, `x5u` headers) is never used.
+* **Size.** A token longer than `MAX_TOKEN_CHARS` is refused before it is parsed.
 * **Required claims.** `exp`, `iss`, `aud` and `sub` must be present and right (30 s leeway
   for clock skew); `role` must be a known role, with `partner_id` for partners and `force`
   for force liaisons.
@@ -39,6 +40,7 @@ from shared.auth.principal import (
 from shared.auth.verifier import (
     ASYMMETRIC_ALGORITHMS,
     LEEWAY_S,
+    MAX_TOKEN_CHARS,
     MIN_HS_SECRET_BYTES,
     SYMMETRIC_ALGORITHMS,
     VERIFIED_CACHE_SIZE,
@@ -50,6 +52,7 @@ from shared.auth.verifier import (
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "LEEWAY_S",
+    "MAX_TOKEN_CHARS",
     "MIN_HS_SECRET_BYTES",
     "SYMMETRIC_ALGORITHMS",
     "VERIFIED_CACHE_SIZE",

@@ -55,6 +55,9 @@ class Principal:
     force: str | None = None
     clearance: Clearance = Clearance.NONE
     name: str | None = None
+    #: When the token stops being valid (POSIX seconds): a long-lived connection (the live
+    #: stream) ends then.
+    expires_at: float | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -115,4 +118,5 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         force=force,
         clearance=clearance,
         name=_optional_str(claims, "name"),
+        expires_at=float(claims["exp"]) if isinstance(claims.get("exp"), int | float) else None,
     )

@@ -17,6 +17,9 @@ from shared.auth.principal import AuthError, Principal, principal_from_claims
 log = logging.getLogger(__name__)
 
 LEEWAY_S = 30
+#: The longest bearer token accepted, in characters: an identity provider's tokens are far
+#: smaller; a larger one is refused before any parsing.
+MAX_TOKEN_CHARS = 8192
 #: Verified tokens remembered (see TokenVerifier.verify): how many, and how long at most.
 VERIFIED_CACHE_SIZE = 10_000
 VERIFIED_TTL_S = 60.0
@@ -104,6 +107,8 @@ class TokenVerifier:
         VERIFIED_TTL_S: a partner's client sends the same token with every request, and the
         signature check is a tenth of a submission's CPU. A key withdrawn from a JWKS set
         thus stops being trusted within VERIFIED_TTL_S, as the key-set cache allows anyway."""
+        if len(token) > MAX_TOKEN_CHARS:
+            raise AuthError(401, f"token longer than {MAX_TOKEN_CHARS} characters")
         now = time.time()
         remembered = self._verified.get(token)
         if remembered is not None and now < remembered[1]:

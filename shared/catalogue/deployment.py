@@ -141,13 +141,33 @@ class TourExtended(_DeploymentEvent):
 
 
 @event
-class OfficerRepatriated(_DeploymentEvent):
+class OfficerRepatriatedV1(_DeploymentEvent):
     """An officer came home before the end of the tour."""
 
     event_type: ClassVar[str] = "OfficerRepatriated"
+    schema_version: ClassVar[int] = 1
     officer_ref: OfficerRef
     reason_code: Code
     on: date
+
+
+@event
+class OfficerRepatriated(_DeploymentEvent):
+    """An officer came home before the end of the tour. `reason` is the hub's internal account
+    (it may name the officer's health or conduct): staff read it, partners never do."""
+
+    event_type: ClassVar[str] = "OfficerRepatriated"
+    schema_version: ClassVar[int] = 2
+    officer_ref: OfficerRef
+    reason_code: Code
+    on: date
+    reason: LongText | None = None
+
+
+@REGISTRY.upcaster("OfficerRepatriated", 1)
+def _repatriated_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had only the published reason code."""
+    return data
 
 
 @event

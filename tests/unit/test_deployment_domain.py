@@ -419,14 +419,25 @@ class TestRelease:
         state = given(planned(), nominated(o), event)
         assert state.nominees[0].status == OfficerStatus.RELEASED
 
-    def test_another_force_cannot_release_the_officer(self) -> None:
-        o = offer()
-        refused(
-            "not-your-officer",
-            lambda: domain.decide_release(
-                given(planned(), nominated(o)), o.officer_ref, force="psni"
+    def test_to_another_force_the_deployment_and_the_officer_do_not_exist(self) -> None:
+        met, psni = offer(), offer("OFF-B", force="psni")
+        for state, rule_says in (
+            (given(planned(), nominated(met)), "deployment"),  # none of theirs on it
+            (given(planned(), nominated(met), nominated(psni)), "officer"),  # theirs is not it
+            # Not even a state the deployment is in (cancelled here) tells them otherwise.
+            (
+                given(
+                    planned(),
+                    nominated(met),
+                    *domain.decide_cancel(given(planned(), nominated(met)), reason="x"),
+                ),
+                "deployment",
             ),
-        )
+        ):
+            refusal = refused(
+                "not-found", lambda s=state: domain.decide_release(s, met.officer_ref, force="psni")
+            )
+            assert refusal.status == 404 and rule_says in refusal.detail
 
     def test_an_officer_is_released_once(self) -> None:
         o = offer()
@@ -438,8 +449,10 @@ class TestRelease:
         )
 
     def test_only_a_nominee_is_released(self) -> None:
+        o = offer()
         refused(
-            "not-nominated", lambda: domain.decide_release(given(planned()), "OFF-X", force="met")
+            "not-found",
+            lambda: domain.decide_release(given(planned(), nominated(o)), "OFF-X", force="met"),
         )
 
 

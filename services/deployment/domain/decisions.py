@@ -30,7 +30,7 @@ from shared.catalogue.deployment import (
 )
 from shared.events import EventData
 from shared.reference.data import ReferenceData
-from shared.refusals import DomainError, Kind, forbidden
+from shared.refusals import DomainError, Kind, NotFound
 
 
 def _nominee(state: Deployment, officer_ref: str) -> Nominee:
@@ -137,10 +137,15 @@ def decide_nominate(
 
 
 def decide_release(state: Deployment, officer_ref: str, *, force: str) -> list[EventData]:
+    """By the officer's own force. To another force's liaison officer, a deployment without any
+    of their officers, and another force's officer on it, look like ones that do not exist
+    (before any rule on the deployment's state can tell them otherwise)."""
+    if not any(n.force == force for n in state.nominees):
+        raise NotFound("deployment")
+    nominee = state.nominee(officer_ref)
+    if nominee is None or nominee.force != force:
+        raise NotFound("officer")
     _require(state, CANCELLABLE, "not-staffing", "release officers")
-    nominee = _nominee(state, officer_ref)
-    if nominee.force != force:
-        raise forbidden("not-your-officer", f"{officer_ref} belongs to another force")
     if nominee.status != OfficerStatus.NOMINATED:
         raise DomainError("already-released", f"{officer_ref} is already {nominee.status.value}")
     return [
@@ -295,6 +300,7 @@ def decide_repatriate(
     on: date,
     ref: ReferenceData,
     today: date,
+    reason: str | None = None,
 ) -> list[EventData]:
     _require(state, DEPLOYED, "not-deployed", "repatriate officers")
     nominee = _nominee(state, officer_ref)
@@ -321,6 +327,7 @@ def decide_repatriate(
             officer_ref=officer_ref,
             reason_code=reason_code,
             on=on,
+            reason=reason,
         )
     ]
 
@@ -340,7 +347,9 @@ def decide_complete(state: Deployment, *, on: date, today: date) -> list[EventDa
     ]
 
 
-def decide_cancel(state: Deployment, *, reason: str) -> list[EventData]:
+def decide_cancel(
+    state: Deployment, *, reason: str, partner_message: str | None = None
+) -> list[EventData]:
     if state.status == DeploymentStatus.CANCELLED:
         raise DomainError("already-cancelled", "the deployment is already cancelled")
     if state.status not in CANCELLABLE:
@@ -354,6 +363,7 @@ def decide_cancel(state: Deployment, *, reason: str) -> list[EventData]:
             request_id=state.request_id,
             deployment_id=state.deployment_id,
             reason=reason,
+            partner_message=partner_message,
             released_officer_refs=[n.officer_ref for n in state.nominees],
         )
     ]

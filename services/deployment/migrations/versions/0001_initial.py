@@ -1,5 +1,5 @@
 """Backbone tables (event store, outbox, consumer state), the deployment service's write-side
-tables (officers' keys, access log, bookings) and its projection.
+tables (officers, access log, bookings) and its projection.
 
 Revision ID: 0001
 """

@@ -1,0 +1,113 @@
+"""A forensic reader's two searches, for the erasure tests (no tests here).
+
+`occurrences` looks for a secret in every form it could take in a file: raw, UTF-16 either way,
+hex, and base64 at each of its three alignments. `keys_that_open` tries every 32-byte window of
+every file, at every offset, as the AES-256-GCM key of a sealed value.
+
+Trying ~10^8 windows one by one would take hours, so windows are first filtered with numpy for
+what a random key (which every key the key store makes is) looks like: at most 4 zero bytes and
+at most 26 printable ASCII bytes out of 32. A random key fails that filter with a probability
+below 2e-7 (P[5 or more zero bytes] = C(32,5)/256^5; 27 or more printable bytes is rarer still),
+while text, zero padding and page headers, most of what a database or a log holds, do not pass it.
+The windows that pass are deduplicated, then each is tried. `test_the_scanners_find_what_they_look_for`
+(tests/integration/test_keystore.py) plants a key and shows it found.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+IV_BYTES = 12
+KEY_BYTES = 32
+MAX_ZEROS = 4
+MAX_PRINTABLE = 26
+_CHUNK = 16 * 1024 * 1024
+
+
+def files_under(*places: Path) -> list[Path]:
+    found: list[Path] = []
+    for place in places:
+        if place.is_file():
+            found.append(place)
+        elif place.is_dir():
+            found += sorted(p for p in place.rglob("*") if p.is_file() and not p.is_symlink())
+    return found
+
+
+def text_forms(secret: bytes) -> list[bytes]:
+    """`secret` as it could sit in a file: raw, UTF-16 either way, hex, and base64 at each of the
+    three alignments it can take inside a longer base64 string (edge characters dropped)."""
+    forms = [secret, secret.decode().encode("utf-16-le"), secret.decode().encode("utf-16-be")]
+    forms += [secret.hex().encode(), secret.hex().upper().encode()]
+    for pad in range(3):
+        encoded = base64.b64encode(b"\x00" * pad + secret)
+        forms.append(encoded[4 if pad else 0 : -4])
+        forms.append(base64.urlsafe_b64encode(b"\x00" * pad + secret)[4 if pad else 0 : -4])
+    return list(dict.fromkeys(forms))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, PermissionError):  # gone meanwhile (a WAL segment recycled)
+        return b""
+
+
+def occurrences(files: Iterable[Path], secret: bytes) -> list[str]:
+    """The files holding `secret` in any of its text forms (case-insensitively for raw text)."""
+    forms = text_forms(secret)
+    lowered = secret.lower()
+    hits = []
+    for path in files:
+        data = _read(path)
+        if any(f in data for f in forms) or lowered in data.lower():
+            hits.append(str(path))
+    return hits
+
+
+def candidate_keys(data: bytes) -> set[bytes]:
+    """Every distinct 32-byte window of `data` that could be a random key (see above)."""
+    found: set[bytes] = set()
+    for start in range(0, max(len(data) - KEY_BYTES + 1, 1), _CHUNK):
+        chunk = np.frombuffer(data[start : start + _CHUNK + KEY_BYTES - 1], dtype=np.uint8)
+        if len(chunk) < KEY_BYTES:
+            break
+        zeros = np.concatenate(([0], np.cumsum(chunk == 0, dtype=np.int32)))
+        printable = np.concatenate(
+            ([0], np.cumsum((chunk >= 0x20) & (chunk < 0x7F), dtype=np.int32))
+        )
+        n = len(chunk) - KEY_BYTES + 1
+        window_zeros = zeros[KEY_BYTES : KEY_BYTES + n] - zeros[:n]
+        window_printable = printable[KEY_BYTES : KEY_BYTES + n] - printable[:n]
+        offsets = np.nonzero((window_zeros <= MAX_ZEROS) & (window_printable <= MAX_PRINTABLE))[0]
+        if len(offsets) == 0:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(chunk, KEY_BYTES)[offsets]
+        unique = np.unique(np.ascontiguousarray(windows).view(f"V{KEY_BYTES}"))
+        found.update(bytes(w) for w in unique)
+    return found
+
+
+def keys_that_open(files: Iterable[Path], sealed: list[bytes], aad: bytes) -> tuple[list[str], int]:
+    """(which files hold a window that opens any of the `sealed` values — version byte, IV,
+    ciphertext and tag — and how many distinct candidate windows were tried)."""
+    opened: list[str] = []
+    tried = 0
+    for path in files:
+        candidates = candidate_keys(_read(path))
+        tried += len(candidates)
+        for key in candidates:
+            gcm = AESGCM(key)
+            for value in sealed:
+                try:
+                    gcm.decrypt(value[1 : 1 + IV_BYTES], value[1 + IV_BYTES :], aad)
+                    opened.append(str(path))
+                except InvalidTag:
+                    pass
+    return opened, tried
