@@ -8,6 +8,7 @@ and its own topics, so tests never see each other's state.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jiph.stack import lifecycle
 from jiph.stack.config import StackConfig, stack_config
+from jiph.stack.keystore import ensure_token
 from jiph.stack.postgres import PostgresTarget
+from services.deployment.keystore import Pkcs11KeyStore
 from shared.backbone_tables import create_backbone_tables
 from shared.db import create_engine
 
@@ -118,3 +121,19 @@ class NewTopicFactory:
 def artifacts() -> Iterator[Path]:
     ARTIFACTS.mkdir(exist_ok=True)
     yield ARTIFACTS
+
+
+@pytest.fixture
+def officer_keys(tmp_path: Path) -> Iterator[Pkcs11KeyStore]:
+    """A key store on a SoftHSM2 token of the test's own (made as the local stack makes one)."""
+    before = os.environ.get("SOFTHSM2_CONF")
+    token = ensure_token(tmp_path / "keystore")
+    store = Pkcs11KeyStore(
+        token.module_path, token.token_label, token.read_pin(), softhsm2_conf=token.conf_path
+    )
+    yield store
+    store.close()
+    if before is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = before

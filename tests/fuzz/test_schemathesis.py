@@ -43,11 +43,28 @@ def test_no_server_error_and_no_schema_violation(
     seconds: int,
 ) -> None:
     bearer = token(role, sub=f"fuzz-{role}-{uuid.uuid4().hex[:6]}", **claims)
-    result = subprocess.run(
+    for _ in range(2):
+        result = run_schemathesis(services[service], bearer, seconds)
+        if TOOL_CRASH not in result.stdout + result.stderr:
+            break
+    report = result.stdout[-6000:] + result.stderr[-2000:]
+    assert result.returncode == 0, report
+    tally = re.search(r"Test cases:\s*\n\s*(\d+) generated, (\d+) passed\s*\n", result.stdout)
+    assert tally is not None, report  # anything but "N generated, N passed" is a failure
+    assert int(tally.group(1)) == int(tally.group(2)) > 0, report
+
+
+#: CPython 3.11's parser can fail this way inside Hypothesis when it describes a strategy deep in a
+#: worker thread's stack (seen once in ~50 runs): a crash of the tool, not a finding; run again once.
+TOOL_CRASH = "SystemError: AST constructor recursion depth mismatch"
+
+
+def run_schemathesis(base: str, bearer: str, seconds: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             str(SCHEMATHESIS),
             "run",
-            f"{services[service]}/openapi.json",
+            f"{base}/openapi.json",
             "--header",
             f"Authorization: Bearer {bearer}",
             "--checks",
@@ -64,8 +81,3 @@ def test_no_server_error_and_no_schema_violation(
         text=True,
         timeout=seconds * 4 + 60,
     )
-    report = result.stdout[-6000:] + result.stderr[-2000:]
-    assert result.returncode == 0, report
-    tally = re.search(r"Test cases:\s*\n\s*(\d+) generated, (\d+) passed\s*\n", result.stdout)
-    assert tally is not None, report  # anything but "N generated, N passed" is a failure
-    assert int(tally.group(1)) == int(tally.group(2)) > 0, report

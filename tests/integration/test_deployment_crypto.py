@@ -8,13 +8,10 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from jiph.stack.keystore import ensure_token
 from services.deployment import crypto
 from services.deployment.keystore import KeyExists, Pkcs11KeyStore
 
@@ -22,17 +19,8 @@ SECRET = b'{"name": "Jo Smith"}'
 
 
 @pytest.fixture
-def keys(tmp_path: Path) -> Iterator[Pkcs11KeyStore]:
-    before = os.environ.get("SOFTHSM2_CONF")
-    token = ensure_token(tmp_path / "state")
-    with Pkcs11KeyStore(
-        token.module_path, token.token_label, token.read_pin(), softhsm2_conf=token.conf_path
-    ) as store:
-        yield store
-    if before is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = before
+def keys(officer_keys: Pkcs11KeyStore) -> Pkcs11KeyStore:
+    return officer_keys
 
 
 def officer(keys: Pkcs11KeyStore) -> str:

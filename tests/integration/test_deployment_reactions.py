@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.deployment import handlers
 from services.deployment.commands import OfferCapability, PlanDeployment
+from services.deployment.keystore import Pkcs11KeyStore
 from services.deployment.projection import PROJECTION
 from services.deployment.tables import (
     deployment_officers,
@@ -58,10 +59,10 @@ async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def deps(engine: AsyncEngine) -> handlers.Deps:
+def deps(engine: AsyncEngine, officer_keys: Pkcs11KeyStore) -> handlers.Deps:
     store = EventStore(producer="deployment")
     applier = ProjectionApplier(engine, PROJECTION, service="deployment", store=store)
-    return handlers.Deps(Writer(store, applier), load_reference_data())
+    return handlers.Deps(Writer(store, applier), load_reference_data(), officer_keys)
 
 
 def envelope(data: EventData, stream: str, producer: str) -> Envelope:

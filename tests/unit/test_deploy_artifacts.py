@@ -1,15 +1,20 @@
 """The deployment artefacts, checked without a container engine or a cluster.
 
 - deploy/Dockerfile and its two scripts: pinned base, locked dependencies, unprivileged runtime
-  without build tools, a HEALTHCHECK with Python's urllib; the entrypoint runs a service exactly
-  as `jiph up` does (checked by running it with stand-in `python` and `jiph` commands).
+  without build tools (SoftHSM2 its one Debian package), a HEALTHCHECK with Python's urllib; the
+  entrypoint runs a service exactly as `jiph up` does, with the header-deadline HTTP protocol
+  (checked by running it with stand-in `python` and `jiph` commands).
 - deploy/compose.yaml: pinned images, health checks and dependency conditions, the settings the
-  services read (the environment of each service is loaded into its real settings class), topics
-  and broker settings that match shared/topics.py and deploy/kafka/server.properties.
+  services read (the environment of each service is loaded into its real settings classes, the
+  deployment service's key store settings into Pkcs11Config), topics and broker settings that
+  match shared/topics.py and deploy/kafka/server.properties, and the deployment service's SoftHSM2
+  token (its one-shot job's command is run for real against a folder standing in for the volume,
+  and the service's settings open the token it made).
 - deploy/helm/jiph-gateway: `helm lint`, `helm template` of several value sets, every rendered
   object validated offline against Kubernetes' schemas (kubernetes-validate, strict) and every
   Strimzi / CloudNativePG object against its CRD's openAPIV3Schema (jsonschema, with unknown
-  fields refused as the API server would prune them), plus the chart's own promises.
+  fields refused as the API server would prune them), plus the chart's own promises (among them
+  the deployment service's PKCS#11 key store in its pods and its migration Job alike).
 
 Helm is built once into ~/.cache/jiph/ (scripts/install_helm.sh); the CRDs are read from
 $JIPH_CRDS_DIR, ../shared/crds, /work/shared/crds or ~/.cache/jiph/crds, and fetched from package
@@ -44,8 +49,11 @@ from sqlalchemy.engine import make_url
 from jiph.cli import build_parser
 from jiph.migrate_command import migrations_dir
 from jiph.stack.config import STACKS, cache_dir
+from jiph.stack.keystore import TokenConfig
 from jiph.stack.services import service_argv
-from shared import topics
+from services.deployment.keystore import Pkcs11Config
+from services.deployment.settings import PersonalDataSettings
+from shared import http_protocol, topics
 from shared.settings import DEV_ISSUER, ServiceSettings, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,14 +69,23 @@ KUBE_VERSIONS = ("1.29.0", latest_version())
 #: Names a service's container may carry besides its settings: the service selector, the pieces
 #: the chart assembles DATABASE_URL from, the log level and OpenTelemetry's standard variables.
 EXTRA_ENV = {"JIPH_SERVICE", "JIPH_DB_USER", "JIPH_DB_PASSWORD", "LOG_LEVEL"}
-#: Settings the deployment service will read (PKCS#11 key store); the chart reserves them.
-RESERVED_ENV = {
-    "deployment": {
-        "JIPH_DEPLOYMENT_PKCS11_MODULE",
-        "JIPH_DEPLOYMENT_PKCS11_TOKEN_LABEL",
-        "JIPH_DEPLOYMENT_PKCS11_PIN",
-    }
-}
+#: The deployment service's key store, as Pkcs11Config.from_env reads it: what TokenConfig.env()
+#: gives a service (the PIN by file, and SoftHSM2's configuration), and the PIN by value.
+_ANY_TOKEN = TokenConfig(
+    module_path=Path("m"),
+    conf_path=Path("c"),
+    token_label="l",
+    pin_file=Path("p"),
+    so_pin_file=Path("s"),
+    token_dir=Path("t"),
+)
+TOKEN_ENV = set(_ANY_TOKEN.env())
+PKCS11_ENV = (TOKEN_ENV - {"SOFTHSM2_CONF"}) | {"JIPH_DEPLOYMENT_PKCS11_PIN"}
+PIN_ENV = {"JIPH_DEPLOYMENT_PKCS11_PIN", "JIPH_DEPLOYMENT_PKCS11_PIN_FILE"}
+RETENTION_ENV = {f"JIPH_DEPLOYMENT_{name.upper()}" for name in PersonalDataSettings.model_fields}
+#: What a service reads beyond ServiceSettings: the deployment service's key store and retention.
+OWN_ENV = {"deployment": PKCS11_ENV | {"SOFTHSM2_CONF"} | RETENTION_ENV}
+HEADER_PROTOCOL = "shared.http_protocol:HeaderDeadlineProtocol"
 CRD_KINDS = {
     ("kafka.strimzi.io", "Kafka"),
     ("kafka.strimzi.io", "KafkaNodePool"),
@@ -90,7 +107,7 @@ def settings_env_names(service: str) -> set[str]:
 
 
 def allowed_env(service: str) -> set[str]:
-    return settings_env_names(service) | EXTRA_ENV | RESERVED_ENV.get(service, set())
+    return settings_env_names(service) | EXTRA_ENV | OWN_ENV.get(service, set())
 
 
 def clear_jiph_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,6 +124,24 @@ def load_settings(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return settings_for(service)()
+
+
+def load_deployment_settings(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[PersonalDataSettings, Pkcs11Config]:
+    """The deployment service's retention settings and key store configuration as it reads them
+    from exactly `env` (refused as the service would refuse them). A PIN file, which only exists
+    in the container, is read from a stand-in."""
+    clear_jiph_env(monkeypatch)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    personal = PersonalDataSettings()
+    environ = dict(env)
+    if environ.get("JIPH_DEPLOYMENT_PKCS11_PIN_FILE"):
+        stand_in = tmp_path / "pin-file"
+        stand_in.write_text("1234-stand-in\n")
+        environ["JIPH_DEPLOYMENT_PKCS11_PIN_FILE"] = str(stand_in)
+    return personal, Pkcs11Config.from_env("JIPH_DEPLOYMENT", environ)
 
 
 # --- Dockerfile ------------------------------------------------------------------------------
@@ -168,19 +203,57 @@ def test_dockerfile_installs_exactly_the_lock_file_with_the_projects_uv() -> Non
     assert dockerfile_args()["UV_VERSION"] == installed.group(1)
 
 
-def test_dockerfile_runtime_is_unprivileged_and_has_no_build_tools() -> None:
-    runtime = dockerfile_stages()["runtime"]
-    users = [rest for word, rest in runtime if word == "USER"]
+def runtime_uid() -> int:
+    users = [rest for word, rest in dockerfile_stages()["runtime"] if word == "USER"]
     assert users, "the runtime stage sets USER"
     uid = users[-1].split(":")[0]
-    assert uid.isdigit() and int(uid) > 0, "a numeric non-root uid (runAsNonRoot can check it)"
-    runs = " ".join(rest for word, rest in runtime if word == "RUN")
+    assert uid.isdigit(), "a numeric uid (runAsNonRoot can check it)"
+    return int(uid)
+
+
+def test_dockerfile_runtime_is_unprivileged_and_has_no_build_tools() -> None:
+    runtime = dockerfile_stages()["runtime"]
+    assert runtime_uid() > 0, "a non-root uid"
+    runs = [rest for word, rest in runtime if word == "RUN"]
+    # The one package from Debian: SoftHSM2, the deployment service's key store in development.
+    apt = [r for r in runs if "apt-get" in r]
+    assert len(apt) == 1, "one RUN installs from Debian"
+    installs = re.findall(r"apt-get install ([^&;|]+)", apt[0])
+    assert len(installs) == 1
+    words = installs[0].split()
+    assert "--no-install-recommends" in words
+    assert [w for w in words if not w.startswith("-")] == ["softhsm2"], installs[0]
+    assert "rm -rf /var/lib/apt/lists/*" in apt[0], "the package lists are not kept"
+    rest = " ".join(r for r in runs if r not in apt)
     for tool in ("apt-get", "apk ", "pip install", "uv ", "gcc", "build-essential", "curl", "wget"):
-        assert tool not in runs, f"{tool} in the runtime stage"
+        assert tool not in rest, f"{tool} in the runtime stage"
+    for tool in ("apk ", "pip install", "uv ", "gcc", "build-essential", "curl", "wget", "dpkg -i"):
+        assert tool not in apt[0], f"{tool} in the runtime stage"
     copies = [rest for word, rest in runtime if word == "COPY"]
     from_build = [c for c in copies if c.startswith("--from=")]
     assert from_build == ["--from=build /app/.venv /app/.venv"], "only the venv from the build"
     assert all(c.startswith(("--from=", "deploy/docker/")) for c in copies)
+
+
+def test_dockerfile_gives_the_service_user_its_writable_folders() -> None:
+    """The development key folder and the SoftHSM2 folder (ensure_token's `softhsm/` under
+    /var/lib/jiph) exist in the image, owned by the runtime user: a new named volume mounted
+    there starts with that ownership, and ensure_token may chmod it."""
+    runtime = dockerfile_stages()["runtime"]
+    runs = " ".join(rest for word, rest in runtime if word == "RUN")
+    user = re.search(r"useradd [^&]*--uid (\d+)[^&]* (\w+)\s*(&&|$)", runs)
+    assert user and int(user.group(1)) == runtime_uid()
+    for folder in ("/var/lib/jiph/keys", "/var/lib/jiph/softhsm"):
+        assert re.search(rf"mkdir -p [^&]*{folder}(\s|$)", runs), folder
+        assert re.search(rf"chown {user.group(2)}:\S+ [^&]*{folder}(\s|$)", runs), folder
+        assert re.search(rf"chmod 0700 [^&]*{folder}(\s|$)", runs), folder
+    mounted = {
+        v.split(":")[1]
+        for svc in compose()["services"].values()
+        if svc.get("image", "").startswith("jiph-gateway:")
+        for v in svc.get("volumes", [])
+    }
+    assert mounted == {"/var/lib/jiph/keys", "/var/lib/jiph/softhsm"}, "only those, as volumes"
 
 
 def test_dockerfile_healthcheck_uses_python_urllib_on_healthz() -> None:
@@ -196,7 +269,8 @@ def test_dockerfile_healthcheck_uses_python_urllib_on_healthz() -> None:
     assert "org.opencontainers.image.version" in instructions["LABEL"]
 
 
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY)", re.I)
+#: Names of variables that would hold a secret (a token's label is not one; its PIN is).
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN(?!_LABEL)|PRIVATE_KEY|API_KEY|_PIN)", re.I)
 
 
 def test_dockerfile_and_deploy_files_carry_no_secrets() -> None:
@@ -207,10 +281,19 @@ def test_dockerfile_and_deploy_files_carry_no_secrets() -> None:
         if path.is_file():
             text = path.read_text(errors="replace")
             assert "PRIVATE KEY-----" not in text, path
+    named_volumes = set(compose_raw()["volumes"])
     for name, svc in compose_raw()["services"].items():
+        # Where a secret may be read from: Compose secrets, or a named volume of the service's
+        # own (the PINs that the deployment-keystore job generated beside its token).
+        secret_dirs = ["/run/secrets/"] + [
+            v.split(":")[1] + "/"
+            for v in svc.get("volumes", [])
+            if v.split(":")[0] in named_volumes
+        ]
         for key, value in (svc.get("environment") or {}).items():
             if SECRET_NAME.search(key):
-                assert key.endswith("_FILE") and str(value).startswith("/run/secrets/"), (name, key)
+                assert key.endswith("_FILE"), (name, key, "a secret goes by file")
+                assert str(value).startswith(tuple(secret_dirs)), (name, key, value)
             if "://" in str(value) and "@" in str(value):  # a URL with credentials
                 assert re.search(r"://\w+:\$\{\w+:\?[^}]*\}@", str(value)), (name, key)
 
@@ -275,6 +358,7 @@ def test_entrypoint_runs_each_service_as_jiph_up_does(tmp_path: Path) -> None:
         expected = ["python", *local]
         expected[expected.index("--host") + 1] = "0.0.0.0"  # noqa: S104
         assert done.stdout.split() == expected
+        assert f"--http {HEADER_PROTOCOL}" in done.stdout
     moved = run_entrypoint(bin_dir, {"JIPH_SERVICE": "triage", "JIPH_TRIAGE_PORT": "9002"})
     assert "--port 9002" in moved.stdout
     migrate = run_entrypoint(bin_dir, {"JIPH_SERVICE": "reporting"}, "migrate", "--wait", "5")
@@ -288,6 +372,56 @@ def test_entrypoint_runs_each_service_as_jiph_up_does(tmp_path: Path) -> None:
     ):
         refused = run_entrypoint(bin_dir, bad)
         assert refused.returncode == 64, (bad, refused.stdout)
+
+
+#: Files that start uvicorn without the header deadline, and why that is right.
+UVICORN_EXEMPT = {
+    "bench/idle_footprint.py": "the baseline: a bare FastAPI hello world, not a service",
+}
+#: What starting uvicorn looks like, in a script, a Dockerfile, a compose file or Python.
+UVICORN_LAUNCH = re.compile(
+    r"-m uvicorn\b|^\s*(exec\s+)?uvicorn\s|[\"']-m[\"'],\s*[\"']uvicorn[\"']|uvicorn\.(run|Server)\(",
+    re.M,
+)
+
+
+def test_every_uvicorn_launch_uses_the_header_deadline_protocol(helm: str) -> None:
+    """uvicorn's own protocols arm no timer before the headers have arrived (slowloris):
+    every place that starts a service passes `--http shared.http_protocol:HeaderDeadlineProtocol`."""
+    cls = http_protocol.HeaderDeadlineProtocol
+    module, _, name = HEADER_PROTOCOL.partition(":")
+    assert getattr(importlib.import_module(module), name) is cls
+    assert cls.header_timeout_s == http_protocol.HEADER_TIMEOUT_S == 10.0
+    for service in SERVICES:  # `jiph up`, the test stack and the benchmarks (service_argv)
+        argv = service_argv(STACKS["dev"], service)
+        assert argv[argv.index("--http") + 1] == HEADER_PROTOCOL, service
+    launching = []
+    roots = ["deploy", "jiph", "scripts", "bench", "services", "shared", "tests", ".ci"]
+    files = [
+        REPO / "Makefile",
+        *(p for r in roots if (REPO / r).is_dir() for p in (REPO / r).rglob("*")),
+    ]
+    for path in files:
+        if not path.is_file() or "__pycache__" in path.parts:
+            continue
+        text = re.sub(r"^\s*#.*$", "", path.read_text(errors="replace"), flags=re.M)  # comments
+        if not UVICORN_LAUNCH.search(text):
+            continue
+        relative = str(path.relative_to(REPO))
+        launching.append(relative)
+        if relative not in UVICORN_EXEMPT:
+            assert HEADER_PROTOCOL in text, f"{relative} starts uvicorn without {HEADER_PROTOCOL}"
+    assert "deploy/docker/entrypoint.sh" in launching and "jiph/stack/services.py" in launching
+    # Nothing in Compose or the chart starts a service other than through the entrypoint.
+    for name, svc in compose()["services"].items():
+        assert "uvicorn" not in str(svc.get("command", "")) + str(svc.get("entrypoint", "")), name
+    for values in VALUE_SETS:
+        for doc in render(helm, *values):
+            if doc["kind"] in ("Deployment", "Job"):
+                pod = doc["spec"]["template"]["spec"]
+                for container in pod["containers"] + pod.get("initContainers", []):
+                    assert "command" not in container, "the image's entrypoint runs the service"
+                    assert "uvicorn" not in str(container.get("args", "")), doc["metadata"]["name"]
 
 
 class _Health(http.server.BaseHTTPRequestHandler):
@@ -329,6 +463,11 @@ COMPOSE_ENV = {
 }
 #: Long-running services that may go without a health check, and why.
 HEALTHCHECK_EXEMPT = {"otel-collector": "distroless image: nothing inside can probe it"}
+#: One-shot jobs that wait for nothing, and why.
+INDEPENDENT_ONE_SHOTS = {"deployment-keystore": "makes a token in a volume of its own; no network"}
+#: The deployment service's SoftHSM2 token in Compose: the one-shot that makes it, its volume.
+KEYSTORE_JOB = "deployment-keystore"
+TOKEN_VOLUME = "softhsm-token"
 
 
 def interpolate(value: Any, env: dict[str, str]) -> Any:
@@ -400,7 +539,9 @@ def test_compose_every_service_is_health_checked_or_waits_for_one() -> None:
         one_shot = svc.get("restart") == "no"
         if one_shot:
             assert "healthcheck" not in svc
-            assert svc.get("depends_on"), f"one-shot {name} waits for something"
+            assert svc.get("depends_on") or name in INDEPENDENT_ONE_SHOTS, (
+                f"one-shot {name} waits for something"
+            )
         elif name not in HEALTHCHECK_EXEMPT:
             check = svc.get("healthcheck")
             assert check and check.get("test") and not check.get("disable"), (
@@ -416,21 +557,27 @@ def test_compose_every_service_is_health_checked_or_waits_for_one() -> None:
             assert cond["condition"] == wanted, f"{name} -> {target}"
             assert "healthcheck" in services[target] or wanted != "service_healthy"
     for service in SERVICES:
-        assert set(services[service]["depends_on"]) == {"postgres", "kafka", "kafka-topics"}
+        wanted = {"postgres", "kafka", "kafka-topics"} | (
+            {KEYSTORE_JOB} if service == "deployment" else set()
+        )
+        assert set(services[service]["depends_on"]) == wanted, service
 
 
 def test_compose_builds_the_services_from_the_dockerfile() -> None:
-    for service in SERVICES:
-        build = compose()["services"][service]["build"]
+    services = compose()["services"]
+    for service in (*SERVICES, KEYSTORE_JOB):
+        build = services[service]["build"]
         context = (DEPLOY / build["context"]).resolve()
         assert context == REPO
         assert (context / build["dockerfile"]) == DEPLOY / "Dockerfile"
-        assert compose()["services"][service]["read_only"] is True
-        assert "ALL" in compose()["services"][service]["cap_drop"]
+        assert services[service]["image"] == services["intake"]["image"], "one image"
+        assert services[service]["read_only"] is True
+        assert "ALL" in services[service]["cap_drop"]
+        assert "no-new-privileges:true" in services[service]["security_opt"]
 
 
 def test_compose_service_env_is_exactly_what_the_services_read(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for service in SERVICES:
         env = {k: str(v) for k, v in compose()["services"][service]["environment"].items()}
@@ -446,6 +593,130 @@ def test_compose_service_env_is_exactly_what_the_services_read(
         assert settings.port == PORTS[service]
         assert settings.dev_key_file is not None
         assert str(settings.dev_key_file).startswith("/var/lib/jiph/keys/")
+        assert not names & PKCS11_ENV or service == "deployment", "only deployment has a key store"
+    env = {k: str(v) for k, v in compose()["services"]["deployment"]["environment"].items()}
+    personal, keystore = load_deployment_settings(env, monkeypatch, tmp_path)
+    assert (personal.retention_days, personal.retention_interval_s) == (730, 3600.0)
+    assert keystore.module == "/usr/lib/softhsm/libsofthsm2.so"
+    moved = {"JIPH_DEPLOYMENT_RETENTION_DAYS": "30", "JIPH_DEPLOYMENT_RETENTION_INTERVAL_S": "60"}
+    env = {
+        k: str(v)
+        for k, v in interpolate(compose_raw(), {**COMPOSE_ENV, **moved})["services"]["deployment"][
+            "environment"
+        ].items()
+    }
+    personal, _ = load_deployment_settings(env, monkeypatch, tmp_path)
+    assert (personal.retention_days, personal.retention_interval_s) == (30, 60.0)
+
+
+#: Run with a deployment service's key store settings: opens the token as the service does
+#: (keystore_from_env), and uses a key on it.
+OPEN_TOKEN = """
+from services.deployment.keystore import keystore_from_env
+keys = keystore_from_env()
+if not keys.exists("officer-1"):
+    keys.create_key("officer-1")
+sealed = keys.seal("officer-1", b"personal", b"aad")
+assert keys.unseal("officer-1", sealed, b"aad") == b"personal"
+keys.close()
+print("opened")
+"""
+
+
+def token_base_env(tmp_path: Path) -> dict[str, str]:
+    """The environment a token's subprocess starts from: no JIPH_* or SOFTHSM2_CONF of ours."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+    }
+
+
+def compose_token_paths(svc: dict[str, Any]) -> dict[str, str]:
+    """Mount path -> named volume, of one Compose service."""
+    out = {}
+    for volume in svc.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        out[target] = source
+    return out
+
+
+def test_compose_deployment_service_has_its_key_store() -> None:
+    """The deployment service opens a SoftHSM2 token that its one-shot job makes in a named
+    volume, before the service starts; the PIN is a file in that volume, never a value."""
+    services = compose()["services"]
+    deployment, job = services["deployment"], services[KEYSTORE_JOB]
+    env = {k: str(v) for k, v in deployment["environment"].items()}
+    assert PKCS11_ENV - {"JIPH_DEPLOYMENT_PKCS11_PIN"} <= set(env)
+    assert "JIPH_DEPLOYMENT_PKCS11_PIN" not in env, "the PIN by file"
+    assert env["JIPH_DEPLOYMENT_PKCS11_MODULE"] == "/usr/lib/softhsm/libsofthsm2.so"
+    token_env = {k: v for k, v in env.items() if k in TOKEN_ENV}
+    assert set(token_env) == TOKEN_ENV, "what TokenConfig.env() gives a service"
+    assert job["environment"] == token_env, "the job makes the token those settings name"
+    assert deployment["depends_on"][KEYSTORE_JOB]["condition"] == "service_completed_successfully"
+    assert job["restart"] == "no" and job.get("network_mode") == "none"
+    assert TOKEN_VOLUME in compose_raw()["volumes"]
+    mounts, job_mounts = compose_token_paths(deployment), compose_token_paths(job)
+    (folder,) = [path for path, source in mounts.items() if source == TOKEN_VOLUME]
+    assert job_mounts == {folder: TOKEN_VOLUME}, "the job writes nothing but the token's volume"
+    for name in ("SOFTHSM2_CONF", "JIPH_DEPLOYMENT_PKCS11_PIN_FILE"):
+        assert Path(env[name]).parent == Path(folder), f"{name} is in the token's volume"
+    for name, svc in services.items():
+        if name not in ("deployment", KEYSTORE_JOB):
+            assert TOKEN_VOLUME not in compose_token_paths(svc).values(), f"{name} sees the keys"
+    script = job["command"][-1]
+    assert job["command"][:2] == ["python", "-c"] and "ensure_token(" in script
+
+
+def test_compose_keystore_job_makes_the_token_the_service_opens(
+    tmp_path: Path,
+) -> None:
+    """The one-shot's command, run for real (SoftHSM2 as in the image) with a folder standing in
+    for /var/lib/jiph; then the deployment service's settings, moved the same way, open that token
+    with the service's own key store. Twice, since the job runs at every `up`."""
+    services = compose()["services"]
+    job, deployment = services[KEYSTORE_JOB], services["deployment"]
+    state = tmp_path / "var-lib-jiph"
+    (state / "softhsm").mkdir(parents=True)
+
+    def moved(value: str) -> str:
+        return value.replace("/var/lib/jiph", str(state))
+
+    base = token_base_env(tmp_path)
+    job_env = {**base, **{k: moved(str(v)) for k, v in job["environment"].items()}}
+    service_env = {
+        **base,
+        **{k: moved(str(v)) for k, v in deployment["environment"].items() if k in TOKEN_ENV},
+    }
+    script = moved(job["command"][-1])
+    for attempt in (1, 2):
+        made = subprocess.run(
+            [sys.executable, "-c", script],
+            env=job_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert made.returncode == 0, (attempt, made.stdout, made.stderr[-2000:])
+        assert "ready" in made.stdout
+        opened = subprocess.run(
+            [sys.executable, "-c", OPEN_TOKEN],
+            env=service_env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert opened.returncode == 0 and "opened" in opened.stdout, (
+            attempt,
+            opened.stderr[-2000:],
+        )
+    pin = Path(service_env["JIPH_DEPLOYMENT_PKCS11_PIN_FILE"])
+    assert pin.stat().st_mode & 0o077 == 0, "the PIN file is the owner's only"
+    assert pin.read_text().strip() not in str(compose_raw()), "no PIN in the compose file"
 
 
 def test_compose_publishes_only_the_public_services_on_loopback() -> None:
@@ -610,8 +881,51 @@ def test_helm_lint(helm: str) -> None:
         (("production",), ("kafka.strimzi.enabled=false",), "kafka.bootstrapServers is required"),
         (
             ("production",),
-            ("services.deployment.pkcs11.enabled=true",),
+            ("services.deployment.pkcs11.pin.existingSecret=",),
             "pkcs11.pin.existingSecret is required",
+        ),
+        (
+            ("production",),
+            (
+                "services.deployment.pkcs11.pin.existingSecret=",
+                "services.deployment.pkcs11.pin.asFile=true",
+            ),
+            "pkcs11.pin.existingSecret is required",
+        ),
+        (
+            ("production",),
+            ("services.deployment.pkcs11.module=",),
+            "services.deployment.pkcs11.module is required",
+        ),
+        (
+            ("production",),
+            ("services.deployment.pkcs11.enabled=false",),
+            "does not start without its PKCS#11 key store",
+        ),
+        (
+            ("production",),
+            (
+                "services.deployment.pkcs11.softhsm.enabled=true",
+                "services.deployment.pkcs11.softhsm.existingClaim=token",
+            ),
+            "is for env: development only",
+        ),
+        (
+            ("development",),
+            ("services.deployment.pkcs11.softhsm.existingClaim=",),
+            "softhsm.existingClaim is required",
+        ),
+        (
+            ("production",),
+            ("services.deployment.pkcs11.tokenLabel=" + "x" * 33,),
+            "tokenLabel must be 1-32 bytes",
+        ),
+        (("production",), ("services.deployment.retention.days=0",), "retention.days must be"),
+        (("production",), ("services.deployment.retention.days=1.5",), "retention.days must be"),
+        (
+            ("production",),
+            ("services.deployment.retention.intervalSeconds=0",),
+            "intervalSeconds must be above 0",
         ),
         (("production",), ("services.intake.ingress.enabled=true",), "ingress.host is required"),
     ],
@@ -621,6 +935,27 @@ def test_chart_refuses_releases_that_cannot_work(
 ) -> None:
     done = helm_template(helm, *base, sets=sets)
     assert done.returncode != 0 and refusal in done.stderr, done.stderr[-500:]
+
+
+def test_chart_accepts_a_key_store_set_through_extra_env(helm: str) -> None:
+    """pkcs11.enabled=false: the chart sets no PKCS#11 variable, and accepts the release only if
+    services.deployment.extraEnv sets the three the service needs."""
+    names = ["JIPH_DEPLOYMENT_PKCS11_MODULE", "JIPH_DEPLOYMENT_PKCS11_TOKEN_LABEL"]
+    sets = ["services.deployment.pkcs11.enabled=false"]
+    for i, name in enumerate([*names, "JIPH_DEPLOYMENT_PKCS11_PIN_FILE"]):
+        sets += [
+            f"services.deployment.extraEnv[{i}].name={name}",
+            f"services.deployment.extraEnv[{i}].value=/x",
+        ]
+    docs = render(helm, "production", sets=tuple(sets))
+    for pod in deployment_pods(docs).values():
+        (container,) = pod["containers"]
+        env = [e["name"] for e in container["env"]]
+        assert sorted(n for n in env if "PKCS11" in n) == sorted(
+            [*names, "JIPH_DEPLOYMENT_PKCS11_PIN_FILE"]
+        )
+    done = helm_template(helm, "production", sets=tuple(sets[:-2]))
+    assert done.returncode != 0 and "does not start without its PKCS#11 key store" in done.stderr
 
 
 def test_rendered_objects_are_valid_kubernetes(helm: str) -> None:
@@ -843,7 +1178,7 @@ def workload_containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, str, 
 
 
 def test_chart_env_is_exactly_what_the_services_read(
-    helm: str, monkeypatch: pytest.MonkeyPatch
+    helm: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for values in VALUE_SETS:
         docs = render(helm, *values)
@@ -873,15 +1208,192 @@ def test_chart_env_is_exactly_what_the_services_read(
             else:
                 assert settings.env == "production" and settings.jwks_url
                 assert url.query.get("ssl") == "require"
+            if service == "deployment":  # refused if the service would refuse its key store
+                personal, keystore = load_deployment_settings(env, monkeypatch, tmp_path)
+                retention = chart_values(*values)["services"]["deployment"]["retention"]
+                assert personal.retention_days == retention["days"]
+                assert personal.retention_interval_s == retention["intervalSeconds"]
+                assert keystore.module and keystore.token_label and keystore.pin
+            else:
+                assert not names & OWN_ENV["deployment"], (values, service)
             seen.add((kind, service))
         assert seen == {(k, s) for k in ("Deployment", "Job") for s in SERVICES}
-    full = {s: c for k, s, c in workload_containers(render(helm, "full")) if k == "Deployment"}
-    pkcs11 = {e["name"] for e in full["deployment"]["env"]} & RESERVED_ENV["deployment"]
-    assert pkcs11 == RESERVED_ENV["deployment"], "pkcs11.enabled sets the three reserved names"
-    plain = {
-        s: c for k, s, c in workload_containers(render(helm, "production")) if k == "Deployment"
+
+
+def chart_values(*value_sets: str) -> dict[str, Any]:
+    """values.yaml with the CI value files over it (maps merged, as Helm does)."""
+
+    def merge(base: Any, over: Any) -> Any:
+        if isinstance(base, dict) and isinstance(over, dict):
+            return {k: merge(base.get(k), over[k]) if k in base else over[k] for k in over} | {
+                k: v for k, v in base.items() if k not in over
+            }
+        return over
+
+    values: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    for name in value_sets:
+        values = merge(values, yaml.safe_load((CI_VALUES / f"{name}-values.yaml").read_text()))
+    return values
+
+
+def deployment_pods(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The deployment service's pod specs: its Deployment's and its migration Job's."""
+    pods = {}
+    for doc in docs:
+        kind = doc["kind"]
+        if kind in ("Deployment", "Job") and component(doc).endswith("deployment"):
+            pods[kind] = doc["spec"]["template"]["spec"]
+    assert set(pods) == {"Deployment", "Job"}
+    return pods
+
+
+def pin_source(pod: dict[str, Any]) -> tuple[str, str, str]:
+    """Where the deployment container's PKCS#11 PIN comes from: ("secret", name, key) for a
+    Secret, by value or mounted as a file, or ("claim", name, path) for a file on a volume claim."""
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert len(PIN_ENV & set(env)) == 1, "exactly one of PIN and PIN_FILE"
+    if "JIPH_DEPLOYMENT_PKCS11_PIN" in env:
+        assert "value" not in env["JIPH_DEPLOYMENT_PKCS11_PIN"], "never the PIN in the manifest"
+        ref = env["JIPH_DEPLOYMENT_PKCS11_PIN"]["valueFrom"]["secretKeyRef"]
+        return "secret", ref["name"], ref["key"]
+    path = Path(env["JIPH_DEPLOYMENT_PKCS11_PIN_FILE"]["value"])
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for mount in container["volumeMounts"]:
+        if path.is_relative_to(mount["mountPath"]):
+            volume = volumes[mount["name"]]
+            inside = str(path.relative_to(mount["mountPath"]))
+            if "secret" in volume:
+                assert mount.get("readOnly") is True
+                (item,) = [i for i in volume["secret"]["items"] if i["path"] == inside]
+                return "secret", volume["secret"]["secretName"], item["key"]
+            return "claim", volume["persistentVolumeClaim"]["claimName"], inside
+    raise AssertionError(f"the PIN file {path} is on no volume")
+
+
+def test_chart_gives_the_deployment_service_and_its_job_the_key_store(
+    helm: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """services.deployment.pkcs11 in the Deployment and the migration Job alike (migration 0003
+    opens the key store): the same PKCS#11 variables, volumes and mounts, the PIN from the
+    Secret (by value or as a file) or, with SoftHSM2, from the token's claim; nothing of it in
+    the other services."""
+    for values in VALUE_SETS:
+        docs = render(helm, *values)
+        pkcs11 = chart_values(*values)["services"]["deployment"]["pkcs11"]
+        pods = deployment_pods(docs)
+        served, job = pods["Deployment"], pods["Job"]
+        (container,) = served["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert set(env) >= PKCS11_ENV - PIN_ENV, values
+        assert env["JIPH_DEPLOYMENT_PKCS11_TOKEN_LABEL"] == pkcs11["tokenLabel"]
+        assert env["JIPH_DEPLOYMENT_PKCS11_MODULE"] == (
+            pkcs11["module"] or "/usr/lib/softhsm/libsofthsm2.so"
+        )
+
+        def without_tmp(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [i for i in items if i["name"] != "tmp"]
+
+        assert without_tmp(job["volumes"]) == without_tmp(served["volumes"]), values
+        assert job["containers"][0]["volumeMounts"] == container["volumeMounts"], values
+        strip = [
+            {k: v for k, v in c.items() if k != "resources"}
+            for c in served.get("initContainers", [])
+        ]
+        assert strip == [
+            {k: v for k, v in c.items() if k != "resources"} for c in job.get("initContainers", [])
+        ]
+        source = pin_source(served)
+        assert pin_source(job) == source
+        if pkcs11["softhsm"]["enabled"]:
+            assert source[:2] == ("claim", pkcs11["softhsm"]["existingClaim"])
+            assert "SOFTHSM2_CONF" in env
+            (init,) = served["initContainers"]
+            assert init["env"] == [e for e in container["env"] if e["name"] in TOKEN_ENV]
+            assert "ensure_token(" in init["args"][-1]
+        else:
+            assert source == ("secret", pkcs11["pin"]["existingSecret"], pkcs11["pin"]["key"])
+            assert "SOFTHSM2_CONF" not in env and not served.get("initContainers")
+            assert ("JIPH_DEPLOYMENT_PKCS11_PIN_FILE" in env) == pkcs11["pin"]["asFile"]
+        for volume in pkcs11["volumes"]:
+            assert volume in served["volumes"] and volume in job["volumes"]
+        for mount in pkcs11["volumeMounts"]:
+            assert mount in container["volumeMounts"]
+        for doc in docs:
+            if doc["kind"] in ("Deployment", "Job") and not component(doc).endswith("deployment"):
+                pod = doc["spec"]["template"]["spec"]
+                assert not pod.get("initContainers")
+                assert {v["name"] for v in pod["volumes"]} <= {"tmp", "dev-key"}
+
+
+def test_chart_softhsm_init_container_makes_the_token_the_service_opens(
+    helm: str, tmp_path: Path
+) -> None:
+    """Development's SoftHSM2 token: the init container's script run for real (SoftHSM2 as in
+    the image) on a folder standing in for the claim; it checks that the token it made is what the
+    service's variables name, and the service's key store opens it."""
+    pods = deployment_pods(render(helm, "development"))
+    served = pods["Deployment"]
+    (init,) = served["initContainers"]
+    (mount,) = [m for m in init["volumeMounts"] if m["name"] == "softhsm-token"]
+    claim = tmp_path / "claim"
+    claim.mkdir()
+
+    def moved(value: str) -> str:
+        return value.replace(mount["mountPath"], str(claim))
+
+    base = token_base_env(tmp_path)
+    init_env = {**base, **{e["name"]: moved(e["value"]) for e in init["env"]}}
+    assert init["args"][:2] == ["python", "-c"]
+    for _attempt in (1, 2):  # every pod start runs it
+        made = subprocess.run(
+            [sys.executable, "-c", moved(init["args"][-1])],
+            env=init_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert made.returncode == 0, made.stdout + made.stderr[-2000:]
+    (container,) = served["containers"]
+    service_env = {
+        **base,
+        **{e["name"]: moved(e["value"]) for e in container["env"] if e["name"] in TOKEN_ENV},
     }
-    assert not {e["name"] for e in plain["deployment"]["env"]} & RESERVED_ENV["deployment"]
+    opened = subprocess.run(
+        [sys.executable, "-c", OPEN_TOKEN],
+        env=service_env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert opened.returncode == 0 and "opened" in opened.stdout, opened.stderr[-2000:]
+
+
+def test_chart_lets_the_deployment_service_reach_its_hsm(helm: str) -> None:
+    """networkPolicy.hsm: egress to a network HSM from the deployment service and its migration
+    Job only, and no rule at all while no ports are given."""
+    for values in VALUE_SETS:
+        docs = render(helm, *values)
+        hsm = chart_values(*values)["networkPolicy"]["hsm"]
+        policies = list(by_kind(docs, "NetworkPolicy").values())
+        pods = [d for d in docs if d["kind"] in ("Deployment", "Job")]
+        for pod in pods:
+            labels = pod["spec"]["template"]["metadata"]["labels"]
+            egress = [
+                r
+                for p in policies
+                if selects(p["spec"]["podSelector"], labels)
+                for r in p["spec"].get("egress", [])
+            ]
+            to_hsm = [r for r in egress if ports_of(r) & set(hsm["ports"])]
+            if hsm["ports"] and component(pod) in ("deployment", "migrate-deployment"):
+                assert to_hsm and all(r.get("to") == (hsm["peers"] or None) for r in to_hsm), values
+            else:
+                assert not to_hsm, (values, component(pod))
 
 
 def test_autoscaling_stays_within_the_partitions_and_disruption_leaves_a_pod(helm: str) -> None:
@@ -1092,8 +1604,31 @@ def test_operations_doc_covers_every_setting_and_value() -> None:
     for field in ServiceSettings.model_fields:
         if field != "service_name":
             assert f"`{field.upper()}`" in doc, f"{field.upper()} is not documented"
-    for reserved in RESERVED_ENV["deployment"]:
-        assert reserved in doc
+    for name in OWN_ENV["deployment"]:
+        assert f"`{name}`" in doc, f"{name} is not documented"
+    deployment = yaml.safe_load((CHART / "values.yaml").read_text())["services"]["deployment"]
+    for key in ("pkcs11", "retention"):
+        assert f"services.deployment.{key}" in doc
+
+        def leaves(node: Any, prefix: str = "") -> Iterator[str]:
+            for sub, value in node.items():
+                if isinstance(value, dict):
+                    yield from leaves(value, f"{prefix}{sub}.")
+                else:
+                    yield f"{prefix}{sub}"
+
+        for leaf in leaves(deployment[key]):
+            assert f"`{leaf}" in doc or f"{key}.{leaf}`" in doc, f"{key}.{leaf} is not documented"
+    for promise in (
+        "SoftHSM2",
+        "HSM",
+        "C_DestroyObject",
+        "never back the token's keys up outside the HSM",
+        "HeaderDeadlineProtocol",
+        "10 s deadline on the request line and headers",
+        "deployment-keystore",
+    ):
+        assert promise in doc, promise
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     for key, value in values.items():
         assert f"`{key}" in doc, f"values key {key} is not documented"
@@ -1134,6 +1669,9 @@ def test_notes_render_for_every_value_set(helm: str, tmp_path: Path) -> None:
             assert f"{RELEASE}-{service}.{NAMESPACE}.svc:{PORTS[service]}" in text
         assert ("WARNING: kafka.strimzi.users.enabled" in text) == (name == "full")
         assert "hooks" in text
+        assert "Key store:   officers' keys on PKCS#11 token" in text
+        assert ("SoftHSM2" in text) == (name == "development")
+        assert "reserved" not in text
 
 
 def test_migrate_command_fails_cleanly_without_leaking_the_password(

@@ -101,8 +101,139 @@ app.kubernetes.io/component: {{ .name }}
 {{- $own.existingSecret | default (printf "%s-db-%s" (include "jiph.fullname" .root) .name) -}}
 {{- end -}}
 
-{{- define "jiph.pkcs11PinSecretName" -}}
-{{- .Values.services.deployment.pkcs11.pin.existingSecret -}}
+{{/* The deployment service's PKCS#11 key store (services.deployment.pkcs11). */}}
+{{- define "jiph.softhsmModule" -}}
+/usr/lib/softhsm/libsofthsm2.so
+{{- end -}}
+
+{{/* Where a SoftHSM2 token's claim is mounted: ensure_token's state folder, so that the token
+     lives in <state>/softhsm/, a folder of its own that uid 10001 creates (and may chmod). */}}
+{{- define "jiph.softhsmStateDir" -}}
+/var/lib/jiph/keystore
+{{- end -}}
+
+{{- define "jiph.pkcs11PinDir" -}}
+/var/run/jiph/pkcs11-pin
+{{- end -}}
+
+{{/* Call with the deployment service's values. */}}
+{{- define "jiph.pkcs11Module" -}}
+{{- if .pkcs11.module -}}
+{{- .pkcs11.module -}}
+{{- else if .pkcs11.softhsm.enabled -}}
+{{- include "jiph.softhsmModule" . -}}
+{{- else -}}
+{{- fail "services.deployment.pkcs11.module is required: the path of the HSM vendor's PKCS#11 library in the container (or pkcs11.softhsm.enabled, development only)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* JIPH_DEPLOYMENT_PKCS11_* (and SOFTHSM2_CONF) as Pkcs11Config.from_env reads them. Call with
+     the deployment service's values. */}}
+{{- define "jiph.pkcs11Env" -}}
+{{- $p := .pkcs11 -}}
+{{- $softhsm := printf "%s/softhsm" (include "jiph.softhsmStateDir" .) -}}
+# The PKCS#11 key store of officers' keys (services.deployment.pkcs11).
+{{- if $p.softhsm.enabled }}
+- name: SOFTHSM2_CONF
+  value: {{ printf "%s/softhsm2.conf" $softhsm | quote }}
+{{- end }}
+- name: JIPH_DEPLOYMENT_PKCS11_MODULE
+  value: {{ include "jiph.pkcs11Module" . | quote }}
+- name: JIPH_DEPLOYMENT_PKCS11_TOKEN_LABEL
+  value: {{ $p.tokenLabel | quote }}
+{{- if $p.softhsm.enabled }}
+- name: JIPH_DEPLOYMENT_PKCS11_PIN_FILE
+  value: {{ printf "%s/user.pin" $softhsm | quote }}
+{{- else if $p.pin.asFile }}
+- name: JIPH_DEPLOYMENT_PKCS11_PIN_FILE
+  value: {{ printf "%s/pin" (include "jiph.pkcs11PinDir" .) | quote }}
+{{- else }}
+- name: JIPH_DEPLOYMENT_PKCS11_PIN
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "services.deployment.pkcs11.pin.existingSecret is required: a Secret with the token's user PIN (or pkcs11.softhsm.enabled, development only)" $p.pin.existingSecret }}
+      key: {{ $p.pin.key }}
+{{- end }}
+{{- end -}}
+
+{{/* The key store's volumes, mounts and init container, shared by the deployment service's
+     Deployment and its migration Job. Call with (dict "root" $ "name" $name "svc" $svc); they
+     render nothing for the other services. */}}
+{{- define "jiph.pkcs11Wanted" -}}
+{{- if and (eq .name "deployment") .svc.pkcs11 .svc.pkcs11.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{- define "jiph.pkcs11Volumes" -}}
+{{- if include "jiph.pkcs11Wanted" . -}}
+{{- $p := .svc.pkcs11 -}}
+{{- if $p.softhsm.enabled }}
+- name: softhsm-token
+  persistentVolumeClaim:
+    claimName: {{ required "services.deployment.pkcs11.softhsm.existingClaim is required: a PersistentVolumeClaim for the SoftHSM2 token" $p.softhsm.existingClaim }}
+{{- else if $p.pin.asFile }}
+- name: pkcs11-pin
+  secret:
+    secretName: {{ required "services.deployment.pkcs11.pin.existingSecret is required: a Secret with the token's user PIN (or pkcs11.softhsm.enabled, development only)" $p.pin.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ $p.pin.key }}
+        path: pin
+{{- end }}
+{{- with $p.volumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "jiph.pkcs11Mounts" -}}
+{{- if include "jiph.pkcs11Wanted" . -}}
+{{- $p := .svc.pkcs11 -}}
+{{- if $p.softhsm.enabled }}
+- name: softhsm-token
+  mountPath: {{ include "jiph.softhsmStateDir" . }}
+{{- else if $p.pin.asFile }}
+- name: pkcs11-pin
+  mountPath: {{ include "jiph.pkcs11PinDir" . }}
+  readOnly: true
+{{- end }}
+{{- with $p.volumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Development only: make the SoftHSM2 token on its claim once (jiph.stack.keystore), and check
+     that what it made is what the service's environment names. Call with
+     (dict "root" $ "name" $name "svc" $svc "resources" <resources>). */}}
+{{- define "jiph.pkcs11InitContainers" -}}
+{{- if and (include "jiph.pkcs11Wanted" .) .svc.pkcs11.softhsm.enabled -}}
+- name: softhsm-token
+  image: {{ include "jiph.image" .root | quote }}
+  imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+  args:
+    - python
+    - -c
+    - |
+      import os
+      from pathlib import Path
+      from jiph.stack.keystore import ensure_token
+      label = os.environ["JIPH_DEPLOYMENT_PKCS11_TOKEN_LABEL"]
+      token = ensure_token(Path({{ include "jiph.softhsmStateDir" . | quote }}), label=label)
+      wrong = sorted(k for k, v in token.env().items() if os.environ.get(k) != v)
+      if wrong:
+          raise SystemExit(f"softhsm-token: the service's {wrong} do not name this token")
+      print(f"softhsm-token: token {label!r} ready")
+  env:
+    {{- include "jiph.pkcs11Env" .svc | nindent 4 }}
+  resources:
+    {{- toYaml .resources | nindent 4 }}
+  securityContext:
+    {{- toYaml .root.Values.securityContext | nindent 4 }}
+  volumeMounts:
+    - name: tmp
+      mountPath: /tmp
+    {{- include "jiph.pkcs11Mounts" . | nindent 4 }}
+{{- end }}
 {{- end -}}
 
 {{/* Whether a first install creates something the migration Jobs need (then they cannot run
@@ -183,17 +314,15 @@ pre-install,pre-upgrade
 - name: {{ $prefix }}DEV_KEY_FILE
   value: {{ printf "/var/run/jiph/dev-key/%s" $root.Values.auth.devKey.key | quote }}
 {{- end }}
-{{- if and (eq $name "deployment") $svc.pkcs11 $svc.pkcs11.enabled }}
-# PKCS#11 key store (reserved: read by a later version of the deployment service).
-- name: JIPH_DEPLOYMENT_PKCS11_MODULE
-  value: {{ $svc.pkcs11.module | quote }}
-- name: JIPH_DEPLOYMENT_PKCS11_TOKEN_LABEL
-  value: {{ $svc.pkcs11.tokenLabel | quote }}
-- name: JIPH_DEPLOYMENT_PKCS11_PIN
-  valueFrom:
-    secretKeyRef:
-      name: {{ required "services.deployment.pkcs11.pin.existingSecret is required when pkcs11 is enabled" $svc.pkcs11.pin.existingSecret }}
-      key: {{ $svc.pkcs11.pin.key }}
+{{- if eq $name "deployment" }}
+# Officers' personal data is erased this many days after their last tour or offer ended.
+- name: JIPH_DEPLOYMENT_RETENTION_DAYS
+  value: {{ $svc.retention.days | int | quote }}
+- name: JIPH_DEPLOYMENT_RETENTION_INTERVAL_S
+  value: {{ $svc.retention.intervalSeconds | quote }}
+{{- if $svc.pkcs11.enabled }}
+{{ include "jiph.pkcs11Env" $svc }}
+{{- end }}
 {{- end }}
 - name: LOG_LEVEL
   value: {{ $svc.logLevel | quote }}
