@@ -4,11 +4,13 @@
 # or when no test ran.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export JIPH_STACK=test
+# JIPH_TEST_STACK=test-b runs a second checkout's suite beside this one (jiph/stack/config.py).
+STACK=${JIPH_TEST_STACK:-test}
+export JIPH_STACK=$STACK JIPH_TEST_STACK=$STACK
 mkdir -p test-artifacts
 JIPH=.venv/bin/jiph
 
-cleanup() { "$JIPH" --stack test down >/dev/null 2>&1 || true; }
+cleanup() { "$JIPH" --stack "$STACK" down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 # Helm, for the chart's tests only (not `make up`): built once with Go into ~/.cache/jiph/
@@ -19,8 +21,8 @@ fi
 
 started=$(date +%s)
 # Every run starts from nothing: no events, topics or databases left by an earlier run.
-"$JIPH" --stack test reset --yes >/dev/null
-if ! "$JIPH" --stack test up --infra-only; then
+"$JIPH" --stack "$STACK" reset --yes >/dev/null
+if ! "$JIPH" --stack "$STACK" up --infra-only; then
   echo "test stack did not start" >&2
   exit 1
 fi

@@ -34,7 +34,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 @pytest.fixture(scope="session")
 def test_stack() -> StackConfig:
-    return stack_config("test")
+    return stack_config(os.environ.get("JIPH_TEST_STACK", "test"))
 
 
 @pytest.fixture(scope="session")

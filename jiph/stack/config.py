@@ -100,6 +100,24 @@ STACKS = {
         service_ports={"intake": 28001, "triage": 28002, "deployment": 28003, "reporting": 28004},
         pg_durable=False,
     ),
+    # Spare test stacks, so that two checkouts (git worktrees) can run their suites at once:
+    # `JIPH_TEST_STACK=test-b make test`.
+    "test-b": StackConfig(
+        name="test-b",
+        kafka_port=21092,
+        controller_port=21093,
+        pg_port=25435,
+        service_ports={"intake": 21001, "triage": 21002, "deployment": 21003, "reporting": 21004},
+        pg_durable=False,
+    ),
+    "test-c": StackConfig(
+        name="test-c",
+        kafka_port=23092,
+        controller_port=23093,
+        pg_port=25436,
+        service_ports={"intake": 23001, "triage": 23002, "deployment": 23003, "reporting": 23004},
+        pg_durable=False,
+    ),
 }
 
 
