@@ -15,6 +15,7 @@ from jiph import (
     tail_command,
     token_command,
 )
+from jiph.stack.config import STACKS
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stack",
-        choices=("dev", "test", "scratch"),
+        choices=tuple(STACKS),
         default=None,
         help="which local stack (default: $JIPH_STACK or dev)",
     )
