@@ -5,6 +5,9 @@ Both write the same events (about 600 bytes of JSON each), each append in its ow
 1 and 10 events per append, 1 and 16 concurrent writers. Ours also writes the outbox row of every
 event (it is part of an append here). Prints appends/s, events/s, p50/p99 latency and the ratio.
 
+The cost of the hash chain (issue 19) is measured beside it: the same EventStore running the
+append statement as it was before the chain (no hash, no stream head), in the same run.
+
 usage: python bench/eventstore_append.py ADMIN_URL [--appends N]
 """
 
@@ -17,11 +20,12 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from shared import eventstore
 from shared.backbone_tables import create_backbone_tables
 from shared.db import create_engine
 from shared.events import Actor, EventData
@@ -68,12 +72,52 @@ async def fresh_database(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
-async def bench_ours(url: str, per_append: int, concurrency: int, appends: int) -> Result:
+#: The append statement before the hash chain: the baseline of the chain's cost.
+UNCHAINED_APPEND = """
+    WITH current AS (
+        SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1
+    ), new AS (
+        SELECT * FROM unnest(
+            $3::int[], $4::uuid[], $5::text[], $6::int[], $7::timestamptz[], $8::bytea[],
+            $9::text[], $10::text[], $11::text[]
+        ) AS t(version, id, type, schema, at, value, topic, key, headers)
+    ), stored AS (
+        INSERT INTO events
+            (stream_id, stream_version, event_id, event_type, schema_version, occurred_at, envelope)
+        SELECT $1, new.version, new.id, new.type, new.schema, new.at, new.value
+        FROM new, current
+        WHERE current.version = $2
+        RETURNING stream_version
+    )
+    INSERT INTO outbox (topic, key, value, headers)
+    SELECT new.topic, new.key, new.value, new.headers::jsonb
+    FROM new JOIN stored ON stored.stream_version = new.version
+    ORDER BY new.version
+    RETURNING position
+"""
+
+
+async def bench_ours(
+    url: str, per_append: int, concurrency: int, appends: int, *, chained: bool = True
+) -> Result:
     engine = create_engine(
         url.replace("postgresql://", "postgresql+asyncpg://", 1), pool_size=concurrency
     )
     async with engine.begin() as conn:
         await conn.run_sync(create_backbone_tables)
+        if not chained:
+            await conn.exec_driver_sql("ALTER TABLE events ALTER COLUMN chain_hash DROP NOT NULL")
+    chained_sql = eventstore._APPEND
+    if not chained:
+        eventstore._APPEND = UNCHAINED_APPEND
+    try:
+        return await _run_ours(engine, per_append, concurrency, appends)
+    finally:
+        eventstore._APPEND = chained_sql
+        await engine.dispose()
+
+
+async def _run_ours(engine: Any, per_append: int, concurrency: int, appends: int) -> Result:
     store = EventStore(producer="bench", topic_override="bench.events")
     latencies: list[float] = []
     queue = list(range(appends))
@@ -97,7 +141,6 @@ async def bench_ours(url: str, per_append: int, concurrency: int, appends: int) 
     started = time.perf_counter()
     await asyncio.gather(*(writer() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    await engine.dispose()
     return Result(appends, appends * per_append, elapsed, latencies)
 
 
@@ -151,6 +194,7 @@ async def main() -> None:
     args = parser.parse_args()
     print(
         f"{'events/append':>13} {'writers':>7} | {'jiph ev/s':>10} {'p50 ms':>7} {'p99 ms':>7} | "
+        f"{'unchained ev/s':>14} {'p99 ms':>7} {'chain':>6} | "
         f"{'eventsourcing ev/s':>18} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}"
     )
     for per_append in (1, 10):
@@ -158,6 +202,8 @@ async def main() -> None:
             appends = args.appends if per_append == 1 else args.appends // 3
             ours_url = await fresh_database(args.admin_url, "jiph_bench_ours")
             ours = await bench_ours(ours_url, per_append, concurrency, appends)
+            bare_url = await fresh_database(args.admin_url, "jiph_bench_unchained")
+            bare = await bench_ours(bare_url, per_append, concurrency, appends, chained=False)
             theirs_url = await fresh_database(args.admin_url, "jiph_bench_es")
             theirs = await asyncio.to_thread(
                 bench_eventsourcing, theirs_url, per_append, concurrency, appends
@@ -165,7 +211,9 @@ async def main() -> None:
             ratio = ours.events_per_s / theirs.events_per_s
             print(
                 f"{per_append:>13} {concurrency:>7} | {ours.events_per_s:>10,.0f} "
-                f"{ours.pct(50):>7.2f} {ours.pct(99):>7.2f} | {theirs.events_per_s:>18,.0f} "
+                f"{ours.pct(50):>7.2f} {ours.pct(99):>7.2f} | {bare.events_per_s:>14,.0f} "
+                f"{bare.pct(99):>7.2f} {ours.events_per_s / bare.events_per_s:>5.2f}x | "
+                f"{theirs.events_per_s:>18,.0f} "
                 f"{theirs.pct(50):>7.2f} {theirs.pct(99):>7.2f} | {ratio:>5.2f}x",
                 flush=True,
             )

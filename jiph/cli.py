@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from jiph import (
+    audit_command,
     demo_command,
     migrate_command,
     ops_commands,
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops_commands.register(sub)
     demo_command.register(sub)
     migrate_command.register(sub)
+    audit_command.register(sub)
     return parser
 
 

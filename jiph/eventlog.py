@@ -29,15 +29,18 @@ class Read:
 
 
 def expand(names: Sequence[str]) -> list[str]:
-    """`all` means every project topic; otherwise the names given (short `intake` allowed)."""
-    if not names or "all" in names:
-        return topics.all_topics()
+    """`all` means every topic of events and dead letters; otherwise the names given (short:
+    `intake`, `triage`, `deployment`, `checkpoints`)."""
+    checkpoints = [topics.checkpoint_topic(s) for s in topics.WRITERS]
+    if not names or "all" in names:  # what happens; the signed checkpoints by name only
+        return [t for t in topics.all_topics() if t not in checkpoints]
     short = {
-        "intake": topics.INTAKE_EVENTS,
-        "triage": topics.TRIAGE_EVENTS,
-        "deployment": topics.DEPLOYMENT_EVENTS,
+        "intake": [topics.INTAKE_EVENTS],
+        "triage": [topics.TRIAGE_EVENTS],
+        "deployment": [topics.DEPLOYMENT_EVENTS],
+        "checkpoints": checkpoints,
     }
-    return [short.get(n, n) for n in names]
+    return [topic for n in names for topic in short.get(n, [n])]
 
 
 async def read(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -48,7 +49,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         nargs="*",
         default=["all"],
         metavar="TOPIC",
-        help="topic names, intake|triage|deployment, or all (default)",
+        help="topic names, intake|triage|deployment|checkpoints, or all (default: every "
+        "topic of events and dead letters)",
     )
     p.add_argument("--from-beginning", action="store_true", help="start at the first event")
     p.add_argument("--since", help="start at this time (ISO 8601, e.g. 2026-11-26T09:00)")
@@ -84,6 +86,8 @@ def pretty(item: eventlog.Read, references: dict[str, str], colour: bool) -> str
     env = item.envelope
     short_topic = item.topic.removeprefix("jiph.").removesuffix(".events")
     paint = COLOURS.get(short_topic.split(".")[0], "0")
+    if env is None and short_topic.startswith("checkpoints."):
+        return checkpoint_line(item, short_topic)
     if env is None:
         line = f"{'?':<20} {short_topic:<18} {'(undecodable)':<22} {item.raw[:60]!r}"
         return f"\033[31m{line}\033[0m" if colour else line
@@ -107,11 +111,23 @@ def pretty(item: eventlog.Read, references: dict[str, str], colour: bool) -> str
     return f"{when}  {short_topic} {event_type} {ref:<17} {actor:<28} {facts}".rstrip()
 
 
+def checkpoint_line(item: eventlog.Read, short_topic: str) -> str:
+    """A signed checkpoint (shared/history): its number, how many heads, which key."""
+    try:
+        body = orjson.loads(item.raw)["checkpoint"]
+        when = datetime.fromisoformat(body["at"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        facts = f"seq={body['seq']}  heads={len(body['heads'])}  key={body['key_id']}"
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        when, facts = "?", repr(item.raw[:60])
+    return f"{when:<20}  {short_topic:<18} {'ChainCheckpoint':<22} {facts}"
+
+
 def json_line(item: eventlog.Read) -> str:
     """One line of JSON for jq: the envelope as stored, or (for a record that is not an
     envelope) where it lies and its bytes as text, marked `undecodable`."""
-    if item.envelope is not None:
-        return orjson.dumps(orjson.loads(item.raw)).decode()
+    if item.envelope is not None or item.topic.startswith("jiph.checkpoints."):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.dumps(orjson.loads(item.raw)).decode()
     return orjson.dumps(
         {
             "undecodable": True,

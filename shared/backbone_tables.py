@@ -26,6 +26,32 @@ events = sa.Table(
     sa.Column("schema_version", sa.Integer, nullable=False),
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("envelope", BYTEA, nullable=False),
+    #: sha256(previous event's chain_hash || envelope): see shared/history/chain.py.
+    sa.Column("chain_hash", BYTEA, nullable=False),
+)
+
+#: Each stream's latest version and hash, and the version the last signed checkpoint covered:
+#: what the next checkpoint must sign (shared/history/checkpointer.py).
+chain_heads = sa.Table(
+    "chain_heads",
+    metadata,
+    sa.Column("stream_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("hash", BYTEA, nullable=False),
+    sa.Column("checkpointed_version", sa.Integer, nullable=False, server_default="0"),
+)
+
+#: The signed checkpoints this service published (the copy on Kafka is the witness; this one
+#: gives the next checkpoint its number and the digest it links to).
+chain_checkpoints = sa.Table(
+    "chain_checkpoints",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("digest", BYTEA, nullable=False),
+    sa.Column("record", BYTEA, nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
 )
 
 outbox = sa.Table(

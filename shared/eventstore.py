@@ -73,8 +73,10 @@ class EventStore:
     ) -> list[Envelope]:
         """Append after `expected_version` (0 for a new stream) or raise ConcurrencyConflict.
 
-        One statement checks the version, stores the events and queues their outbox rows (one
-        round trip). Two writers at the same expected version both insert the primary key
+        One statement checks the version, chains each event's hash to the previous one's
+        (shared/history/chain.py), stores the events, moves the stream's head for the next
+        signed checkpoint and queues the outbox rows, with the hash as a `chain_hash` header
+        (one round trip). Two writers at the same expected version both insert the primary key
         `(stream_id, expected_version + 1)`; PostgreSQL lets exactly one of them commit.
         """
         if not new_events:
@@ -122,23 +124,41 @@ class EventStore:
 
 
 _APPEND = """
-    WITH current AS (
-        SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1
+    WITH RECURSIVE head AS (
+        SELECT stream_version AS version, chain_hash AS hash FROM events
+        WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
+    ), current AS (
+        SELECT coalesce((SELECT version FROM head), 0) AS version,
+               coalesce((SELECT hash FROM head),
+                        sha256(convert_to('jiph-chain:' || $1::text, 'UTF8'))) AS hash
     ), new AS (
         SELECT * FROM unnest(
             $3::int[], $4::uuid[], $5::text[], $6::int[], $7::timestamptz[], $8::bytea[],
             $9::text[], $10::text[], $11::text[]
         ) AS t(version, id, type, schema, at, value, topic, key, headers)
-    ), stored AS (
-        INSERT INTO events
-            (stream_id, stream_version, event_id, event_type, schema_version, occurred_at, envelope)
-        SELECT $1, new.version, new.id, new.type, new.schema, new.at, new.value
+    ), chained AS (
+        -- shared/history/chain.py: hash_n = sha256(hash_{n-1} || envelope_n)
+        SELECT new.version, sha256(current.hash || new.value) AS hash
         FROM new, current
-        WHERE current.version = $2
-        RETURNING stream_version
+        WHERE current.version = $2 AND new.version = $2 + 1
+        UNION ALL
+        SELECT new.version, sha256(chained.hash || new.value)
+        FROM chained JOIN new ON new.version = chained.version + 1
+    ), stored AS (
+        INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
+                            occurred_at, envelope, chain_hash)
+        SELECT $1, new.version, new.id, new.type, new.schema, new.at, new.value, chained.hash
+        FROM new JOIN chained ON chained.version = new.version
+        RETURNING stream_version, chain_hash
+    ), moved_head AS (
+        INSERT INTO chain_heads (stream_id, version, hash)
+        SELECT $1, stream_version, chain_hash FROM stored ORDER BY stream_version DESC LIMIT 1
+        ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, hash = excluded.hash
     )
     INSERT INTO outbox (topic, key, value, headers)
-    SELECT new.topic, new.key, new.value, new.headers::jsonb
+    SELECT new.topic, new.key, new.value,
+           new.headers::jsonb || jsonb_build_array(
+               jsonb_build_array('chain_hash', encode(stored.chain_hash, 'hex')))
     FROM new JOIN stored ON stored.stream_version = new.version
     ORDER BY new.version
     RETURNING position

@@ -33,6 +33,8 @@ from shared.consumer.rebuild import ProjectionRebuild
 from shared.db import create_engine, migrate
 from shared.eventstore import EventStore
 from shared.gc_tuning import tune_for_service
+from shared.history.checkpointer import Checkpointer
+from shared.history.checkpoints import load_signing_key
 from shared.input_boundary import InputBoundary
 from shared.outbox import OutboxRelay, create_producer
 from shared.problems import install_problem_handlers
@@ -114,6 +116,16 @@ class Runtime:
             )
             self.tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
         self.tasks.append(asyncio.create_task(self._refresh_gauges(), name="gauges"))
+        if self.settings.checkpoint_key_file is not None:
+            checkpointer = Checkpointer(
+                self.engine,
+                self.definition.name,
+                load_signing_key(
+                    self.settings.checkpoint_key_file, create=self.settings.env != "production"
+                ),
+                self.settings.checkpoint_interval_s,
+            )
+            self.tasks.append(asyncio.create_task(checkpointer.run(), name="checkpointer"))
         for work in self.definition.background:
             self.tasks.append(asyncio.create_task(work(self), name=getattr(work, "__name__", "")))
 

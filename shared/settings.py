@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.topics import WRITERS
+
 DEV_ISSUER = "jiph-gateway-dev"
 AUDIENCE = "jiph-gateway"
 
@@ -42,6 +44,10 @@ class ServiceSettings(BaseSettings):
     consumer_max_retries: int = 3
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 1.0  # NOTIFY wakes the relay; this is the safety net
+    #: The Ed25519 key that signs the checkpoints of the service's history (shared/history);
+    #: kept outside the database, so that whoever can rewrite the events cannot sign for them.
+    checkpoint_key_file: Path | None = None
+    checkpoint_interval_s: float = Field(default=5.0, gt=0)
 
     @property
     def group_id(self) -> str:
@@ -54,6 +60,10 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("production needs JWKS_URL: development signing keys are refused")
             if "-local" in self.database_url or self.jwt_issuer == DEV_ISSUER:
                 raise ValueError("production refuses development passwords and the dev issuer")
+            if self.service_name in WRITERS and self.checkpoint_key_file is None:
+                raise ValueError(
+                    "production needs CHECKPOINT_KEY_FILE: an unsigned history is not evidence"
+                )
         return self
 
 

@@ -8,6 +8,8 @@ DEPLOYMENT_EVENTS: Final = "jiph.deployment.events"
 
 EVENT_TOPICS: Final = (INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS)
 SERVICES: Final = ("intake", "triage", "deployment", "reporting")
+#: The services with an event store of their own (reporting only reads).
+WRITERS: Final = ("intake", "triage", "deployment")
 
 PARTITIONS: Final = 6
 #: Topics are the replayable history of the gateway: nothing is ever deleted by time or size.
@@ -19,5 +21,14 @@ def deadletter_topic(service: str) -> str:
     return f"jiph.deadletter.{service}"
 
 
+def checkpoint_topic(service: str) -> str:
+    """Where `service` publishes the signed heads of its streams (shared/history)."""
+    return f"jiph.checkpoints.{service}"
+
+
 def all_topics() -> list[str]:
-    return [*EVENT_TOPICS, *(deadletter_topic(s) for s in SERVICES)]
+    return [
+        *EVENT_TOPICS,
+        *(deadletter_topic(s) for s in SERVICES),
+        *(checkpoint_topic(s) for s in WRITERS),
+    ]

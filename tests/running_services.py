@@ -19,7 +19,6 @@ from jiph.stack.postgres import PostgresTarget
 from jiph.stack.processes import StackError
 from shared.auth import Role, load_or_create_dev_key, mint_token
 from shared.settings import AUDIENCE, DEV_ISSUER
-from tests.e2e.collector import PORT as COLLECTOR_PORT
 from tests.e2e.collector import Collector
 
 TokenFactory = Callable[..., str]
@@ -40,7 +39,7 @@ def services(
     """Base URLs of intake, triage, deployment and reporting, freshly started from this tree,
     exporting their traces to the tests' collector."""
     exporting = {
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{COLLECTOR_PORT}/v1/traces",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{collector.port}/v1/traces",
         "OTEL_BSP_SCHEDULE_DELAY": "200",
     }
     for name in stack_services.all_services():

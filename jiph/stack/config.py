@@ -57,6 +57,10 @@ class StackConfig:
     def dev_key_file(self) -> Path:
         return self.state_dir / "keys" / "dev-signing-key.pem"
 
+    def checkpoint_key_file(self, service: str) -> Path:
+        """The key that signs `service`'s history checkpoints (shared/history)."""
+        return self.state_dir / "keys" / f"checkpoint-{service}.pem"
+
     @property
     def external_kafka(self) -> str | None:
         """A broker the user points at; the stack then starts none of its own."""

@@ -12,6 +12,7 @@ from jiph.stack import keystore
 from jiph.stack.config import REPO_ROOT, SERVICE_NAMES, StackConfig
 from jiph.stack.postgres import PostgresTarget
 from jiph.stack.processes import ManagedProcess, StackError, port_open, tail, wait_until
+from shared.topics import WRITERS
 
 READY_TIMEOUT_S = 60
 
@@ -36,6 +37,8 @@ def service_env(cfg: StackConfig, service: str, pg: PostgresTarget) -> dict[str,
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if service in WRITERS:
+        env[f"{prefix}CHECKPOINT_KEY_FILE"] = str(cfg.checkpoint_key_file(service))
     if service == "deployment":  # officers' keys live on the stack's SoftHSM2 token
         env.update(keystore.ensure_token(cfg.state_dir).env())
     return env

@@ -12,7 +12,7 @@ import stat
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes as PrivateKey
 
 from shared.auth.principal import Clearance, Role
 
@@ -77,20 +78,25 @@ def load_or_create_dev_key(path: Path) -> DevKey:
 
     Creation is atomic and never replaces a key another process created meanwhile, so services
     started together all end up with the same key."""
-    if not path.exists():
-        _create_key_file(path)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning("development key %s is readable by others (mode %o)", path, mode)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    key = load_or_create_private_key(path, lambda: ec.generate_private_key(ec.SECP256R1()))
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} does not hold an EC private key")
     return DevKey.from_private_key(key)
 
 
-def _create_key_file(path: Path) -> None:
+def load_or_create_private_key(path: Path, generate: Callable[[], PrivateKey]) -> PrivateKey:
+    """The PEM private key at `path`, generated and written (mode 0600) on first use."""
+    if not path.exists():
+        _create_key_file(path, generate())
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("private key %s is readable by others (mode %o)", path, mode)
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+def _create_key_file(path: Path, key: PrivateKey) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+    pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),

@@ -12,7 +12,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from shared.catalogue.intake import RequestWithdrawn
 from shared.db import create_engine, migrate
+from shared.events import Actor, Envelope
+from shared.eventstore import CommandContext
+from shared.history import chain
 
 pytestmark = pytest.mark.integration
 SERVICES = Path(__file__).resolve().parents[2] / "services"
@@ -74,5 +78,76 @@ async def test_a_new_database_migrates_to_head_twice_without_error(
             )
         head = ScriptDirectory(str(SERVICES / service / "migrations")).get_current_head()
         assert version == head and generation >= 2  # 0002 reset the projection (at least) once
+    finally:
+        await engine.dispose()
+
+
+async def test_a_store_written_before_the_hash_chain_gets_its_chain_and_says_so(
+    fresh_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    migrations = SERVICES / "intake" / "migrations"
+    engine = create_engine(fresh_database)
+    streams = dict(zip((f"request-{uuid.uuid4()}" for _ in range(2)), (3, 1), strict=True))
+    context = CommandContext(actor=Actor(subject="tester", role="operator"), correlation_id="c")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade_to, migrations, "0004")
+            # The store as revision 0004 left it: no chain column, no heads, no checkpoints.
+            await conn.execute(sa.text("ALTER TABLE events DROP COLUMN chain_hash"))
+            await conn.execute(sa.text("DROP TABLE chain_heads, chain_checkpoints"))
+            for stream_id, count in streams.items():
+                for version in range(1, count + 1):
+                    env = Envelope.wrap(
+                        RequestWithdrawn(
+                            request_id=uuid.uuid4(), partner_id="un-x", reason=f"r{version}"
+                        ),
+                        stream_id=stream_id,
+                        stream_version=version,
+                        producer="intake",
+                        actor=context.actor,
+                        correlation_id=context.correlation_id,
+                    )
+                    await conn.execute(
+                        sa.text(
+                            "INSERT INTO events (stream_id, stream_version, event_id, event_type,"
+                            " schema_version, occurred_at, envelope) VALUES (:s, :v, :id, :t,"
+                            " :sv, :at, :e)"
+                        ),
+                        {
+                            "s": stream_id,
+                            "v": version,
+                            "id": env.event_id,
+                            "t": env.event_type,
+                            "sv": env.schema_version,
+                            "at": env.occurred_at,
+                            "e": env.to_bytes(),
+                        },
+                    )
+        with caplog.at_level("INFO", logger="jiph.migrations"):
+            await migrate(engine, migrations)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT stream_id, envelope, chain_hash FROM events"
+                        " ORDER BY stream_id, stream_version"
+                    )
+                )
+            ).all()
+            heads = dict(
+                (await conn.execute(sa.text("SELECT stream_id, version FROM chain_heads"))).all()
+            )
+            nullable = await conn.scalar(
+                sa.text(
+                    "SELECT is_nullable FROM information_schema.columns"
+                    " WHERE table_name = 'events' AND column_name = 'chain_hash'"
+                )
+            )
+        for stream_id in streams:
+            mine = [r for r in rows if r.stream_id == stream_id]
+            expected = list(chain.chain(stream_id, [bytes(r.envelope) for r in mine]))
+            assert [bytes(r.chain_hash) for r in mine] == expected
+        assert heads == streams and nullable == "NO"
+        assert "chained 4 existing events in 2 streams" in caplog.text
     finally:
         await engine.dispose()
