@@ -284,3 +284,28 @@ async def test_a_checkpoint_signed_with_another_key_is_refused(
     result = await verify(intake_db, "intake", records(), public, stream=stream)
     assert result.mismatches == []
     assert len(result.refused) == 1 and "not signed by intake's checkpoint key" in result.refused[0]
+
+
+def test_operators_see_the_checkpoints_in_tail(stream: str, test_stack: StackConfig) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jiph.cli",
+            "--stack",
+            test_stack.name,
+            "tail",
+            "checkpoints",
+            "--from-beginning",
+            "--no-follow",
+            "--color",
+            "never",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = [line for line in done.stdout.splitlines() if "ChainCheckpoint" in line]
+    assert lines and all("seq=" in line and "heads=" in line for line in lines)
+    assert any("checkpoints.intake" in line for line in lines)
