@@ -15,7 +15,7 @@ import orjson
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator
+from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 from uuid6 import uuid7
 
@@ -252,6 +252,31 @@ CountryQuery = Annotated[
     ),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size (default 50, at most 200)")]
+
+#: Reads of the past (`shared.as_of`): a version of the view's own stream, or a moment.
+AsOfVersionQuery = Annotated[
+    int | None,
+    Query(
+        alias="as_of_version",
+        ge=1,
+        le=1_000_000,
+        description="Read it as it was at this version of its own stream (1 is the first "
+        "event): what a command that decided at this version had before it. Not with `as_of`; "
+        "a version it has not reached is a 422 naming the parameter",
+        examples=[2],
+    ),
+]
+AsOfTimeQuery = Annotated[
+    AwareDatetime | None,
+    AfterValidator(supported_time),
+    Query(
+        alias="as_of",
+        description="Read it as it was at this moment (RFC 3339 date-time with an offset, e.g. "
+        "`2026-03-01T12:00:00Z`): every event that occurred at or before it. Not with "
+        "`as_of_version`; a moment before it existed is a 422 naming the parameter",
+        examples=["2026-03-01T12:00:00Z"],
+    ),
+]
 
 
 class RateLimiter:

@@ -15,6 +15,8 @@ from services.intake.commands import AmendRequest, SubmitRequest, WithdrawReques
 from services.intake.directory import PartnerDirectory
 from services.intake.views import Accepted, RequestDetail, RequestPage
 from shared.api import (
+    AsOfTimeQuery,
+    AsOfVersionQuery,
     Consistent,
     CountryQuery,
     CursorQuery,
@@ -24,8 +26,10 @@ from shared.api import (
     RuntimeDep,
     encode_cursor,
     read_cursor,
+    refusals_as_problems,
     run_command,
 )
+from shared.as_of import AsOf
 from shared.auth import Principal, Role, require_roles
 from shared.commands import Writer
 from shared.events import Envelope
@@ -158,12 +162,33 @@ async def list_requests(
     "/{request_id}", response_model=RequestDetail, summary="One request, its status and timeline"
 )
 async def get_request(
-    request_id: UUID, partner: Partner, runtime: RuntimeDep, _: None = Consistent
+    request_id: UUID,
+    partner: Partner,
+    runtime: RuntimeDep,
+    writer: WriterDep,
+    as_of_version: AsOfVersionQuery = None,
+    as_of: AsOfTimeQuery = None,
+    _: None = Consistent,
 ) -> dict[str, Any]:
     """The request as it stands, its partner-visible status and the timeline of what the hub and
-    the deployment team did about it. Another organisation's request answers 404."""
-    async with runtime.engine.connect() as conn:
-        view = await queries.get_request(conn, partner.partner_id or "", request_id)
+    the deployment team did about it. Another organisation's request answers 404.
+
+    With `as_of_version=N` or `as_of=<time>`, the request as it was then, made again from its
+    events and shown as a partner may see it today; `as_of` in the answer says where that is
+    (null on the current view). As of version N: your request's own events up to version N
+    (1 is the submission, then each amendment or the withdrawal) and what the hub and the
+    deployment team did before your next one (everything, when N is the current version). As of
+    a time T: everything that occurred at or before T. A version the request has not reached, a
+    time before it was submitted, or both parameters at once: a 422 naming the parameter."""
+    with refusals_as_problems():
+        asked = AsOf.asked(as_of_version, as_of)
+        async with runtime.engine.connect() as conn:
+            if asked is None:
+                view = await queries.get_request(conn, partner.partner_id or "", request_id)
+            else:
+                view = await queries.get_request_as_of(
+                    conn, writer.store, partner.partner_id or "", request_id, asked
+                )
     if view is None:
         raise not_found("request")
     return view

@@ -18,7 +18,20 @@ from shared.events import EventData
 from shared.refusals import DomainError
 from shared.request_status import AMENDABLE, WITHDRAWABLE, Status, next_status
 
-__all__ = ["DomainError", "RequestState", "Status", "decide_amend", "decide_withdraw", "fold"]
+__all__ = [
+    "DomainError",
+    "RequestState",
+    "Status",
+    "decide_amend",
+    "decide_withdraw",
+    "fold",
+    "stream_id",
+]
+
+
+def stream_id(request_id: UUID) -> str:
+    """The request's event stream in intake's store."""
+    return f"request-{request_id}"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from uuid6 import uuid7
 
 from services.intake import domain, partners
 from services.intake.commands import AmendRequest, RegisterPartner, SubmitRequest
+from services.intake.domain import stream_id
 from shared.catalogue.intake import Contact, RequestSubmitted, RoleProfile
 from shared.commands import History, Writer
 from shared.db import driver
@@ -22,10 +23,6 @@ from shared.reference.data import PartnerType
 from shared.refusals import NotFound
 
 KNOWN_PARTNER_TYPES = frozenset(t.value for t in PartnerType)
-
-
-def stream_id(request_id: UUID) -> str:
-    return f"request-{request_id}"
 
 
 _sequences_known: set[int] = set()

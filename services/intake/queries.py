@@ -11,8 +11,12 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.intake import as_of
+from services.intake.domain import stream_id
 from services.intake.tables import requests, timeline
+from shared.as_of import AsOf
 from shared.db import driver, qualified
+from shared.eventstore import EventStore
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,14 @@ async def get_request(
     )
     if row is None:
         return None
+    return request_view(row, row["timeline"])  # `at` as ISO text; the response model parses it
+
+
+def request_view(row: Mapping[Any, Any], entries: list[Any]) -> dict[str, Any]:
+    """The partner's view of a request: its `requests` row (stored, or made again from the
+    events by `services.intake.as_of`) and its timeline entries."""
     d = row["details"]
-    view = _summary(row) | {
+    return _summary(row) | {
         "description": d.get("description"),
         "mission": d.get("mission"),
         "requesting_body": d.get("requesting_body"),
@@ -102,9 +112,33 @@ async def get_request(
             else None
         ),
         "headcount_deployed": row["headcount_deployed"],
-        "timeline": row["timeline"],  # `at` as ISO text; the response model parses it
+        "timeline": entries,
     }
-    return view
+
+
+async def get_request_as_of(
+    conn: AsyncConnection, store: EventStore, partner_id: str, request_id: UUID, asked: AsOf
+) -> dict[str, Any] | None:
+    """The partner's view of its request as it was at `asked` (`shared.as_of`), made again from
+    intake's own stream for the request and the timeline of what the other services said about
+    it; None when it is not this partner's (as the current read)."""
+    row = (
+        await conn.execute(
+            sa.select(requests.c.request_id).where(
+                requests.c.request_id == request_id, requests.c.partner_id == partner_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    own = await store.load(conn, stream_id(request_id))
+    entries = await conn.execute(
+        sa.select(timeline)
+        .where(timeline.c.request_id == request_id)
+        .order_by(timeline.c.occurred_at, timeline.c.event_id)
+    )
+    past = as_of.reconstruct(own, [dict(e._mapping) for e in entries], asked)
+    return request_view(past.row, past.timeline) | {"as_of": past.point.as_json()}
 
 
 async def describe(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | None:

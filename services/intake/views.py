@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -37,6 +37,17 @@ class OpenInformationRequest(BaseModel):
     questions: list[str]
 
 
+class AsOfView(BaseModel):
+    """Where a view of the past stands (`as_of_version` or `as_of` asked)."""
+
+    version: int = Field(description="The request's own stream version then", examples=[1])
+    at: datetime = Field(
+        description="By version: when the request's event `version` occurred; by time: the "
+        "time asked for"
+    )
+    by: Literal["version", "time"] = Field(description="Which parameter was asked")
+
+
 class RequestDetail(RequestSummary):
     description: str | None
     mission: str | None
@@ -49,6 +60,11 @@ class RequestDetail(RequestSummary):
     open_information_request: OpenInformationRequest | None
     headcount_deployed: int
     timeline: list[TimelineEntry]
+    as_of: AsOfView | None = Field(
+        default=None,
+        description="Set when read with `as_of_version` or `as_of`: the request as it was then, "
+        "made again from its events; null for the request as it stands",
+    )
 
 
 class RequestPage(BaseModel):

@@ -22,8 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+import shared.catalogue  # noqa: F401  (registers the event types DECISIONS asks for)
 from services.reporting import queries
+from shared.events import REGISTRY
 from shared.redaction import Reader, redact, withheld_fields
+from shared.topics import TRIAGE_EVENTS
 
 #: Event data the feed and the audit show: codes, dates, counts, and the mission (withheld by
 #: the need-to-know policy where the reader may not see it). Never free text (titles,
@@ -64,6 +67,24 @@ def public_details(data: dict[str, Any]) -> dict[str, Any]:
     return {k: data[k] for k in PUBLIC_FIELDS if k in data}
 
 
+#: The assessments and decisions: each records the case version it was made on.
+DECISIONS = frozenset(REGISTRY.event_types(topic=TRIAGE_EVENTS, with_field="case_version"))
+
+
+def seen(row: dict[str, Any]) -> dict[str, Any] | None:
+    """For an assessment or a decision: the case as its maker saw it, in triage (`GET
+    /v1/cases/{id}?as_of_version=V`). None for other events, and for events of the first schema
+    versions, which did not record the case version (0 or absent)."""
+    version = (row["data"] or {}).get("case_version") if row["event_type"] in DECISIONS else None
+    if not isinstance(version, int) or version < 1 or not row["request_id"]:
+        return None
+    return {
+        "case_version": version,
+        "service": "triage",
+        "href": f"/v1/cases/{row['request_id']}?as_of_version={version}",
+    }
+
+
 def event_view(row: dict[str, Any], reader: Reader) -> dict[str, Any]:
     """An event-log row as the audit and the feed show it to `reader`."""
     details = redact(
@@ -83,6 +104,7 @@ def event_view(row: dict[str, Any], reader: Reader) -> dict[str, Any]:
         "correlation_id": row["correlation_id"],
         "trace_id": row["trace_id"],
         "details": details,
+        "seen": seen(row),
     }
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class RequestRow(BaseModel):
@@ -91,6 +91,18 @@ class Actor(BaseModel):
     role: str
 
 
+class Seen(BaseModel):
+    """The case as the maker of an assessment or a decision saw it."""
+
+    case_version: int = Field(description="The case stream's version it was made on", examples=[2])
+    service: str = Field(description="The service that answers `href`", examples=["triage"])
+    href: str = Field(
+        description="Triage's read of the case as of that version, as the decider saw it "
+        "(redacted for whoever reads it)",
+        examples=["/v1/cases/0193a0c4-0000-7000-8000-000000000000?as_of_version=2"],
+    )
+
+
 class AuditEntry(BaseModel):
     seq: int
     event_id: UUID
@@ -104,6 +116,12 @@ class AuditEntry(BaseModel):
     correlation_id: str
     trace_id: str | None = None
     details: dict[str, Any]
+    seen: Seen | None = Field(
+        default=None,
+        description="Assessments and decisions: a link to the case as it was when this was "
+        "decided (`case_version`); null for other events and for old events that did not "
+        "record it",
+    )
 
 
 class Audit(BaseModel):

@@ -17,6 +17,8 @@ from services.triage.config import TriageConfig
 from services.triage.domain import CaseStatus
 from services.triage.views import Accepted, CaseDetail, CasePage, ReasonCodeList
 from shared.api import (
+    AsOfTimeQuery,
+    AsOfVersionQuery,
     Consistent,
     CountryQuery,
     CursorQuery,
@@ -26,8 +28,10 @@ from shared.api import (
     RuntimeDep,
     encode_cursor,
     read_cursor,
+    refusals_as_problems,
     run_command,
 )
+from shared.as_of import AsOf
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.events import Envelope
 from shared.eventstore import CommandContext
@@ -117,12 +121,37 @@ async def list_cases(
 
 @router.get("/{request_id}", response_model=CaseDetail, summary="One case, its score and history")
 async def get_case(
-    request_id: UUID, reader: CaseReader, runtime: RuntimeDep, _: None = Consistent
+    request_id: UUID,
+    reader: CaseReader,
+    runtime: RuntimeDep,
+    as_of_version: AsOfVersionQuery = None,
+    as_of: AsOfTimeQuery = None,
+    _: None = Consistent,
 ) -> dict[str, Any]:
     """The case as it stands: the request, the status, the score with its breakdown and policy
-    version, the assessment, the approvals, and every event of the case (its history)."""
-    async with runtime.engine.connect() as conn:
-        case = await queries.get_case(conn, request_id)
+    version, the assessment, the approvals, and every event of the case (its history).
+
+    **What a decider saw.** With `as_of_version=N` or `as_of=<time>` the case is made again from
+    its history (the events, not the stored row), by the same fold and the same document, with
+    the same redaction for you and its `history` cut at the same point; `as_of` in the answer
+    says where that is (`version`, `at`, `by`), and is null on the current view.
+
+    - as of version N: the case stream's own events up to version N, and the partner's (intake's)
+      events about the request that occurred before the case's event N+1 (all of them when N is
+      the current version): what a command that decided at `case_version` N had folded. Every
+      assessment and decision records that `case_version`, and the audit trail links to it;
+      `at` is the time of the case's event N.
+    - as of a time T: every event that occurred at or before T; `version` is the case's then.
+
+    A version the case has not reached, or a time before the case was opened, is a 422 naming
+    the parameter; both parameters at once is a 422."""
+    with refusals_as_problems():
+        asked = AsOf.asked(as_of_version, as_of)
+        async with runtime.engine.connect() as conn:
+            if asked is None:
+                case = await queries.get_case(conn, request_id)
+            else:
+                case = await queries.get_case_as_of(conn, request_id, asked)
     if case is None:
         raise not_found("case")
     return shown(case, reader)

@@ -4,8 +4,7 @@ topics are consumed does not matter. A submission also opens the case (see react
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 from uuid import UUID
 
 from sqlalchemy.dialects.postgresql import insert
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage import queries
 from services.triage.config import TriageConfig
-from services.triage.domain import CaseState
+from services.triage.document import document_of
 from services.triage.reactions import add_reactions
 from services.triage.tables import capability_offers, case_history, cases, metadata
 from shared.catalogue.deployment import CapabilityOffered, CapabilityWithdrawn
@@ -86,11 +85,11 @@ async def record(conn: AsyncConnection, env: Envelope) -> UUID:
 async def refresh(conn: AsyncConnection, request_id: UUID) -> None:
     """Re-derive the case row from its history; nothing until it is submitted and triaged."""
     history = await queries.history_payloads(conn, request_id)
-    state = history.state
-    if state is None or not state.triaged or history.submitted_at is None:
+    document = document_of(history)
+    if document is None:
         return
-    assert history.updated_at is not None
-    document = case_document(state, history.submitted_at, history.updated_at)
+    state, submitted_at, updated_at = history.state, history.submitted_at, history.updated_at
+    assert state is not None and submitted_at is not None and updated_at is not None
     values = {
         "reference": document["reference"],
         "partner_id": state.request["partner_id"],
@@ -104,70 +103,9 @@ async def refresh(conn: AsyncConnection, request_id: UUID) -> None:
         "score": state.score,
         "risk_tier": document["risk_tier"],
         "version": state.version,
-        "submitted_at": history.submitted_at,
-        "updated_at": history.updated_at,
+        "submitted_at": submitted_at,
+        "updated_at": updated_at,
         "document": document,
     }
     stmt = insert(cases).values(request_id=request_id, **values)
     await conn.execute(stmt.on_conflict_do_update(index_elements=[cases.c.request_id], set_=values))
-
-
-def case_document(state: CaseState, submitted_at: datetime, updated_at: datetime) -> dict[str, Any]:
-    """The case as the API shows it (before redaction), JSON values only."""
-    r = state.request
-    a = state.assessment
-    question = state.open_information_request if state.awaiting_answers else None
-    return {
-        "id": str(state.request_id),
-        "reference": r["reference"],
-        "title": r["title"],
-        "description": r["description"],
-        "classification": r["classification"],
-        "country": r["country"],
-        "region": state.region,
-        "capability": r["capability"],
-        "partner_type": r["partner_type"],
-        "headcount": state.headcount,
-        "needed_by": state.needed_by.isoformat(),
-        "status": state.status.value,
-        "score": state.score,
-        "provisional": a is None,
-        "policy_version": state.policy_version,
-        "risk_tier": a.risk_tier if a else None,
-        "submitted_at": submitted_at.isoformat(),
-        "updated_at": updated_at.isoformat(),
-        "mission": r.get("mission"),
-        "requesting_body": r.get("requesting_body"),
-        "funding_source": r.get("funding_source"),
-        "tour_length_months": r.get("tour_length_months"),
-        "role_profile": r.get("role_profile"),
-        "contact": r.get("contact"),
-        "breakdown": [part.model_dump(mode="json") for part in state.breakdown],
-        "assessment": None
-        if a is None
-        else {
-            "assessor": a.assessor,
-            "risk_tier": a.risk_tier,
-            "alignment": a.alignment,
-            "notes": a.notes,
-            "score": a.score,
-            "computed_score": a.computed_score,
-            "override_rationale": a.override_rationale,
-            "tier_rationale": a.tier_rationale,
-        },
-        "approvals": {"board": state.board_approver, "ministerial": state.ministerial_approver},
-        "open_information_request": None
-        if question is None
-        else {
-            "id": str(question),
-            "questions": list(state.open_questions),
-        },
-        "rejection": None
-        if state.rejection_code is None
-        else {
-            "reason_code": state.rejection_code,
-            "reason": state.rejection_reason or "",
-        },
-        "held_from": state.held_from.value if state.held_from else None,
-        "version": state.version,
-    }

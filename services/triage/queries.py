@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.triage import domain
+from services.triage.document import CaseHistory, document_of, fold_rows, history_entry
 from services.triage.tables import capability_offers, case_history, cases
+from shared.as_of import AsOf, cut, too_early
 from shared.db import driver, qualified
-from shared.events import REGISTRY, EventData
 from shared.topics import TRIAGE_EVENTS
 
 
@@ -29,32 +28,21 @@ async def offered_officers(conn: AsyncConnection, capability: str, on: date) -> 
     return int(count or 0)
 
 
-def _decode(row: Mapping[Any, Any]) -> EventData:
-    return REGISTRY.decode(row["event_type"], row["schema_version"], row["data"])
-
-
-@dataclass(frozen=True)
-class CaseHistory:
-    state: domain.CaseState | None
-    submitted_at: datetime | None
-    updated_at: datetime | None
-
-
 async def history_payloads(conn: AsyncConnection, request_id: UUID) -> CaseHistory:
     """The case folded from its history: intake's events first, then the case stream's.
     (Every event of a case runs this: straight to asyncpg.)"""
     rows = await (await driver(conn)).fetch(
         "SELECT event_type, schema_version, data, occurred_at"
         f" FROM {qualified(conn, case_history)} WHERE request_id = $1"
-        " ORDER BY (topic = $2), stream_version, event_id",
+        f" ORDER BY {FOLD_ORDER}",
         request_id,
         TRIAGE_EVENTS,
     )
-    submitted_at = next(
-        (r["occurred_at"] for r in rows if r["event_type"] == "RequestSubmitted"), None
-    )
-    updated_at = max((r["occurred_at"] for r in rows), default=None)
-    return CaseHistory(domain.fold(_decode(r) for r in rows), submitted_at, updated_at)
+    return fold_rows(rows)
+
+
+#: The order `fold_rows` takes a case's history in ($2 is triage's topic).
+FOLD_ORDER = "(topic = $2), stream_version, event_id"
 
 
 @dataclass(frozen=True)
@@ -120,19 +108,38 @@ async def get_case(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | 
         .where(case_history.c.request_id == request_id)
         .order_by(case_history.c.occurred_at, case_history.c.event_id)
     )
-    history = [
-        {
-            "at": e.occurred_at,
-            "event": e.event_type,
-            "event_id": e.event_id,
-            "stream_id": e.stream_id,
-            "stream_version": e.stream_version,
-            "actor": {"subject": e.actor_subject, "role": e.actor_role},
-            "data": e.data,
-        }
-        for e in entries
-    ]
-    return dict(document) | {"history": history}
+    return dict(document) | {"history": [history_entry(e._mapping) for e in entries]}
+
+
+async def get_case_as_of(
+    conn: AsyncConnection, request_id: UUID, as_of: AsOf
+) -> dict[str, Any] | None:
+    """The case as it was at `as_of` (`shared.as_of`), made again from its history by the fold
+    and the document the projection uses; its `history` cut at the same point, and `as_of`
+    saying where that is. None when there is no case now (as the current read)."""
+    rows = await (await driver(conn)).fetch(
+        f"SELECT * FROM {qualified(conn, case_history)} WHERE request_id = $1"
+        f" ORDER BY {FOLD_ORDER}",
+        request_id,
+        TRIAGE_EVENTS,
+    )
+    if document_of(fold_rows(rows)) is None:
+        return None
+    kept, point = cut(
+        rows,
+        as_of,
+        own=lambda r: bool(r["topic"] == TRIAGE_EVENTS),
+        version=lambda r: int(r["stream_version"]),
+        occurred_at=lambda r: r["occurred_at"],
+    )
+    document = document_of(fold_rows(kept))
+    if document is None:  # submitted then, not yet triaged: no case yet
+        raise too_early(point.at)
+    seen = sorted(kept, key=lambda r: (r["occurred_at"], str(r["event_id"])))
+    return document | {
+        "history": [history_entry(r) for r in seen],
+        "as_of": point.as_json(),
+    }
 
 
 async def describe(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -88,6 +88,17 @@ class HistoryEntry(BaseModel):
     data: dict[str, Any]
 
 
+class AsOfView(BaseModel):
+    """Where a view of the past stands (`as_of_version` or `as_of` asked)."""
+
+    version: int = Field(description="The case stream's version then", examples=[2])
+    at: datetime = Field(
+        description="By version: when the case's event `version` occurred; by time: the time "
+        "asked for"
+    )
+    by: Literal["version", "time"] = Field(description="Which parameter was asked")
+
+
 class CaseDetail(CaseSummary):
     description: str | None = Field(description="Null when `redacted`")
     mission: str | None
@@ -105,7 +116,14 @@ class CaseDetail(CaseSummary):
     rejection: RejectionView | None
     held_from: CaseStatus | None = Field(description="While on hold: the status it resumes to")
     version: int = Field(description="The case stream's version")
-    history: list[HistoryEntry] = Field(description="Every event of the case, oldest first")
+    history: list[HistoryEntry] = Field(
+        description="Every event of the case, oldest first (as of the point asked, if any)"
+    )
+    as_of: AsOfView | None = Field(
+        default=None,
+        description="Set when read with `as_of_version` or `as_of`: the case as it was then, "
+        "made again from its events; null for the case as it stands",
+    )
 
 
 class CasePage(BaseModel):

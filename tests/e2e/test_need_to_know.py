@@ -47,6 +47,8 @@ STAFF = (
 NOT_DATA = {"/healthz", "/readyz", "/asyncapi.json"}
 #: Reads for partners alone (their own requests): `test_no_internal_text_reaches_a_partner`.
 PARTNERS_ONLY = {("intake", "/v1/requests"), ("intake", "/v1/requests/{request_id}")}
+#: A moment after every story: `as_of` it shows each story whole, made again from its events.
+AFTER_EVERYTHING = "2190-01-01T00:00:00Z"
 PAGES = 40  # cursors followed at most per listing
 WHY = "Need-to-know matrix test of the gateway"
 Seen = dict[tuple["Call", str, bool], set[tuple[str, str]]]
@@ -116,6 +118,12 @@ async def every_read(world: World) -> list[Call]:
                 variants: list[tuple[tuple[str, str], ...]] = [required]
                 if "format" in names:
                     variants.append((*required, ("format", "csv")))
+                # A read of the past (`shared.as_of`): the first version, and a time after
+                # everything (the whole story, made again from its events).
+                if "as_of_version" in names:
+                    variants.append((*required, ("as_of_version", "1")))
+                if "as_of" in names:
+                    variants.append((*required, ("as_of", AFTER_EVERYTHING)))
                 for tag, story in world.stories.items():
                     about = tag if "{" in route else None
                     calls += [
@@ -261,12 +269,14 @@ async def test_no_internal_text_reaches_a_partner(world: World) -> None:
     async with httpx.AsyncClient(base_url=world.services["intake"], timeout=30) as intake:
         for story in world.stories.values():
             bodies = []
-            for path in (
-                "/v1/requests",
-                f"/v1/requests/{story.request_id}",
-                f"/v1/requests/{story.rejected_id}",
+            for path, params in (
+                ("/v1/requests", {}),
+                (f"/v1/requests/{story.request_id}", {}),
+                (f"/v1/requests/{story.rejected_id}", {}),
+                (f"/v1/requests/{story.request_id}", {"as_of": AFTER_EVERYTHING}),
+                (f"/v1/requests/{story.request_id}", {"as_of_version": "1"}),
             ):
-                answer = await intake.get(path, headers=story.partner)
+                answer = await intake.get(path, params=params, headers=story.partner)
                 assert answer.status_code == 200, answer.text
                 bodies.append(answer.text)
             text = "\n".join(bodies)
