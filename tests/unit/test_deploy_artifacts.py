@@ -7,14 +7,16 @@
 - deploy/compose.yaml: pinned images, health checks and dependency conditions, the settings the
   services read (the environment of each service is loaded into its real settings classes, the
   deployment service's key store settings into Pkcs11Config), topics and broker settings that
-  match shared/topics.py and deploy/kafka/server.properties, and the deployment service's SoftHSM2
+  match shared/topics.py and deploy/kafka/server.properties, the deployment service's SoftHSM2
   token (its one-shot job's command is run for real against a folder standing in for the volume,
-  and the service's settings open the token it made).
+  and the service's settings open the token it made), and the writers' checkpoint keys (likewise:
+  the one-shot makes them, the writers' settings name them, mounted read-only).
 - deploy/helm/jiph-gateway: `helm lint`, `helm template` of several value sets, every rendered
   object validated offline against Kubernetes' schemas (kubernetes-validate, strict) and every
   Strimzi / CloudNativePG object against its CRD's openAPIV3Schema (jsonschema, with unknown
   fields refused as the API server would prune them), plus the chart's own promises (among them
-  the deployment service's PKCS#11 key store in its pods and its migration Job alike).
+  the deployment service's PKCS#11 key store in its pods and its migration Job alike, and each
+  writer's own checkpoint key, required in production).
 
 Helm is built once into ~/.cache/jiph/ (scripts/install_helm.sh); the CRDs are read from
 $JIPH_CRDS_DIR, ../shared/crds, /work/shared/crds or ~/.cache/jiph/crds, and fetched from package
@@ -43,6 +45,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kubernetes_validate.utils import latest_version
 from sqlalchemy.engine import make_url
 
@@ -54,6 +58,7 @@ from jiph.stack.services import service_argv
 from services.deployment.keystore import Pkcs11Config
 from services.deployment.settings import PersonalDataSettings
 from shared import http_protocol, topics
+from shared.history.checkpoints import key_id, load_public_key, load_signing_key
 from shared.settings import DEV_ISSUER, ServiceSettings, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +66,7 @@ DEPLOY = REPO / "deploy"
 CHART = DEPLOY / "helm" / "jiph-gateway"
 CI_VALUES = CHART / "ci"
 SERVICES = topics.SERVICES
+WRITERS = topics.WRITERS
 PORTS = STACKS["dev"].service_ports
 RELEASE = "jiph"
 NAMESPACE = "jiph"
@@ -243,7 +249,8 @@ def test_dockerfile_gives_the_service_user_its_writable_folders() -> None:
     runs = " ".join(rest for word, rest in runtime if word == "RUN")
     user = re.search(r"useradd [^&]*--uid (\d+)[^&]* (\w+)\s*(&&|$)", runs)
     assert user and int(user.group(1)) == runtime_uid()
-    for folder in ("/var/lib/jiph/keys", "/var/lib/jiph/softhsm"):
+    folders = ("/var/lib/jiph/keys", "/var/lib/jiph/softhsm", "/var/lib/jiph/checkpoint-keys")
+    for folder in folders:
         assert re.search(rf"mkdir -p [^&]*{folder}(\s|$)", runs), folder
         assert re.search(rf"chown {user.group(2)}:\S+ [^&]*{folder}(\s|$)", runs), folder
         assert re.search(rf"chmod 0700 [^&]*{folder}(\s|$)", runs), folder
@@ -253,7 +260,7 @@ def test_dockerfile_gives_the_service_user_its_writable_folders() -> None:
         if svc.get("image", "").startswith("jiph-gateway:")
         for v in svc.get("volumes", [])
     }
-    assert mounted == {"/var/lib/jiph/keys", "/var/lib/jiph/softhsm"}, "only those, as volumes"
+    assert mounted == set(folders), "only those, as volumes"
 
 
 def test_dockerfile_healthcheck_uses_python_urllib_on_healthz() -> None:
@@ -269,8 +276,11 @@ def test_dockerfile_healthcheck_uses_python_urllib_on_healthz() -> None:
     assert "org.opencontainers.image.version" in instructions["LABEL"]
 
 
-#: Names of variables that would hold a secret (a token's label is not one; its PIN is).
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN(?!_LABEL)|PRIVATE_KEY|API_KEY|_PIN)", re.I)
+#: Names of variables that would hold a secret (a token's label is not one; its PIN is; so is a
+#: checkpoint key).
+SECRET_NAME = re.compile(
+    r"(PASSWORD|PASSWD|SECRET|TOKEN(?!_LABEL)|PRIVATE_KEY|API_KEY|_PIN|CHECKPOINT_KEY)", re.I
+)
 
 
 def test_dockerfile_and_deploy_files_carry_no_secrets() -> None:
@@ -284,7 +294,8 @@ def test_dockerfile_and_deploy_files_carry_no_secrets() -> None:
     named_volumes = set(compose_raw()["volumes"])
     for name, svc in compose_raw()["services"].items():
         # Where a secret may be read from: Compose secrets, or a named volume of the service's
-        # own (the PINs that the deployment-keystore job generated beside its token).
+        # own (the PINs that the deployment-keystore job generated beside its token, the keys
+        # that the checkpoint-keys job generated).
         secret_dirs = ["/run/secrets/"] + [
             v.split(":")[1] + "/"
             for v in svc.get("volumes", [])
@@ -464,10 +475,16 @@ COMPOSE_ENV = {
 #: Long-running services that may go without a health check, and why.
 HEALTHCHECK_EXEMPT = {"otel-collector": "distroless image: nothing inside can probe it"}
 #: One-shot jobs that wait for nothing, and why.
-INDEPENDENT_ONE_SHOTS = {"deployment-keystore": "makes a token in a volume of its own; no network"}
+INDEPENDENT_ONE_SHOTS = {
+    "deployment-keystore": "makes a token in a volume of its own; no network",
+    "checkpoint-keys": "makes keys in a volume of its own; no network",
+}
 #: The deployment service's SoftHSM2 token in Compose: the one-shot that makes it, its volume.
 KEYSTORE_JOB = "deployment-keystore"
 TOKEN_VOLUME = "softhsm-token"
+#: The writers' checkpoint keys in Compose: the one-shot that makes them, their volume.
+CHECKPOINT_JOB = "checkpoint-keys"
+CHECKPOINT_VOLUME = "checkpoint-keys"
 
 
 def interpolate(value: Any, env: dict[str, str]) -> Any:
@@ -557,15 +574,17 @@ def test_compose_every_service_is_health_checked_or_waits_for_one() -> None:
             assert cond["condition"] == wanted, f"{name} -> {target}"
             assert "healthcheck" in services[target] or wanted != "service_healthy"
     for service in SERVICES:
-        wanted = {"postgres", "kafka", "kafka-topics"} | (
-            {KEYSTORE_JOB} if service == "deployment" else set()
+        wanted = (
+            {"postgres", "kafka", "kafka-topics"}
+            | ({KEYSTORE_JOB} if service == "deployment" else set())
+            | ({CHECKPOINT_JOB} if service in WRITERS else set())
         )
         assert set(services[service]["depends_on"]) == wanted, service
 
 
 def test_compose_builds_the_services_from_the_dockerfile() -> None:
     services = compose()["services"]
-    for service in (*SERVICES, KEYSTORE_JOB):
+    for service in (*SERVICES, KEYSTORE_JOB, CHECKPOINT_JOB):
         build = services[service]["build"]
         context = (DEPLOY / build["context"]).resolve()
         assert context == REPO
@@ -717,6 +736,96 @@ def test_compose_keystore_job_makes_the_token_the_service_opens(
     pin = Path(service_env["JIPH_DEPLOYMENT_PKCS11_PIN_FILE"])
     assert pin.stat().st_mode & 0o077 == 0, "the PIN file is the owner's only"
     assert pin.read_text().strip() not in str(compose_raw()), "no PIN in the compose file"
+
+
+def test_compose_writers_mount_their_checkpoint_keys_read_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each writer reads its own key from the `checkpoint-keys` volume, mounted read-only, after
+    the one-shot that makes them there has completed; the one-shot makes them exactly where the
+    writers' settings look. Reporting, which signs nothing, sees none of it."""
+    services = compose()["services"]
+    job = services[CHECKPOINT_JOB]
+    assert CHECKPOINT_VOLUME in compose_raw()["volumes"]
+    assert job["restart"] == "no" and job.get("network_mode") == "none"
+    (folder,) = compose_token_paths(job)
+    assert compose_token_paths(job) == {folder: CHECKPOINT_VOLUME}, "it writes nothing else"
+    assert not [v for v in job["volumes"] if v.endswith(":ro")], "the job writes the keys"
+    assert set(job["environment"]) == {f"JIPH_{s.upper()}_CHECKPOINT_KEY_FILE" for s in WRITERS}
+    for service in WRITERS:
+        svc = services[service]
+        env = {k: str(v) for k, v in svc["environment"].items()}
+        name = f"JIPH_{service.upper()}_CHECKPOINT_KEY_FILE"
+        assert env[name] == job["environment"][name] == f"{folder}/{service}.pem"
+        settings = load_settings(service, env, monkeypatch)
+        assert settings.checkpoint_key_file == Path(folder) / f"{service}.pem"
+        assert f"{CHECKPOINT_VOLUME}:{folder}:ro" in svc["volumes"], f"{service}: read-only"
+        assert svc["depends_on"][CHECKPOINT_JOB]["condition"] == "service_completed_successfully"
+    for name, svc in services.items():
+        if name not in (*WRITERS, CHECKPOINT_JOB):
+            assert CHECKPOINT_VOLUME not in compose_token_paths(svc).values(), name
+            assert not [k for k in svc.get("environment") or {} if "CHECKPOINT" in k], name
+    assert job["command"][:2] == ["python", "-c"] and "load_signing_key(" in job["command"][-1]
+
+
+def test_compose_checkpoint_keys_job_makes_the_keys_the_writers_read(tmp_path: Path) -> None:
+    """The one-shot's command, run for real with a folder standing in for the volume: it makes
+    each writer's Ed25519 key (mode 0600) where the writer's setting names it, keeps a key that
+    is there (one of yours, or its own from the last `up`), and prints each public half. The
+    keys load as a production writer loads them (no key made on the way)."""
+    job = compose()["services"][CHECKPOINT_JOB]
+    (folder,) = compose_token_paths(job)
+    volume = tmp_path / "checkpoint-keys"
+    volume.mkdir(mode=0o700)
+
+    def moved(value: str) -> str:
+        return value.replace(folder, str(volume))
+
+    env = {**token_base_env(tmp_path), **{k: moved(str(v)) for k, v in job["environment"].items()}}
+    mine = Ed25519PrivateKey.generate()
+    (volume / "triage.pem").write_bytes(
+        mine.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    outputs, made = [], {}
+    for attempt in (1, 2):  # the job runs at every `up`
+        done = subprocess.run(
+            [sys.executable, "-c", moved(job["command"][-1])],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, (attempt, done.stdout, done.stderr[-2000:])
+        outputs.append(done.stdout)
+        for service in WRITERS:
+            path = Path(env[f"JIPH_{service.upper()}_CHECKPOINT_KEY_FILE"])
+            assert path.parent == volume
+            key = load_signing_key(path, create=False)
+            made.setdefault(service, path.read_bytes())
+            assert path.read_bytes() == made[service], f"{service}'s key changed at {attempt}"
+            kept = "kept" if attempt == 2 or service == "triage" else "made"
+            assert f"{service}'s key {key_id(key.public_key())} {kept}" in done.stdout
+    triage = load_signing_key(volume / "triage.pem", create=False)
+    assert key_id(triage.public_key()) == key_id(mine.public_key()), "a key that is there is kept"
+    for service in ("intake", "deployment"):
+        assert (volume / f"{service}.pem").stat().st_mode & 0o077 == 0, "the owner's only"
+    assert len(set(made.values())) == len(WRITERS), "a key per service"
+    # What the job prints is what an auditor verifies with.
+    printed = re.findall(
+        r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----\n", outputs[0], re.S
+    )
+    assert len(printed) == len(WRITERS)
+    for service, pem in zip(WRITERS, printed, strict=True):
+        (tmp_path / "public.pem").write_text(pem)
+        public = load_public_key(tmp_path / "public.pem")
+        signing = load_signing_key(volume / f"{service}.pem", create=False)
+        assert key_id(public) == key_id(signing.public_key())
 
 
 def test_compose_publishes_only_the_public_services_on_loopback() -> None:
@@ -928,6 +1037,16 @@ def test_helm_lint(helm: str) -> None:
             "intervalSeconds must be above 0",
         ),
         (("production",), ("services.intake.ingress.enabled=true",), "ingress.host is required"),
+        (
+            ("production",),
+            ("checkpoints.existingSecret=",),
+            "checkpoints.existingSecret is required in production",
+        ),
+        (
+            ("production",),
+            ("checkpoints.intervalSeconds=0",),
+            "checkpoints.intervalSeconds must be above 0",
+        ),
     ],
 )
 def test_chart_refuses_releases_that_cannot_work(
@@ -1323,7 +1442,9 @@ def test_chart_gives_the_deployment_service_and_its_job_the_key_store(
             if doc["kind"] in ("Deployment", "Job") and not component(doc).endswith("deployment"):
                 pod = doc["spec"]["template"]["spec"]
                 assert not pod.get("initContainers")
-                assert {v["name"] for v in pod["volumes"]} <= {"tmp", "dev-key"}
+                writer = component(doc).removeprefix("migrate-") in WRITERS
+                own = {"tmp", "dev-key"} | ({"checkpoint-key"} if writer else set())
+                assert {v["name"] for v in pod["volumes"]} <= own
 
 
 def test_chart_softhsm_init_container_makes_the_token_the_service_opens(
@@ -1371,6 +1492,104 @@ def test_chart_softhsm_init_container_makes_the_token_the_service_opens(
         check=False,
     )
     assert opened.returncode == 0 and "opened" in opened.stdout, opened.stderr[-2000:]
+
+
+def checkpoint_key_source(pod: dict[str, Any], service: str) -> tuple[str, str]:
+    """(Secret, key) of the checkpoint key a writer's container reads, checked read-only
+    and the writer's own key only."""
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    path = Path(env[f"JIPH_{service.upper()}_CHECKPOINT_KEY_FILE"]["value"])
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    (mount,) = [m for m in container["volumeMounts"] if path.is_relative_to(m["mountPath"])]
+    assert mount.get("readOnly") is True, service
+    secret = volumes[mount["name"]]["secret"]
+    (item,) = secret["items"]
+    assert item["path"] == str(path.relative_to(mount["mountPath"]))
+    return secret["secretName"], item["key"]
+
+
+def test_chart_gives_every_writer_its_own_checkpoint_key(
+    helm: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """checkpoints: each writer's pods and its migration Job mount the writer's key alone,
+    read-only, from the Secret, and name it in CHECKPOINT_KEY_FILE with the interval; reporting
+    gets neither. In development without a Secret the chart generates one with an Ed25519 key per
+    writer, which the service loads as it would a key of yours."""
+    for values in VALUE_SETS:
+        docs = render(helm, *values)
+        checkpoints = chart_values(*values)["checkpoints"]
+        secrets = by_kind(docs, "Secret")
+        generated = f"{RELEASE}-checkpoint-keys"
+        secret_name = checkpoints["existingSecret"] or generated
+        assert (generated in secrets) == (values == ("development",)), values
+        for doc in docs:
+            if doc["kind"] not in ("Deployment", "Job"):
+                continue
+            service = component(doc).removeprefix("migrate-")
+            pod = doc["spec"]["template"]["spec"]
+            (container,) = pod["containers"]
+            names = {e["name"] for e in container["env"]}
+            if service not in WRITERS:
+                assert not [n for n in names if "CHECKPOINT" in n], (values, service)
+                assert "checkpoint-key" not in {v["name"] for v in pod["volumes"]}
+                continue
+            source = checkpoint_key_source(pod, service)
+            assert source == (secret_name, f"{service}.pem"), (values, doc["kind"], service)
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            interval = env[f"JIPH_{service.upper()}_CHECKPOINT_INTERVAL_S"]
+            assert float(interval) == checkpoints["intervalSeconds"]
+            if values == ("development",):  # the generated key, as the writer loads it
+                stand_in = tmp_path / f"{service}.pem"
+                stand_in.write_text(secrets[generated]["stringData"][f"{service}.pem"])
+                env = expand_env(container, FakeSecrets())
+                env[f"JIPH_{service.upper()}_CHECKPOINT_KEY_FILE"] = str(stand_in)
+                settings = load_settings(service, env, monkeypatch)
+                assert settings.checkpoint_interval_s == checkpoints["intervalSeconds"]
+                assert settings.checkpoint_key_file is not None
+                load_signing_key(settings.checkpoint_key_file, create=False)
+        if values == ("development",):
+            keys = secrets[generated]["stringData"]
+            assert sorted(keys) == sorted(f"{s}.pem" for s in WRITERS)
+            assert len(set(keys.values())) == len(WRITERS), "a key per service"
+            meta = secrets[generated]["metadata"]
+            assert meta["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_chart_refuses_production_without_checkpoint_keys_and_says_why(helm: str) -> None:
+    """Production without checkpoints.existingSecret: refused, naming the Secret's keys and why
+    (the writers would not start; the chart generates keys in development only). A release
+    without any writer needs none."""
+    done = helm_template(helm, "production", sets=("checkpoints.existingSecret=",))
+    assert done.returncode != 0
+    for words in (
+        "checkpoints.existingSecret is required in production",
+        "intake.pem, triage.pem and deployment.pem",
+        "Ed25519",
+        "an unsigned history is not evidence",
+        "development only",
+    ):
+        assert words in done.stderr, (words, done.stderr[-500:])
+    no_writers = tuple(f"services.{s}.enabled=false" for s in WRITERS)
+    docs = render(helm, "production", sets=("checkpoints.existingSecret=", *no_writers))
+    assert {component(d) for d in by_kind(docs, "Deployment").values()} == {"reporting"}
+
+
+def test_chart_runs_migrations_after_install_when_it_generates_the_checkpoint_keys(
+    helm: str,
+) -> None:
+    """The migration Jobs mount the writer's key: when the chart makes the Secret (development),
+    a first install cannot run them before the release's own resources exist."""
+    existing = (
+        "auth.existingSecret=jiph-auth",
+        *(f"database.credentials.{s}.existingSecret=db-{s}" for s in SERVICES),
+    )
+    for sets, hooks in (
+        (existing, "post-install,pre-upgrade"),
+        ((*existing, "checkpoints.existingSecret=jiph-checkpoint-keys"), "pre-install,pre-upgrade"),
+    ):
+        jobs = by_kind(render(helm, "development", sets=sets), "Job").values()
+        assert {j["metadata"]["annotations"]["helm.sh/hook"] for j in jobs} == {hooks}, sets
 
 
 def test_chart_lets_the_deployment_service_reach_its_hsm(helm: str) -> None:
@@ -1518,7 +1737,8 @@ def test_kafka_users_grant_each_service_its_own_topics(helm: str) -> None:
         acls = users[f"{RELEASE}-{service}"]["spec"]["authorization"]["acls"]
         writes = {a["resource"]["name"] for a in acls if "Write" in a["operations"]}
         own = {f"jiph.{service}.events"} & set(topics.EVENT_TOPICS)
-        assert writes == own | {topics.deadletter_topic(service)}
+        checkpoints = {topics.checkpoint_topic(service)} if service in WRITERS else set()
+        assert writes == own | {topics.deadletter_topic(service)} | checkpoints
         groups = {a["resource"]["name"] for a in acls if a["resource"]["type"] == "group"}
         assert groups == {"jiph-intake-blue" if service == "intake" else f"jiph-{service}"}
 
@@ -1671,6 +1891,9 @@ def test_notes_render_for_every_value_set(helm: str, tmp_path: Path) -> None:
         assert "hooks" in text
         assert "Key store:   officers' keys on PKCS#11 token" in text
         assert ("SoftHSM2" in text) == (name == "development")
+        assert "Checkpoints: intake, triage, deployment sign their history" in text
+        generated = "WARNING: the checkpoint keys were GENERATED by the chart" in text
+        assert generated == (name == "development")
         assert "reserved" not in text
 
 

@@ -3,6 +3,12 @@
 intake triage deployment reporting
 {{- end -}}
 
+{{/* The services with an event store of their own (shared.topics.WRITERS): the ones that sign
+     checkpoints of their history. */}}
+{{- define "jiph.writerNames" -}}
+intake triage deployment
+{{- end -}}
+
 {{/* Names. */}}
 {{- define "jiph.name" -}}
 jiph-gateway
@@ -99,6 +105,57 @@ app.kubernetes.io/component: {{ .name }}
 {{- define "jiph.dbSecretName" -}}
 {{- $own := index .root.Values.database.credentials .name | default dict -}}
 {{- $own.existingSecret | default (printf "%s-db-%s" (include "jiph.fullname" .root) .name) -}}
+{{- end -}}
+
+{{/* The writers' checkpoint keys (checkpoints): a Secret with <service>.pem for each writer,
+     yours, or in development only the chart's own. */}}
+{{- define "jiph.checkpointSecretRequired" -}}
+checkpoints.existingSecret is required in production: a Secret with intake.pem, triage.pem and deployment.pem, each writer service's Ed25519 checkpoint key (openssl genpkey -algorithm ed25519). The writers refuse to start without one: an unsigned history is not evidence. The chart generates keys for env: development only
+{{- end -}}
+
+{{- define "jiph.checkpointSecretName" -}}
+{{- if .Values.checkpoints.existingSecret -}}
+{{- .Values.checkpoints.existingSecret -}}
+{{- else if eq .Values.env "development" -}}
+{{- printf "%s-checkpoint-keys" (include "jiph.fullname" .) -}}
+{{- else -}}
+{{- fail (include "jiph.checkpointSecretRequired" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "jiph.checkpointKeyDir" -}}
+/var/run/jiph/checkpoint-key
+{{- end -}}
+
+{{/* Whether the chart makes the checkpoint keys' Secret itself (development without one). */}}
+{{- define "jiph.checkpointSecretGenerated" -}}
+{{- if and (eq .Values.env "development") (not .Values.checkpoints.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Call with (dict "root" $ "name" $name); empty for a service that writes no events. */}}
+{{- define "jiph.checkpointWanted" -}}
+{{- if has .name (splitList " " (include "jiph.writerNames" .root)) -}}true{{- end -}}
+{{- end -}}
+
+{{/* A writer's own key only, from the Secret, read-only: its pods cannot sign as another service. */}}
+{{- define "jiph.checkpointVolumes" -}}
+{{- if include "jiph.checkpointWanted" . -}}
+- name: checkpoint-key
+  secret:
+    secretName: {{ include "jiph.checkpointSecretName" .root }}
+    defaultMode: 0440
+    items:
+      - key: {{ .name }}.pem
+        path: {{ .name }}.pem
+{{- end }}
+{{- end -}}
+
+{{- define "jiph.checkpointMounts" -}}
+{{- if include "jiph.checkpointWanted" . -}}
+- name: checkpoint-key
+  mountPath: {{ include "jiph.checkpointKeyDir" . }}
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/* The deployment service's PKCS#11 key store (services.deployment.pkcs11). */}}
@@ -239,7 +296,7 @@ app.kubernetes.io/component: {{ .name }}
 {{/* Whether a first install creates something the migration Jobs need (then they cannot run
      before the release's own resources exist). */}}
 {{- define "jiph.installCreatesDependencies" -}}
-{{- $creates := or .Values.postgresql.cnpg.enabled (not .Values.auth.existingSecret) -}}
+{{- $creates := or .Values.postgresql.cnpg.enabled (not .Values.auth.existingSecret) (ne (include "jiph.checkpointSecretGenerated" .) "") -}}
 {{- range $name := splitList " " (include "jiph.serviceNames" .) -}}
 {{- $own := index $.Values.database.credentials $name | default dict -}}
 {{- if not $own.existingSecret -}}{{- $creates = true -}}{{- end -}}
@@ -313,6 +370,13 @@ pre-install,pre-upgrade
 {{- if and (eq $root.Values.env "development") $root.Values.auth.devKey.existingSecret }}
 - name: {{ $prefix }}DEV_KEY_FILE
   value: {{ printf "/var/run/jiph/dev-key/%s" $root.Values.auth.devKey.key | quote }}
+{{- end }}
+{{- if include "jiph.checkpointWanted" (dict "root" $root "name" $name) }}
+# The key that signs this service's history checkpoints (checkpoints), and how often.
+- name: {{ $prefix }}CHECKPOINT_KEY_FILE
+  value: {{ printf "%s/%s.pem" (include "jiph.checkpointKeyDir" $root) $name | quote }}
+- name: {{ $prefix }}CHECKPOINT_INTERVAL_S
+  value: {{ $root.Values.checkpoints.intervalSeconds | quote }}
 {{- end }}
 {{- if eq $name "deployment" }}
 # Officers' personal data is erased this many days after their last tour or offer ended.
