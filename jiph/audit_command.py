@@ -46,7 +46,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--public-key",
         type=Path,
-        help="the service's checkpoint key (PEM, public or private half); default: the stack's",
+        action="append",
+        help="the service's checkpoint key (PEM, public or private half); repeat for the keys "
+        "used before a rotation; default: the stack's",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per service")
     p.set_defaults(handler=cmd_verify)
@@ -69,7 +71,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 async def _verify_all(
-    cfg: StackConfig, services: list[str], stream: str | None, public_key: Path | None
+    cfg: StackConfig, services: list[str], stream: str | None, public_keys: list[Path] | None
 ) -> list[Report]:
     target = PostgresTarget(
         plain_url(cfg.external_database_url)
@@ -79,11 +81,11 @@ async def _verify_all(
     )
     reports = []
     for service in services:
-        key = load_public_key(public_key or cfg.checkpoint_key_file(service))
+        keys = [load_public_key(p) for p in public_keys or [cfg.checkpoint_key_file(service)]]
         db = await asyncpg.connect(plain_url(target.service_url(service)), timeout=10)
         try:
             records = _checkpoint_records(cfg.kafka_bootstrap, service)
-            reports.append(await verify(db, service, records, key, stream=stream))
+            reports.append(await verify(db, service, records, keys, stream=stream))
         finally:
             await db.close()
     return reports

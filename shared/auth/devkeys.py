@@ -89,7 +89,8 @@ def load_or_create_private_key(path: Path, generate: Callable[[], PrivateKey]) -
     if not path.exists():
         _create_key_file(path, generate())
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
+    # Group read is how Kubernetes mounts Secrets for the pod's group (0440): others are not.
+    if mode & 0o007:
         log.warning("private key %s is readable by others (mode %o)", path, mode)
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 

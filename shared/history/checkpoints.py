@@ -109,8 +109,9 @@ def sign(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> bytes:
     return orjson.dumps({"checkpoint": orjson.Fragment(body), "signature": signature})
 
 
-def open_record(record: bytes, public_key: Ed25519PublicKey) -> Checkpoint:
-    """The checkpoint a record holds, if its signature verifies with `public_key`."""
+def open_record(record: bytes, *public_keys: Ed25519PublicKey) -> Checkpoint:
+    """The checkpoint a record holds, if its signature verifies with one of `public_keys` (the
+    service's current key and those it used before a rotation)."""
     try:
         outer = orjson.loads(record)
         body = outer["checkpoint"]
@@ -125,15 +126,17 @@ def open_record(record: bytes, public_key: Ed25519PublicKey) -> Checkpoint:
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointRefused(f"unreadable checkpoint record: {exc}") from exc
-    expected = key_id(public_key)
-    try:
-        # Verified over the canonical bytes re-made from the parsed body: a record whose body
-        # is not canonical (re-ordered, re-spaced) does not verify either.
-        public_key.verify(signature, checkpoint.canonical())
-    except InvalidSignature as exc:
-        signer = f"key {checkpoint.key_id}" if checkpoint.key_id != expected else "its key id"
-        raise CheckpointRefused(
-            f"checkpoint {checkpoint.seq} is not signed by {checkpoint.service}'s checkpoint key "
-            f"{expected} (it names {signer}): refused"
-        ) from exc
-    return checkpoint
+    # Verified over the canonical bytes re-made from the parsed body: a record whose body is
+    # not canonical (re-ordered, re-spaced) does not verify either.
+    body_bytes = checkpoint.canonical()
+    for public_key in public_keys:
+        try:
+            public_key.verify(signature, body_bytes)
+        except InvalidSignature:
+            continue
+        return checkpoint
+    expected = ", ".join(key_id(k) for k in public_keys)
+    raise CheckpointRefused(
+        f"checkpoint {checkpoint.seq} is not signed by {checkpoint.service}'s checkpoint key "
+        f"{expected} (the record names key {checkpoint.key_id}, which proves nothing): refused"
+    )

@@ -10,7 +10,7 @@ hash at that version. The answer names, per stream, the first event that does no
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -36,14 +36,14 @@ class SignedHeads:
 
 
 def check_checkpoints(
-    service: str, records: Iterable[bytes], public_key: Ed25519PublicKey
+    service: str, records: Iterable[bytes], public_keys: Sequence[Ed25519PublicKey]
 ) -> SignedHeads:
     """Open every record; refuse the ones that do not verify or do not link up."""
     signed = SignedHeads()
     by_seq: dict[int, Checkpoint] = {}
     for record in records:
         try:
-            checkpoint = open_record(record, public_key)
+            checkpoint = open_record(record, *public_keys)
         except CheckpointRefused as exc:
             signed.refused.append(str(exc))
             continue
@@ -98,16 +98,17 @@ async def verify(
     db: asyncpg.Connection,
     service: str,
     checkpoint_records: AsyncIterable[bytes],
-    public_key: Ed25519PublicKey,
+    public_keys: Sequence[Ed25519PublicKey],
     *,
     stream: str | None = None,
 ) -> Report:
-    """Verify `service`'s store (or one `stream` of it) against its checkpoint records."""
+    """Verify `service`'s store (or one `stream` of it) against its checkpoint records, signed
+    by any of `public_keys` (after a rotation: the current key and the earlier ones)."""
     records = [record async for record in checkpoint_records]
-    signed = check_checkpoints(service, records, public_key)
+    signed = check_checkpoints(service, records, public_keys)
     report = Report(
         service,
-        key_id(public_key),
+        ",".join(key_id(k) for k in public_keys),
         checkpoints=signed.checkpoints,
         last_checkpoint=signed.last_seq,
         refused=signed.refused,

@@ -281,7 +281,7 @@ async def test_a_checkpoint_signed_with_another_key_is_refused(
             yield record
 
     public = load_public_key(test_stack.checkpoint_key_file("intake"))
-    result = await verify(intake_db, "intake", records(), public, stream=stream)
+    result = await verify(intake_db, "intake", records(), [public], stream=stream)
     assert result.mismatches == []
     assert len(result.refused) == 1 and "not signed by intake's checkpoint key" in result.refused[0]
 

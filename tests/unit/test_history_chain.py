@@ -144,12 +144,22 @@ def test_checkpoints_must_number_and_link_up() -> None:
     unlinked = a_checkpoint(key, 3, GENESIS)
     fourth_missing_third = a_checkpoint(key, 5, GENESIS)
     records = [sign(c, key) for c in (first, second, second, unlinked)]
-    signed = check_checkpoints("intake", records, key.public_key())
+    signed = check_checkpoints("intake", records, [key.public_key()])
     assert signed.last_seq == 3 and signed.checkpoints == 3
     assert signed.refused == [
         "checkpoint 3 does not link to checkpoint 2 (its `previous` is another digest)"
     ]
     signed = check_checkpoints(
-        "intake", [*records[:2], sign(fourth_missing_third, key)], key.public_key()
+        "intake", [*records[:2], sign(fourth_missing_third, key)], [key.public_key()]
     )
     assert any("checkpoint 3 is missing" in r for r in signed.refused)
+
+
+def test_after_a_rotation_both_keys_verify_their_own_checkpoints() -> None:
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    first = a_checkpoint(old)
+    second = a_checkpoint(new, 2, first.digest().hex())
+    records = [sign(first, old), sign(second, new)]
+    assert check_checkpoints("intake", records, [new.public_key()]).refused  # one key: no
+    both = check_checkpoints("intake", records, [new.public_key(), old.public_key()])
+    assert both.refused == [] and both.last_seq == 2
