@@ -47,13 +47,19 @@ class _Frozen(BaseModel):
 
 
 class FragilityParams(_Frozen):
+    """How a country's fragility (0-120) becomes a raw value."""
+
     scale_max: float = Field(gt=0, description="Fragility that counts as raw 1.0")
 
 
 class AlignmentParams(_Frozen):
+    """Alignment with HMG priorities when the assessor gives no judgement of their own."""
+
     priority_country: Unit = Field(description="Share of the raw value for an HMG priority country")
     priority_theme: Unit = Field(description="Share of the raw value for a priority theme")
-    priority_themes: tuple[Capability, ...]
+    priority_themes: tuple[Capability, ...] = Field(
+        max_length=20, description="Capabilities that count as HMG priority themes"
+    )
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> Self:
@@ -63,7 +69,9 @@ class AlignmentParams(_Frozen):
 
 
 class PartnerTypeParams(_Frozen):
-    points: dict[PartnerType, Unit]
+    """Multilateral first: the raw value of each partner type."""
+
+    points: dict[PartnerType, Unit] = Field(description="Raw value (0-1) of every partner type")
 
     @model_validator(mode="after")
     def _every_partner_type(self) -> Self:
@@ -74,8 +82,12 @@ class PartnerTypeParams(_Frozen):
 
 
 class UrgencyParams(_Frozen):
-    full_within_days: int = Field(ge=0, description="Needed within this many days: raw 1.0")
-    zero_after_days: int = Field(description="Needed after this many days: raw 0.0")
+    """How the needed-by date becomes a raw value: full, then falling linearly to none."""
+
+    full_within_days: int = Field(
+        ge=0, le=100_000, description="Needed within this many days: raw 1.0"
+    )
+    zero_after_days: int = Field(le=100_000, description="Needed after this many days: raw 0.0")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -85,7 +97,9 @@ class UrgencyParams(_Frozen):
 
 
 class HumanRightsRiskParams(_Frozen):
-    points: dict[RiskTier, Unit]
+    """The raw value of each OSJA human-rights risk tier (lower risk, higher priority)."""
+
+    points: dict[RiskTier, Unit] = Field(description="Raw value (0-1) of every risk tier")
     unassessed: Unit = Field(description="Raw value before assessment (the score is provisional)")
 
     @model_validator(mode="after")
@@ -99,9 +113,17 @@ class HumanRightsRiskParams(_Frozen):
 class Policy(_Frozen):
     """A versioned prioritisation policy: one weight per criterion (summing to 1) and parameters."""
 
-    version: str = Field(min_length=1, max_length=40)
-    description: str = ""
-    weights: dict[Criterion, Unit]
+    version: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Names the policy in every score made with it; letters, digits, `.`, `_`, `-`",
+        examples=["2026-11-v1"],
+    )
+    description: str = Field(default="", max_length=2000, description="What the policy is for")
+    weights: dict[Criterion, Unit] = Field(
+        description="One weight (0-1) per criterion; they sum to 1"
+    )
     fragility: FragilityParams
     alignment: AlignmentParams
     partner_type: PartnerTypeParams

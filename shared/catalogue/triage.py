@@ -29,6 +29,10 @@ from shared.topics import TRIAGE_EVENTS
 
 PartnerMessage = LongText | None
 
+#: The one stream (and Kafka key) of policy adoptions in triage's store: adoptions of a policy
+#: stay in order, and every instance of triage reads the same policy in force from it.
+POLICY_STREAM = "policy"
+
 
 class CriterionScore(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -224,6 +228,27 @@ class RequestResumed(_Decision):
     reason: LongText = ""
     stage: Stage = "board"
     decided_by: Identity | None = None
+
+
+@event
+class PolicyAdopted(EventData):
+    """The hub adopted a prioritisation policy: every score made from now on is made with it and
+    names its version. About no request (no `request_id`): its key is `policy`."""
+
+    topic: ClassVar[str] = TRIAGE_EVENTS
+    event_type: ClassVar[str] = "PolicyAdopted"
+    policy_version: Code = Field(description="The version every score made with it names")
+    policy: dict[str, Any] = Field(
+        max_length=50,
+        description="The whole policy document as triage's scoring validated it (the schema of "
+        "services/triage/policy/weights-v1.json): a score can be recomputed from it for ever",
+    )
+    author: Identity = Field(description="Who adopted it (the token's subject)")
+    rationale: LongText = Field(description="Why the hub adopted it")
+    previous_version: Code = Field(description="The version in force until this adoption")
+
+    def partition_key(self) -> str:
+        return POLICY_STREAM
 
 
 def _to_v2(data: dict[str, Any]) -> dict[str, Any]:
