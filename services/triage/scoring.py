@@ -49,7 +49,9 @@ class _Frozen(BaseModel):
 class FragilityParams(_Frozen):
     """How a country's fragility (0-120) becomes a raw value."""
 
-    scale_max: float = Field(gt=0, description="Fragility that counts as raw 1.0")
+    scale_max: float = Field(
+        gt=0, le=1000, allow_inf_nan=False, description="Fragility that counts as raw 1.0"
+    )
 
 
 class AlignmentParams(_Frozen):
@@ -138,6 +140,14 @@ class Policy(_Frozen):
         total = math.fsum(self.weights.values())
         if abs(total - 1.0) > WEIGHT_TOLERANCE:
             raise ValueError(f"weights must sum to 1, not {total!r}")
+        # A criterion's points are rounded to 2 dp of 100 x weight: with weights of at most 4
+        # decimals the maxima add up to exactly 100, so no total can round above it (1/6 each
+        # would make 6 x 16.67 = 100.02, a score the score itself refuses).
+        coarse = [
+            str(c) for c, w in self.weights.items() if abs(w * 10_000 - round(w * 10_000)) > 1e-6
+        ]
+        if coarse:
+            raise ValueError(f"weights have at most 4 decimal places ({', '.join(coarse)})")
         return self
 
 

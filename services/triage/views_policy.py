@@ -33,6 +33,15 @@ class CaseWhatIf(BaseModel):
     rank_change: int = Field(
         description="current_rank - candidate_rank: positive means nearer the top"
     )
+    current_raw: dict[str, float] = Field(
+        description="Each criterion's raw value (0-1) under the policy in force: the score is "
+        "the sum of raw x weight x 100, each rounded to 2 dp",
+        examples=[{"fragility": 0.9, "urgency": 0.75}],
+    )
+    candidate_raw: dict[str, float] = Field(
+        description="Each criterion's raw value under the candidate (differs from `current_raw` "
+        "only where the candidate changes a criterion's parameters)"
+    )
 
     @classmethod
     def of(cls, row: CaseComparison) -> CaseWhatIf:
@@ -51,6 +60,8 @@ class CaseWhatIf(BaseModel):
             candidate_rank=row.candidate_rank,
             score_delta=row.score_delta,
             rank_change=row.rank_change,
+            current_raw=dict(row.current_raw),
+            candidate_raw=dict(row.candidate_raw),
         )
 
 

@@ -43,6 +43,51 @@ class CriterionScore(BaseModel):
     explanation: ShortText
 
 
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Days = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class FragilityParameters(_Wire):
+    scale_max: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+
+
+class AlignmentParameters(_Wire):
+    priority_country: Fraction
+    priority_theme: Fraction
+    priority_themes: list[Code] = Field(max_length=20)
+
+
+class PointsByCode(_Wire):
+    points: dict[Code, Fraction] = Field(max_length=20)
+
+
+class UrgencyParameters(_Wire):
+    full_within_days: Days
+    zero_after_days: Days
+
+
+class HumanRightsRiskParameters(PointsByCode):
+    unassessed: Fraction
+
+
+class PolicyDocument(_Wire):
+    """A prioritisation policy as it travels: the shape of `weights-v1.json`, codes as strings
+    (triage's scoring checks the rest before it adopts one: weights summing to 1, every
+    criterion, partner type and risk tier present)."""
+
+    version: Code
+    description: LongText = ""
+    weights: dict[Code, Fraction] = Field(max_length=20)
+    fragility: FragilityParameters
+    alignment: AlignmentParameters
+    partner_type: PointsByCode
+    urgency: UrgencyParameters
+    human_rights_risk: HumanRightsRiskParameters
+
+
 class _TriageEvent(EventData):
     topic: ClassVar[str] = TRIAGE_EVENTS
     request_id: UUID
@@ -238,8 +283,7 @@ class PolicyAdopted(EventData):
     topic: ClassVar[str] = TRIAGE_EVENTS
     event_type: ClassVar[str] = "PolicyAdopted"
     policy_version: Code = Field(description="The version every score made with it names")
-    policy: dict[str, Any] = Field(
-        max_length=50,
+    policy: PolicyDocument = Field(
         description="The whole policy document as triage's scoring validated it (the schema of "
         "services/triage/policy/weights-v1.json): a score can be recomputed from it for ever",
     )

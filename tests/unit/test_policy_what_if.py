@@ -32,7 +32,7 @@ from services.triage.domain.what_if import (
     score_both,
 )
 from services.triage.scoring import DEFAULT_POLICY_PATH, Policy, criterion_points
-from shared.catalogue.triage import PolicyAdopted
+from shared.catalogue.triage import PolicyAdopted, PolicyDocument
 
 CONFIG = TriageConfig.load()
 POLICY = CONFIG.policy
@@ -81,6 +81,21 @@ def scored_cases(drawn: list[tuple[float, float, date]]) -> list[Scored]:
     return [
         Scored(facts(i, d), current, candidate) for i, (current, candidate, d) in enumerate(drawn)
     ]
+
+
+def test_a_policy_whose_scores_could_round_above_100_is_refused() -> None:
+    document = POLICY.model_dump(mode="json") | {"version": "thirds"}
+    document["weights"] = dict.fromkeys(document["weights"], 1 / 6)
+    with pytest.raises(ValueError, match="at most 4 decimal places"):
+        Policy.model_validate(document)
+    document["weights"] = dict(zip(document["weights"], (0.1667,) * 4 + (0.1666,) * 2, strict=True))
+    document["fragility"] = {"scale_max": 1}  # every raw value 1: the highest total there is
+    policy = Policy.model_validate(document)
+    case = CaseToScore(facts(0), {"partner_type": "un", "capability": "sgbv", "headcount": 1,
+                       "needed_by": TODAY.isoformat()}, CONFIG.reference.country("SO"), 5,
+                       "low", 1.0)  # fmt: skip
+    [both] = score_both([case], policy, policy, TODAY)
+    assert both.candidate == 100.0
 
 
 # --- ranks ----------------------------------------------------------------------------------
@@ -192,7 +207,7 @@ def book(*adopted: tuple[Policy, datetime]) -> Any:
         adoption_of(
             PolicyAdopted(
                 policy_version=p.version,
-                policy=p.model_dump(mode="json"),
+                policy=PolicyDocument.model_validate(p.model_dump(mode="json")),
                 author="erin",
                 rationale="Board decision 2026/14",
                 previous_version=POLICY.version,
@@ -210,7 +225,7 @@ def test_adopting_records_version_document_author_rationale_and_previous_version
     assert event.policy_version == "test-urgent" and event.author == "erin"
     assert event.rationale == "Board decision 2026/14"
     assert event.previous_version == POLICY.version
-    assert Policy.model_validate(event.policy) == URGENT
+    assert Policy.model_validate(event.policy.model_dump(mode="json")) == URGENT
     assert event.partition_key() == "policy"
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.triage.scoring import Policy
-from shared.catalogue.triage import POLICY_STREAM, PolicyAdopted
+from shared.catalogue.triage import POLICY_STREAM, PolicyAdopted, PolicyDocument
 from shared.events import EventData
 from shared.refusals import DomainError, invalid
 from shared.text import visible_length
@@ -83,7 +83,7 @@ class PolicyBook:
 
 def adoption_of(event: PolicyAdopted, adopted_at: datetime) -> Adoption:
     return Adoption(
-        policy=Policy.model_validate(event.policy),
+        policy=Policy.model_validate(event.policy.model_dump(mode="json")),
         author=event.author,
         rationale=event.rationale,
         previous_version=event.previous_version,
@@ -129,7 +129,7 @@ def decide_adopt(book: PolicyBook, command: AdoptPolicy, *, author: str) -> list
     return [
         PolicyAdopted(
             policy_version=version,
-            policy=command.policy.model_dump(mode="json"),
+            policy=PolicyDocument.model_validate(command.policy.model_dump(mode="json")),
             author=author,
             rationale=rationale,
             previous_version=book.in_force.version,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -53,11 +53,17 @@ class CaseToScore:
     alignment: float | None = None
 
 
+#: The raw value (0-1) of each criterion: what a score is made of, besides the weights.
+RawValues = Mapping[str, float]
+
+
 @dataclass(frozen=True)
 class Scored:
     facts: CaseFacts
     current: float
     candidate: float
+    current_raw: RawValues = field(default_factory=dict)
+    candidate_raw: RawValues = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ class CaseComparison:
     candidate_score: float
     current_rank: int
     candidate_rank: int
+    current_raw: RawValues = field(default_factory=dict)
+    candidate_raw: RawValues = field(default_factory=dict)
 
     @property
     def score_delta(self) -> float:
@@ -103,17 +111,22 @@ def score_both(
 ) -> list[Scored]:
     """Every case scored under both policies on `today`."""
 
-    def total(case: CaseToScore, policy: Policy) -> float:
+    def scored(case: CaseToScore, policy: Policy) -> tuple[float, RawValues]:
         context = ScoringContext(policy, today, case.offered_officers)
-        return score_case(
+        score = score_case(
             case.request,
             case.country,
             context,
             risk_tier=case.risk_tier,
             alignment=case.alignment,
-        ).total
+        )
+        return score.total, {part.criterion: part.raw for part in score.breakdown}
 
-    return [Scored(c.facts, total(c, current), total(c, candidate)) for c in cases]
+    both = []
+    for case in cases:
+        (now, now_raw), (then, then_raw) = scored(case, current), scored(case, candidate)
+        both.append(Scored(case.facts, now, then, now_raw, then_raw))
+    return both
 
 
 def queue_ranks(items: Sequence[tuple[float, date, UUID]]) -> list[int]:
@@ -131,7 +144,15 @@ def compare(scored: Sequence[Scored], *, movers: int = 10) -> Comparison:
     candidate = queue_ranks([(s.candidate, s.facts.needed_by, s.facts.request_id) for s in scored])
     rows = sorted(
         (
-            CaseComparison(s.facts, s.current, s.candidate, current[i], candidate[i])
+            CaseComparison(
+                s.facts,
+                s.current,
+                s.candidate,
+                current[i],
+                candidate[i],
+                s.current_raw,
+                s.candidate_raw,
+            )
             for i, s in enumerate(scored)
         ),
         key=lambda row: row.current_rank,
