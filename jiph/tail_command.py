@@ -27,6 +27,7 @@ KEY_FACTS: dict[str, tuple[str, ...]] = {
     "RequestRejected": ("reason_code", "reason"),
     "RequestPutOnHold": ("reason",),
     "RequestResumed": ("reason",),
+    "PolicyAdopted": ("policy_version", "previous_version", "author"),
     "CapabilityOffered": ("officer_ref", "force", "capability", "rank"),
     "CapabilityWithdrawn": ("officer_ref", "reason"),
     "DeploymentPlanned": ("country", "headcount", "tour_start", "tour_end"),

@@ -3,13 +3,19 @@ absent), with a description and an example for every field."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.triage import domain
-from services.triage.domain import Decision, Stage
+from services.triage.domain import CaseStatus, Decision, Stage
+from services.triage.scoring import Policy
+from shared.api import supported
 from shared.reference.data import RiskTier
+from shared.refusals import invalid
+
+Day = Annotated[date | None, AfterValidator(supported)]
 
 Question = Annotated[str, Field(min_length=1, max_length=1000)]
 
@@ -114,3 +120,80 @@ class DecideOnCase(_Strict):
         return domain.Decide(
             self.decision, self.stage, self.reason, self.reason_code, self.partner_message
         )
+
+
+# --- prioritisation policy -------------------------------------------------------------------
+#: A what-if answers at most this many cases: scoring each twice takes about 0.1 ms, and the
+#: answer lists every case.
+MAX_WHAT_IF_CASES = 2000
+MAX_WHAT_IF_DAYS = 3660
+
+
+class TryPolicy(_Strict):
+    """A candidate policy to try on the cases submitted in a period; nothing is written."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    policy: Policy = Field(
+        description="A whole candidate policy document, the schema of the published "
+        "`weights-v1.json` (weights summing to 1, every criterion's parameters); checked by the "
+        "scoring's own rules, a fault answers 422 naming the field (`body.policy.weights`)"
+    )
+    period_from: Day = Field(
+        default=None,
+        alias="from",
+        description="First submission day (UTC) of the period; default: 364 days before `to`",
+        examples=["2026-01-01"],
+    )
+    period_to: Day = Field(
+        default=None,
+        alias="to",
+        description="Last submission day (UTC) of the period, included; default: today",
+        examples=["2026-12-31"],
+    )
+    statuses: list[CaseStatus] | None = Field(
+        default=None,
+        max_length=len(CaseStatus),
+        description="Only cases with these statuses (default: every case of the period)",
+        examples=[["in_triage", "assessed"]],
+    )
+    movers: int = Field(
+        default=10, ge=1, le=100, description="How many of the biggest rises and of the falls"
+    )
+
+    def period(self, today: date) -> tuple[date, date]:
+        """The period asked for, defaults filled in; a reversed or too long one is refused."""
+        end = self.period_to or today
+        start = self.period_from or end - timedelta(days=364)
+        if start > end:
+            raise invalid(
+                "bad-period",
+                f"the period starts ({start}) after it ends ({end})",
+                errors=[{"field": "body.from", "message": f"after the period's end {end}"}],
+            )
+        if (end - start).days > MAX_WHAT_IF_DAYS:
+            raise invalid(
+                "bad-period",
+                f"a period is at most {MAX_WHAT_IF_DAYS} days",
+                errors=[{"field": "body.from", "message": f"at most {MAX_WHAT_IF_DAYS} days"}],
+            )
+        return start, end
+
+
+class AdoptPolicyBody(_Strict):
+    """Adopt a policy: from now on every new score is made with it and names its version."""
+
+    policy: Policy = Field(
+        description="The whole policy document (schema of `weights-v1.json`) with a version not "
+        "published or adopted before"
+    )
+    rationale: str = Field(
+        min_length=1,
+        max_length=5000,
+        description=f"Why the hub adopts it (at least {domain.MIN_POLICY_RATIONALE} visible "
+        "characters); recorded with the adoption",
+        examples=["Board decision 2026/14: urgency and fragility weigh more from January."],
+    )
+
+    def to_command(self) -> domain.AdoptPolicy:
+        return domain.AdoptPolicy(self.policy, self.rationale)

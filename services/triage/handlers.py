@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 from uuid6 import uuid7
 
-from services.triage import domain, queries
+from services.triage import domain, policies, queries
 from services.triage.config import TriageConfig
 from shared.commands import History, Writer
 from shared.events import Envelope
@@ -63,7 +63,8 @@ async def assess(
     country = deps.config.reference.country_or_unlisted(str(state.request["country"]))
     today = deps.clock().date()
     offered = await queries.offered_officers(conn, str(state.request["capability"]), today)
-    scoring = domain.ScoringContext(deps.config.policy, today, offered)
+    book = await policies.load_book(conn, deps.writer.store, deps.config)
+    scoring = domain.ScoringContext(book.in_force, today, offered)
     events = domain.decide_assess(
         state, command, assessor=ctx.actor.subject, country=country, scoring=scoring
     )
@@ -80,4 +81,16 @@ async def decide(
     history, state = await load(conn, deps.writer, request_id)
     who = domain.Staff(subject=ctx.actor.subject, role=ctx.actor.role)
     events = domain.decide_decision(state, command, who=who, rules=deps.config.rules)
+    return await deps.writer.append(conn, history, events, ctx)
+
+
+async def adopt_policy(
+    conn: AsyncConnection, deps: Deps, command: domain.AdoptPolicy, ctx: CommandContext
+) -> list[Envelope]:
+    """Adopt a policy: the `policy` stream is locked and read, the version checked new, the
+    adoption appended at the version read (a concurrent adoption is a 409)."""
+    stream = domain.policy_stream_id()
+    history = await deps.writer.load(conn, stream, key=stream, related=False)
+    book = policies.book_from(history.own, deps.config)
+    events = domain.decide_adopt(book, command, author=ctx.actor.subject)
     return await deps.writer.append(conn, history, events, ctx)

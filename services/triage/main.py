@@ -7,6 +7,7 @@ from fastapi import FastAPI
 import shared.catalogue  # noqa: F401  (registers the event types)
 from services.triage import queries
 from services.triage.api import reference_router, router
+from services.triage.api_policy import policy_router
 from services.triage.config import TriageConfig
 from services.triage.projection import build_projection
 from shared.service import ServiceDefinition, create_service_app
@@ -31,14 +32,21 @@ DEFINITION = ServiceDefinition(
         "Authenticate with `Authorization: Bearer <token>` (roles `triage_officer`, `approver`, "
         "`minister`, `analyst`, `admin`; claim `clearance` sc or above to see OFFICIAL-SENSITIVE "
         "text); locally: `jiph token --role approver --sub bob`. Errors are RFC 9457 "
-        "problem+json whose `type` names the rule."
+        "problem+json whose `type` names the rule.\n\n"
+        "Scores are made with the prioritisation policy in force (`GET /v1/policy`): a "
+        "candidate can be tried on a period's cases first (`POST /v1/policy/what-if`, read-only), "
+        "then adopted (`POST /v1/policy/adoptions`, an event with version, author and rationale)."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=(router, reference_router),
+    routers=(router, policy_router, reference_router),
     projection=PROJECTION,
     describe_request=queries.describe,
     openapi_tags=(
         {"name": "cases", "description": "The queue; assess, ask, decide"},
+        {
+            "name": "policy",
+            "description": "The prioritisation policy: in force, history, what-if, adoption",
+        },
         {"name": "reference", "description": "Published code lists"},
     ),
 )

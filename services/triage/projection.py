@@ -21,9 +21,10 @@ from shared.events import REGISTRY, Envelope
 from shared.projection import Projection
 from shared.topics import INTAKE_EVENTS, TRIAGE_EVENTS
 
-#: What a case is made of: the partner's events about the request and the case's own.
+#: What a case is made of: the partner's events about the request and the case's own (triage's
+#: events about a request: a policy adoption is about none, and is read from the event store).
 CASE_EVENTS = REGISTRY.event_types(topic=INTAKE_EVENTS, with_field="request_id") + (
-    REGISTRY.event_types(topic=TRIAGE_EVENTS)
+    REGISTRY.event_types(topic=TRIAGE_EVENTS, with_field="request_id")
 )
 
 

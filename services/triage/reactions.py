@@ -1,6 +1,7 @@
 """Triage's reactions to the partner's events (each exactly once, by the backbone's record of
 reactions taken): a submission opens the case with a preliminary score; an amendment of what
-that score depends on scores it again."""
+that score depends on scores it again. Both score with the policy in force when the partner
+acted (the latest adoption before the event, from triage's event store; else the default file)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.triage import domain, queries
+from services.triage import domain, policies, queries
 from services.triage.config import TriageConfig
 from shared.catalogue.intake import RequestAmended, RequestSubmitted
 from shared.commands import Writer, reaction_context
@@ -35,7 +36,9 @@ def add_reactions(projection: Projection, config: TriageConfig) -> None:
         # The day the partner submitted, not the day this runs: a replay scores the same.
         today = env.occurred_at.astimezone(UTC).date()
         offered = await queries.offered_officers(conn, submitted.capability, today)
-        scoring = domain.ScoringContext(config.policy, today, offered)
+        # The policy in force when the partner submitted, for the same reason.
+        book = await policies.load_book(conn, writer.store, config)
+        scoring = domain.ScoringContext(book.in_force_at(env.occurred_at), today, offered)
         events = domain.decide_open_case(submitted, country, scoring)
         await writer.append(conn, history, events, reaction_context(SERVICE, env))
 
@@ -52,6 +55,7 @@ def add_reactions(projection: Projection, config: TriageConfig) -> None:
         country = config.reference.country_or_unlisted(str(state.request["country"]))
         today = env.occurred_at.astimezone(UTC).date()
         offered = await queries.offered_officers(conn, str(state.request["capability"]), today)
-        scoring = domain.ScoringContext(config.policy, today, offered)
+        book = await policies.load_book(conn, writer.store, config)
+        scoring = domain.ScoringContext(book.in_force_at(env.occurred_at), today, offered)
         events = domain.decide_rescore(state, amended, env.event_id, country, scoring)
         await writer.append(conn, history, events, reaction_context(SERVICE, env))

@@ -47,13 +47,21 @@ class _Frozen(BaseModel):
 
 
 class FragilityParams(_Frozen):
-    scale_max: float = Field(gt=0, description="Fragility that counts as raw 1.0")
+    """How a country's fragility (0-120) becomes a raw value."""
+
+    scale_max: float = Field(
+        gt=0, le=1000, allow_inf_nan=False, description="Fragility that counts as raw 1.0"
+    )
 
 
 class AlignmentParams(_Frozen):
+    """Alignment with HMG priorities when the assessor gives no judgement of their own."""
+
     priority_country: Unit = Field(description="Share of the raw value for an HMG priority country")
     priority_theme: Unit = Field(description="Share of the raw value for a priority theme")
-    priority_themes: tuple[Capability, ...]
+    priority_themes: tuple[Capability, ...] = Field(
+        max_length=20, description="Capabilities that count as HMG priority themes"
+    )
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> Self:
@@ -63,7 +71,9 @@ class AlignmentParams(_Frozen):
 
 
 class PartnerTypeParams(_Frozen):
-    points: dict[PartnerType, Unit]
+    """Multilateral first: the raw value of each partner type."""
+
+    points: dict[PartnerType, Unit] = Field(description="Raw value (0-1) of every partner type")
 
     @model_validator(mode="after")
     def _every_partner_type(self) -> Self:
@@ -74,8 +84,12 @@ class PartnerTypeParams(_Frozen):
 
 
 class UrgencyParams(_Frozen):
-    full_within_days: int = Field(ge=0, description="Needed within this many days: raw 1.0")
-    zero_after_days: int = Field(description="Needed after this many days: raw 0.0")
+    """How the needed-by date becomes a raw value: full, then falling linearly to none."""
+
+    full_within_days: int = Field(
+        ge=0, le=100_000, description="Needed within this many days: raw 1.0"
+    )
+    zero_after_days: int = Field(le=100_000, description="Needed after this many days: raw 0.0")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -85,7 +99,9 @@ class UrgencyParams(_Frozen):
 
 
 class HumanRightsRiskParams(_Frozen):
-    points: dict[RiskTier, Unit]
+    """The raw value of each OSJA human-rights risk tier (lower risk, higher priority)."""
+
+    points: dict[RiskTier, Unit] = Field(description="Raw value (0-1) of every risk tier")
     unassessed: Unit = Field(description="Raw value before assessment (the score is provisional)")
 
     @model_validator(mode="after")
@@ -99,9 +115,17 @@ class HumanRightsRiskParams(_Frozen):
 class Policy(_Frozen):
     """A versioned prioritisation policy: one weight per criterion (summing to 1) and parameters."""
 
-    version: str = Field(min_length=1, max_length=40)
-    description: str = ""
-    weights: dict[Criterion, Unit]
+    version: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Names the policy in every score made with it; letters, digits, `.`, `_`, `-`",
+        examples=["2026-11-v1"],
+    )
+    description: str = Field(default="", max_length=2000, description="What the policy is for")
+    weights: dict[Criterion, Unit] = Field(
+        description="One weight (0-1) per criterion; they sum to 1"
+    )
     fragility: FragilityParams
     alignment: AlignmentParams
     partner_type: PartnerTypeParams
@@ -116,6 +140,14 @@ class Policy(_Frozen):
         total = math.fsum(self.weights.values())
         if abs(total - 1.0) > WEIGHT_TOLERANCE:
             raise ValueError(f"weights must sum to 1, not {total!r}")
+        # A criterion's points are rounded to 2 dp of 100 x weight: with weights of at most 4
+        # decimals the maxima add up to exactly 100, so no total can round above it (1/6 each
+        # would make 6 x 16.67 = 100.02, a score the score itself refuses).
+        coarse = [
+            str(c) for c, w in self.weights.items() if abs(w * 10_000 - round(w * 10_000)) > 1e-6
+        ]
+        if coarse:
+            raise ValueError(f"weights have at most 4 decimal places ({', '.join(coarse)})")
         return self
 
 

@@ -68,7 +68,7 @@ def asyncapi(registry: EventRegistry = REGISTRY) -> dict[str, Any]:
             "version": "1",
             "description": "Every event the gateway's services publish. Each message is a JSON "
             f"envelope ({', '.join(ENVELOPE_FIELDS)}) whose `data` has the schema shown; "
-            "the key is the request id (offers: the offer id).",
+            "the key is the request id (offers: the offer id; policy adoptions: `policy`).",
         },
         "channels": channels,
         "components": {"messages": messages, "schemas": schemas},

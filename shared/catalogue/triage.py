@@ -29,6 +29,10 @@ from shared.topics import TRIAGE_EVENTS
 
 PartnerMessage = LongText | None
 
+#: The one stream (and Kafka key) of policy adoptions in triage's store: adoptions of a policy
+#: stay in order, and every instance of triage reads the same policy in force from it.
+POLICY_STREAM = "policy"
+
 
 class CriterionScore(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -37,6 +41,51 @@ class CriterionScore(BaseModel):
     weight: Fraction
     points: Score
     explanation: ShortText
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Days = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class FragilityParameters(_Wire):
+    scale_max: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+
+
+class AlignmentParameters(_Wire):
+    priority_country: Fraction
+    priority_theme: Fraction
+    priority_themes: list[Code] = Field(max_length=20)
+
+
+class PointsByCode(_Wire):
+    points: dict[Code, Fraction] = Field(max_length=20)
+
+
+class UrgencyParameters(_Wire):
+    full_within_days: Days
+    zero_after_days: Days
+
+
+class HumanRightsRiskParameters(PointsByCode):
+    unassessed: Fraction
+
+
+class PolicyDocument(_Wire):
+    """A prioritisation policy as it travels: the shape of `weights-v1.json`, codes as strings
+    (triage's scoring checks the rest before it adopts one: weights summing to 1, every
+    criterion, partner type and risk tier present)."""
+
+    version: Code
+    description: LongText = ""
+    weights: dict[Code, Fraction] = Field(max_length=20)
+    fragility: FragilityParameters
+    alignment: AlignmentParameters
+    partner_type: PointsByCode
+    urgency: UrgencyParameters
+    human_rights_risk: HumanRightsRiskParameters
 
 
 class _TriageEvent(EventData):
@@ -224,6 +273,26 @@ class RequestResumed(_Decision):
     reason: LongText = ""
     stage: Stage = "board"
     decided_by: Identity | None = None
+
+
+@event
+class PolicyAdopted(EventData):
+    """The hub adopted a prioritisation policy: every score made from now on is made with it and
+    names its version. About no request (no `request_id`): its key is `policy`."""
+
+    topic: ClassVar[str] = TRIAGE_EVENTS
+    event_type: ClassVar[str] = "PolicyAdopted"
+    policy_version: Code = Field(description="The version every score made with it names")
+    policy: PolicyDocument = Field(
+        description="The whole policy document as triage's scoring validated it (the schema of "
+        "services/triage/policy/weights-v1.json): a score can be recomputed from it for ever",
+    )
+    author: Identity = Field(description="Who adopted it (the token's subject)")
+    rationale: LongText = Field(description="Why the hub adopted it")
+    previous_version: Code = Field(description="The version in force until this adoption")
+
+    def partition_key(self) -> str:
+        return POLICY_STREAM
 
 
 def _to_v2(data: dict[str, Any]) -> dict[str, Any]:

@@ -38,13 +38,26 @@ from services.triage.domain.opening import (
     decide_rescore,
     score_case,
 )
+from services.triage.domain.policy import (
+    MIN_POLICY_RATIONALE,
+    Adoption,
+    AdoptPolicy,
+    PolicyBook,
+    adoption_of,
+    book_of,
+    decide_adopt,
+    policy_stream_id,
+)
 from shared.refusals import DomainError
 
 __all__ = [
     "BEFORE_ASSESSMENT",
     "CLOSED",
     "MIN_OVERRIDE_RATIONALE",
+    "MIN_POLICY_RATIONALE",
     "STAGE_ROLE",
+    "AdoptPolicy",
+    "Adoption",
     "AskForInformation",
     "Assess",
     "Assessment",
@@ -53,11 +66,15 @@ __all__ = [
     "Decide",
     "Decision",
     "DomainError",
+    "PolicyBook",
     "Rules",
     "ScoringContext",
     "Staff",
     "Stage",
+    "adoption_of",
+    "book_of",
     "case_stream_id",
+    "decide_adopt",
     "decide_assess",
     "decide_decision",
     "decide_open_case",
@@ -65,5 +82,6 @@ __all__ = [
     "decide_rescore",
     "evolve",
     "fold",
+    "policy_stream_id",
     "score_case",
 ]
