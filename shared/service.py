@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.admin_api import admin_router
 from shared.api import RateLimiter
-from shared.auth import TokenVerifier, load_or_create_dev_key
+from shared.auth import OidcProvider, TokenVerifier, TrustedIssuers, load_or_create_dev_key
+from shared.auth.issuers import Verifies
 from shared.backbone_tables import outbox, parked_events
 from shared.browser import SecurityHeaders, add_local_docs
 from shared.catalogue.document import asyncapi
@@ -83,7 +84,7 @@ class Runtime:
     settings: ServiceSettings
     engine: AsyncEngine
     store: EventStore
-    verifier: TokenVerifier
+    verifier: TrustedIssuers
     producer: AIOKafkaProducer | None = None
     relay: OutboxRelay | None = None
     applier: ProjectionApplier | None = None
@@ -260,23 +261,32 @@ def log_task_stacks() -> None:
         log.warning("task %s: %s", task.get_name(), " -> ".join(chain) or "(done)")
 
 
-def build_verifier(settings: ServiceSettings) -> TokenVerifier:
+def build_verifier(settings: ServiceSettings) -> TrustedIssuers:
+    """The issuers this service trusts (shared/auth/issuers.py): the OpenID Connect provider
+    (`OIDC_ISSUER`) or a JWKS URL, and in development also the stack's own key (`jiph token`)."""
+    trusted: dict[str, Verifies] = {}
+    if settings.oidc_issuer:
+        trusted[settings.oidc_issuer] = OidcProvider(
+            settings.oidc_issuer, settings.jwt_audience, settings.oidc_algorithms
+        )
     if settings.jwks_url:
-        return TokenVerifier(
+        trusted[settings.jwt_issuer] = TokenVerifier(
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             algorithms=settings.jwt_algorithms,
             jwks_url=settings.jwks_url,
         )
-    if settings.dev_key_file is None:
-        raise RuntimeError("set DEV_KEY_FILE (development) or JWKS_URL (production)")
-    key = load_or_create_dev_key(settings.dev_key_file)
-    return TokenVerifier(
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        algorithms=settings.jwt_algorithms,
-        keys={key.kid: key.public_key},
-    )
+    elif settings.dev_key_file is not None and settings.env == "development":
+        key = load_or_create_dev_key(settings.dev_key_file)
+        trusted[settings.jwt_issuer] = TokenVerifier(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            algorithms=settings.jwt_algorithms,
+            keys={key.kid: key.public_key},
+        )
+    if not trusted:
+        raise RuntimeError("set OIDC_ISSUER or JWKS_URL (or DEV_KEY_FILE in development)")
+    return TrustedIssuers(trusted)
 
 
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:

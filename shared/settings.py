@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = AUDIENCE
     jwt_algorithms: list[str] = ["ES256"]
     jwks_url: str | None = None
+    #: The OpenID Connect provider whose tokens are accepted (its discovery document names the
+    #: key set); in development the stack's own key (`jiph token`) is accepted beside it.
+    oidc_issuer: str | None = None
+    oidc_algorithms: list[str] = ["RS256", "ES256", "PS256"]
     dev_key_file: Path | None = None
 
     max_body_bytes: int = 64 * 1024
@@ -56,9 +60,12 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> ServiceSettings:
         if self.env == "production":
-            if self.jwks_url is None:
-                raise ValueError("production needs JWKS_URL: development signing keys are refused")
-            if "-local" in self.database_url or self.jwt_issuer == DEV_ISSUER:
+            if self.jwks_url is None and self.oidc_issuer is None:
+                raise ValueError(
+                    "production needs JWKS_URL or OIDC_ISSUER: development signing keys are refused"
+                )
+            dev_issuer = self.jwks_url is not None and self.jwt_issuer == DEV_ISSUER
+            if "-local" in self.database_url or dev_issuer or self.oidc_issuer == DEV_ISSUER:
                 raise ValueError("production refuses development passwords and the dev issuer")
             if self.service_name in WRITERS and self.checkpoint_key_file is None:
                 raise ValueError(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_VERSION = "4.1.1"
+KEYCLOAK_VERSION = "26.5.6"
 SERVICE_NAMES = ("intake", "triage", "deployment", "reporting")
 
 
@@ -29,6 +30,8 @@ class StackConfig:
     controller_port: int
     pg_port: int
     service_ports: dict[str, int]
+    #: The OpenID Connect provider (Keycloak) on this port, its management (health) one above.
+    keycloak_port: int
     #: Test clusters trade durability for speed; the `make up` stack never does.
     pg_durable: bool = True
     state_root: Path = field(default_factory=lambda: REPO_ROOT / ".state")
@@ -86,6 +89,7 @@ STACKS = {
         controller_port=9093,
         pg_port=25432,
         service_ports={"intake": 8001, "triage": 8002, "deployment": 8003, "reporting": 8004},
+        keycloak_port=8180,
     ),
     "test": StackConfig(
         name="test",
@@ -93,6 +97,7 @@ STACKS = {
         controller_port=19093,
         pg_port=25433,
         service_ports={"intake": 18001, "triage": 18002, "deployment": 18003, "reporting": 18004},
+        keycloak_port=18180,
         pg_durable=False,
     ),
     # Used by the tests of `jiph up/down/status` themselves, beside a running test stack.
@@ -102,6 +107,7 @@ STACKS = {
         controller_port=29093,
         pg_port=25434,
         service_ports={"intake": 28001, "triage": 28002, "deployment": 28003, "reporting": 28004},
+        keycloak_port=28180,
         pg_durable=False,
     ),
     # Spare test stacks, so that two checkouts (git worktrees) can run their suites at once:
@@ -112,6 +118,7 @@ STACKS = {
         controller_port=21093,
         pg_port=25435,
         service_ports={"intake": 21001, "triage": 21002, "deployment": 21003, "reporting": 21004},
+        keycloak_port=21180,
         pg_durable=False,
     ),
     "test-c": StackConfig(
@@ -120,6 +127,7 @@ STACKS = {
         controller_port=23093,
         pg_port=25436,
         service_ports={"intake": 23001, "triage": 23002, "deployment": 23003, "reporting": 23004},
+        keycloak_port=23180,
         pg_durable=False,
     ),
 }

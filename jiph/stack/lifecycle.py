@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from jiph.stack import kafka, postgres, seed, services
+from jiph.stack import kafka, keycloak, postgres, realm, seed, services
 from jiph.stack.config import REPO_ROOT, StackConfig
 from jiph.stack.processes import StackError
 
@@ -81,6 +81,10 @@ def _up(
         verb = "started" if pg_started else "running"
         say(f"postgres    {verb} ({where}) on {target.host}:{target.port}")
         asyncio.run(postgres.provision(target))
+        if keycloak.enabled(cfg):
+            provision_identity(cfg, target, started, say)
+        elif keycloak.external_issuer():
+            say(f"identity    using {keycloak.external_issuer()}")
         if with_services:
             _start_services(cfg, target, started, say)
         return target
@@ -88,6 +92,24 @@ def _up(
         for stop in reversed(started):
             stop()
         raise
+
+
+def provision_identity(
+    cfg: StackConfig,
+    target: postgres.PostgresTarget,
+    started: list[Callable[[], object]],
+    say: Callable[[str], None],
+) -> None:
+    """The stack's OpenID Connect provider, running, with the realm as jiph/stack/realm.py
+    keeps it (and a client for every seed partner)."""
+    asyncio.run(postgres.provision(target, ("keycloak",)))
+    if keycloak.start_keycloak(cfg, target):
+        started.append(lambda: keycloak.keycloak_process(cfg).stop())
+        say(f"identity    started Keycloak on {keycloak.base_url(cfg)}")
+    else:
+        say(f"identity    Keycloak running on {keycloak.base_url(cfg)}")
+    realm.apply_realm(cfg, seed.seed_partner_ids())
+    say(f"identity    realm {keycloak.REALM}: issuer {keycloak.issuer(cfg)}")
 
 
 def _start_services(
@@ -121,6 +143,8 @@ def _down(cfg: StackConfig, say: Callable[[str], None]) -> None:
     for name in reversed(services.all_services()):
         if services.service_process(cfg, name).stop():
             say(f"{name:<11} stopped")
+    if keycloak.keycloak_process(cfg).stop(timeout=30):
+        say("identity    Keycloak stopped")
     if kafka.kafka_process(cfg).stop(timeout=30):
         say("kafka       stopped")
     if not cfg.external_database_url and postgres.stop_postgres(cfg):
@@ -160,6 +184,11 @@ def status(cfg: StackConfig) -> list[Component]:
         ok = state == "online" and postgres.answers(postgres.managed_admin_url(cfg))
         detail = f"cluster {cfg.pg_cluster}: {state or 'not created'}"
         rows.append(Component("postgres", None, cfg.pg_port, ok, detail))
+    if keycloak.enabled(cfg):
+        kproc = keycloak.keycloak_process(cfg)
+        pid = kproc.pid()
+        ok = pid is not None and keycloak.ready(cfg)
+        rows.append(Component("keycloak", pid, cfg.keycloak_port, ok, str(kproc.log_file)))
     for name in services.all_services():
         proc = services.service_process(cfg, name)
         port = cfg.service_ports[name]

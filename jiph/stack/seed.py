@@ -23,6 +23,10 @@ def seed_partners(cfg: StackConfig) -> int:
     return register_partners(cfg, json.loads(PARTNERS_FILE.read_text())["partners"])
 
 
+def seed_partner_ids() -> list[str]:
+    return [p["partner_id"] for p in json.loads(PARTNERS_FILE.read_text())["partners"]]
+
+
 def partner(
     partner_id: str, partner_type: str = "un", organisation: str = "UN Police Division"
 ) -> dict[str, Any]:

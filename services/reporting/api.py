@@ -38,6 +38,7 @@ from shared.auth import (
     Principal,
     Role,
     TokenVerifier,
+    TrustedIssuers,
     bearer_token,
     require_roles,
 )
@@ -298,7 +299,7 @@ def stream_principal(
         ),
     ] = None,
 ) -> Principal:
-    verifier: TokenVerifier = request.app.state.token_verifier
+    verifier: TokenVerifier | TrustedIssuers = request.app.state.token_verifier
     header = request.headers.get("authorization")
     token = bearer_token(header) if header or not access_token else access_token
     principal = verifier.verify(token)

@@ -29,6 +29,7 @@ from shared.auth.edge import (
     get_principal,
     require_roles,
 )
+from shared.auth.issuers import OidcProvider, TrustedIssuers
 from shared.auth.principal import (
     AuthError,
     Clearance,
@@ -61,10 +62,12 @@ __all__ = [
     "Clearance",
     "CurrentPrincipal",
     "DevKey",
+    "OidcProvider",
     "Principal",
     "PublicKey",
     "Role",
     "TokenVerifier",
+    "TrustedIssuers",
     "bearer_scheme",
     "bearer_token",
     "clearance_at_least",

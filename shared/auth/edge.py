@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.auth.issuers import TrustedIssuers
 from shared.auth.principal import AuthError, Principal, Role
 from shared.auth.verifier import TokenVerifier
 
@@ -41,10 +42,11 @@ async def get_principal(
     With a JWKS URL, verification may fetch keys (blocking), so it runs in the thread pool;
     with local keys it is a few hundred microseconds of CPU, done inline (a thread hop per
     request would cost more)."""
-    verifier = getattr(request.app.state, "token_verifier", None)
-    if not isinstance(verifier, TokenVerifier):
-        raise RuntimeError("app.state.token_verifier is not a TokenVerifier")
+    trusted = getattr(request.app.state, "token_verifier", None)
+    if not isinstance(trusted, TokenVerifier | TrustedIssuers):
+        raise RuntimeError("app.state.token_verifier is not a TokenVerifier or TrustedIssuers")
     token = bearer_token(request.headers.get("authorization"))
+    verifier = trusted.verifier_for(token)
     if verifier.may_block:
         return await run_in_threadpool(verifier.verify, token)
     return verifier.verify(token)

@@ -23,6 +23,10 @@ MAX_TOKEN_CHARS = 8192
 #: Verified tokens remembered (see TokenVerifier.verify): how many, and how long at most.
 VERIFIED_CACHE_SIZE = 10_000
 VERIFIED_TTL_S = 60.0
+#: How long a fetched key set is kept, and the least time between two fetches that an unknown
+#: `kid` forces: a key the provider rotates in is trusted within JWKS_COOLDOWN_S.
+JWKS_LIFESPAN_S = 300
+JWKS_COOLDOWN_S = 30.0
 #: Minimum HMAC secret length: RFC 7518 §3.2 asks for at least the hash size.
 MIN_HS_SECRET_BYTES = 32
 
@@ -95,10 +99,20 @@ class TokenVerifier:
         # expires, so a key withdrawn from the set would be trusted until restart.
         self.may_block = jwks_url is not None  # verify() may fetch the key set over HTTP
         self._jwks = (
-            jwt.PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=300, timeout=jwks_timeout_s)
+            jwt.PyJWKClient(
+                jwks_url,
+                cache_jwk_set=True,
+                lifespan=JWKS_LIFESPAN_S,
+                timeout=jwks_timeout_s,
+                cooldown_duration=JWKS_COOLDOWN_S,
+            )
             if jwks_url is not None
             else None
         )
+
+    def verifier_for(self, token: str) -> TokenVerifier:
+        """The verifier of `token`: this one (it trusts one issuer)."""
+        return self
 
     def verify(self, token: str) -> Principal:
         """The principal the token speaks for; `AuthError(401, ...)` if it is not acceptable.
