@@ -38,6 +38,10 @@ class ServiceSettings(BaseSettings):
     #: key set); in development the stack's own key (`jiph token`) is accepted beside it.
     oidc_issuer: str | None = None
     oidc_algorithms: list[str] = ["RS256", "ES256", "PS256"]
+    #: Intake's client at the provider for partner onboarding (a Keycloak client allowed to
+    #: manage clients), and the file holding its secret.
+    provider_admin_client_id: str = "jiph-intake-provisioner"
+    provider_admin_secret_file: Path | None = None
     dev_key_file: Path | None = None
 
     max_body_bytes: int = 64 * 1024

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,9 +21,10 @@ import httpx
 from jiph.stack import keycloak
 from jiph.stack.config import StackConfig
 from jiph.stack.processes import StackError
+from shared import identity_provider
 from shared.settings import AUDIENCE
 
-SCOPE = "jiph-gateway"
+SCOPE = identity_provider.GATEWAY_SCOPE
 DASHBOARD_CLIENT = "jiph-dashboard"
 #: Staff sign-in without a browser (tests, `jiph demo`, scripts): the password grant, which
 #: only a development realm offers.
@@ -53,10 +55,6 @@ STAFF = (
     StaffUser("operator", "operator", "none", "Op Erator"),
     StaffUser("admin", "admin", "sc", "Ad Min"),
 )
-
-
-def partner_client_id(partner_id: str) -> str:
-    return f"partner-{partner_id}"
 
 
 class Admin:
@@ -151,6 +149,7 @@ def apply_realm(cfg: StackConfig, partner_ids: Iterable[str] = ()) -> None:
                 "directAccessGrantsEnabled": True,
             },
         )
+        _ensure_provisioner(admin, cfg)
         for user in STAFF:
             _ensure_staff(admin, user)
         for partner_id in partner_ids:
@@ -240,34 +239,45 @@ def _ensure_client(admin: Admin, representation: dict[str, Any]) -> dict[str, An
 
 def ensure_partner_client(admin: Admin, partner_id: str) -> str:
     """The partner's client (client credentials, its partner id as a claim); its secret."""
+    client = _ensure_client(admin, identity_provider.partner_client(partner_id))
+    secret = admin.get(f"{keycloak.REALM}/clients/{client['id']}/client-secret")
+    return str(secret["value"])
+
+
+def _ensure_provisioner(admin: Admin, cfg: StackConfig) -> None:
+    """Intake's own client, allowed to manage the realm's clients (partner onboarding); its
+    secret in the stack's key folder, for intake (`PROVIDER_ADMIN_SECRET_FILE`)."""
+    realm = keycloak.REALM
     client = _ensure_client(
         admin,
         {
-            "clientId": partner_client_id(partner_id),
-            "name": f"Partner {partner_id}",
+            "clientId": identity_provider.PROVISIONER_CLIENT,
+            "name": "Intake: partner onboarding",
             "publicClient": False,
             "serviceAccountsEnabled": True,
             "standardFlowEnabled": False,
             "directAccessGrantsEnabled": False,
-            "protocolMappers": [
-                {
-                    "name": name,
-                    "protocol": "openid-connect",
-                    "protocolMapper": "oidc-hardcoded-claim-mapper",
-                    "config": {
-                        "claim.name": name,
-                        "claim.value": value,
-                        "jsonType.label": "String",
-                        "access.token.claim": "true",
-                        "id.token.claim": "false",
-                    },
-                }
-                for name, value in (("role", "partner"), ("partner_id", partner_id))
-            ],
         },
     )
-    secret = admin.get(f"{keycloak.REALM}/clients/{client['id']}/client-secret")
-    return str(secret["value"])
+    account = admin.get(f"{realm}/clients/{client['id']}/service-account-user")
+    management = admin.client("realm-management")
+    assert management is not None
+    wanted = [
+        admin.get(f"{realm}/clients/{management['id']}/roles/{name}")
+        for name in ("manage-clients", "view-clients")
+    ]
+    admin.send(
+        "POST", f"{realm}/users/{account['id']}/role-mappings/clients/{management['id']}", wanted
+    )
+    secret = admin.get(f"{realm}/clients/{client['id']}/client-secret")["value"]
+    path = provisioner_secret_file(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+
+
+def provisioner_secret_file(cfg: StackConfig) -> Path:
+    return cfg.state_dir / "keys" / "provider-provisioner.secret"
 
 
 def _ensure_staff(admin: Admin, user: StaffUser) -> None:

@@ -8,7 +8,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from jiph.stack import keycloak, keystore
+from jiph.stack import keycloak, keystore, realm
 from jiph.stack.config import REPO_ROOT, SERVICE_NAMES, StackConfig
 from jiph.stack.postgres import PostgresTarget
 from jiph.stack.processes import ManagedProcess, StackError, port_open, tail, wait_until
@@ -39,6 +39,8 @@ def service_env(cfg: StackConfig, service: str, pg: PostgresTarget) -> dict[str,
     )
     if keycloak.enabled(cfg) or keycloak.external_issuer():
         env[f"{prefix}OIDC_ISSUER"] = keycloak.issuer(cfg)
+    if service == "intake" and keycloak.enabled(cfg):  # partner onboarding
+        env[f"{prefix}PROVIDER_ADMIN_SECRET_FILE"] = str(realm.provisioner_secret_file(cfg))
     if service in WRITERS:
         env[f"{prefix}CHECKPOINT_KEY_FILE"] = str(cfg.checkpoint_key_file(service))
     if service == "deployment":  # officers' keys live on the stack's SoftHSM2 token

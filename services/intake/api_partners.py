@@ -11,16 +11,16 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import handlers, partners
+from services.intake import credentials, handlers, partners
 from services.intake.commands import ChangePartnerStatus, RegisterPartner, UpdatePartner
 from services.intake.directory import PartnerDirectory, find_partner
 from services.intake.tables import partners as partners_table
-from services.intake.views import PartnerAccepted, PartnerList, PartnerView
+from services.intake.views import PartnerAccepted, PartnerCredentials, PartnerList, PartnerView
 from shared.api import IdempotencyKey, RuntimeDep, run_command
 from shared.auth import Principal, Role, require_roles
 from shared.commands import Writer
 from shared.events import Envelope, EventData
-from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.problems import PROBLEM_RESPONSES, Problem, conflict, not_found
 
 router = APIRouter(prefix="/v1/partners", tags=["partners"], responses=PROBLEM_RESPONSES)
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
@@ -206,3 +206,45 @@ async def reactivate_partner(
         body,
         idempotency_key,
     )
+
+
+@router.post(
+    "/{partner_id}/credentials",
+    response_model=PartnerCredentials,
+    summary="Issue the partner's sign-in credentials",
+    responses={503: {"description": "The identity provider cannot be reached"}},
+)
+async def issue_credentials(
+    partner_id: PartnerIdPath, _: Admin, request: Request, runtime: RuntimeDep
+) -> Any:
+    """Onboarding: the partner's client at the identity provider (created if missing) and a new
+    client secret, **shown once** (the previous secret stops working: this is also how a secret
+    is rotated). Give both to the partner's technical contact over a trusted channel; their
+    system then obtains tokens with the client-credentials grant (`example`). A deactivated
+    partner gets none (`409 partner-inactive`)."""
+    async with runtime.engine.connect() as conn:
+        found = await find_partner(conn, partner_id)
+    if found is None:
+        raise not_found("partner")
+    if not found.active:
+        raise conflict("the partner is deactivated: reactivate it first", "partner-inactive")
+    settings = runtime.settings
+    if not credentials.configured(settings):
+        raise Problem(
+            503,
+            "identity-provider-not-configured",
+            "No identity provider",
+            "this intake has no identity provider to issue credentials at (OIDC_ISSUER and "
+            "PROVIDER_ADMIN_SECRET_FILE)",
+        )
+    try:
+        issued = await credentials.issue(settings, partner_id)
+    except credentials.ProviderUnavailable as exc:
+        raise Problem(
+            503,
+            "identity-provider-unavailable",
+            "Identity provider unavailable",
+            f"the identity provider could not issue credentials just now ({exc}); retry",
+            headers={"Retry-After": "5"},
+        ) from exc
+    return PartnerCredentials(**vars(issued))

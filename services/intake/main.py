@@ -22,8 +22,15 @@ DEFINITION = ServiceDefinition(
         "The partner-facing door of the gateway. UN and EU missions, OSCE, foreign governments "
         "and UK embassies submit requests for UK policing assistance here, answer the hub's "
         "questions, withdraw when plans change, and follow each request to deployment.\n\n"
-        "Authenticate with `Authorization: Bearer <token>` (role `partner`, claim `partner_id`); "
-        "locally: `jiph token --role partner --partner un-dpo`. Errors are RFC 9457 problem+json."
+        "**Signing in.** Your system obtains a token from the hub's identity provider with the "
+        "OAuth 2.0 client-credentials grant, using the client id and secret the hub gave you "
+        "when it registered your organisation (`POST /v1/partners/{partner_id}/credentials`):\n\n"
+        "```\ncurl -s -u partner-<your id>:<secret> -d grant_type=client_credentials "
+        "<provider>/realms/jiph/protocol/openid-connect/token\n```\n\n"
+        "and sends its `access_token` as `Authorization: Bearer <token>` (it carries the role "
+        "`partner` and your `partner_id`; it lasts 5 minutes: obtain a new one when it expires). "
+        "In a development stack `jiph token --role partner --partner un-dpo` prints a token "
+        "signed with the stack's own key instead. Errors are RFC 9457 problem+json."
     ),
     migrations=Path(__file__).parent / "migrations",
     routers=(router, partners_router),

@@ -100,3 +100,17 @@ class PartnerList(BaseModel):
 class PartnerAccepted(BaseModel):
     partner: PartnerView
     consistency_token: str
+
+
+class PartnerCredentials(BaseModel):
+    """What a partner's system signs in with: shown once."""
+
+    client_id: str = Field(examples=["partner-un-dpo"])
+    client_secret: str = Field(description="Shown once; a new issue replaces it")
+    token_endpoint: str = Field(
+        examples=["http://127.0.0.1:8180/realms/jiph/protocol/openid-connect/token"]
+    )
+    example: str = Field(
+        description="How to obtain a token (client credentials); send it as "
+        "`Authorization: Bearer <access_token>`"
+    )

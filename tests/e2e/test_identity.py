@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jiph.stack import keycloak, realm
 from jiph.stack.config import StackConfig
+from shared import identity_provider
 from shared.auth.verifier import JWKS_COOLDOWN_S
 from tests.e2e.test_triage_flow import a_request, eventually
 from tests.running_services import TokenFactory
@@ -29,20 +30,26 @@ def token_endpoint(stack: StackConfig) -> str:
     return f"{keycloak.issuer(stack)}/protocol/openid-connect/token"
 
 
-def partner_sign_in(stack: StackConfig, partner_id: str) -> dict[str, str]:
-    """A partner's system: its client's secret (from the hub's onboarding), client credentials."""
-    admin = realm.Admin(stack)
-    try:
-        secret = realm.ensure_partner_client(admin, partner_id)
-    finally:
-        admin.close()
+def partner_sign_in(
+    stack: StackConfig, services: dict[str, str], partner_id: str
+) -> dict[str, str]:
+    """A partner's system: the credentials the hub issued it at onboarding (intake's
+    `POST /v1/partners/{id}/credentials`, by an administrator signed in at the provider), then
+    a token by the client-credentials grant, as the example in the answer shows."""
+    issued = httpx.post(
+        f"{services['intake']}/v1/partners/{partner_id}/credentials",
+        headers=staff_sign_in(stack, "admin"),
+        timeout=15,
+    )
+    assert issued.status_code == 200, issued.text
+    credentials = issued.json()
+    assert credentials["client_id"] == identity_provider.partner_client_id(partner_id)
+    assert credentials["token_endpoint"] == token_endpoint(stack)
+    assert credentials["client_secret"] in credentials["example"]
     answer = httpx.post(
-        token_endpoint(stack),
-        data={
-            "grant_type": "client_credentials",
-            "client_id": realm.partner_client_id(partner_id),
-            "client_secret": secret,
-        },
+        credentials["token_endpoint"],
+        data={"grant_type": "client_credentials"},
+        auth=(credentials["client_id"], credentials["client_secret"]),
         timeout=15,
     )
     assert answer.status_code == 200, answer.text
@@ -75,7 +82,7 @@ async def test_a_request_goes_from_submission_to_approval_on_the_providers_token
 ) -> None:
     partner_id = f"un-{uuid.uuid4().hex[:8]}"
     token("partner", partner_id=partner_id)  # registered with the hub (intake's registry)
-    partner = partner_sign_in(test_stack, partner_id)
+    partner = partner_sign_in(test_stack, services, partner_id)
     officer, approver = staff_sign_in(test_stack, "officer"), staff_sign_in(test_stack, "approver")
     assert claims(partner)["iss"] == keycloak.issuer(test_stack)
     assert (claims(partner)["role"], claims(partner)["partner_id"]) == ("partner", partner_id)
@@ -109,7 +116,7 @@ async def test_a_request_goes_from_submission_to_approval_on_the_providers_token
         # The provider's token for another partner does not reach this partner's request.
         other_id = f"eu-{uuid.uuid4().hex[:8]}"
         token("partner", partner_id=other_id, partner_type="eu")
-        other = partner_sign_in(test_stack, other_id)
+        other = partner_sign_in(test_stack, services, other_id)
         assert (await intake.get(f"/v1/requests/{rid}", headers=other)).status_code == 404
 
 
@@ -179,3 +186,39 @@ async def test_a_token_of_an_issuer_not_trusted_is_refused(services: dict[str, s
     async with httpx.AsyncClient(base_url=services["intake"], timeout=15) as intake:
         answer = await intake.get("/v1/requests", headers={"Authorization": f"Bearer {forged}"})
     assert answer.status_code == 401 and "issuer is not accepted" in answer.json()["detail"]
+
+
+async def test_credentials_are_issued_to_active_partners_only_and_a_new_issue_rotates_them(
+    services: dict[str, str], test_stack: StackConfig, token: TokenFactory
+) -> None:
+    partner_id = f"osce-{uuid.uuid4().hex[:8]}"
+    token("partner", partner_id=partner_id, partner_type="osce")
+    admin = staff_sign_in(test_stack, "admin")
+    url = f"{services['intake']}/v1/partners/{partner_id}/credentials"
+    async with httpx.AsyncClient(timeout=15) as http:
+        first = (await http.post(url, headers=admin)).json()
+        second = (await http.post(url, headers=admin)).json()
+        assert first["client_secret"] != second["client_secret"]
+        old = await http.post(
+            first["token_endpoint"],
+            data={"grant_type": "client_credentials"},
+            auth=(first["client_id"], first["client_secret"]),
+        )
+        assert old.status_code == 401  # the earlier secret stopped working
+        refused = await http.post(url, headers=staff_sign_in(test_stack, "officer"))
+        assert refused.status_code == 403
+        unknown = await http.post(
+            f"{services['intake']}/v1/partners/nobody-{uuid.uuid4().hex[:6]}/credentials",
+            headers=admin,
+        )
+        assert unknown.status_code == 404
+        deactivated = await http.post(
+            f"{services['intake']}/v1/partners/{partner_id}/deactivation",
+            headers=admin,
+            json={"reason": "Mission closed in November."},
+        )
+        assert deactivated.status_code == 200, deactivated.text
+        inactive = await http.post(url, headers=admin)
+        assert (
+            inactive.status_code == 409 and inactive.json()["type"] == "/problems/partner-inactive"
+        )
