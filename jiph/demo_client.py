@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from jiph import demo_cast as cast
+from jiph.stack import realm
 from jiph.stack.config import StackConfig
 from shared.auth import load_or_create_dev_key, mint_token
 from shared.settings import AUDIENCE, DEV_ISSUER
@@ -254,3 +255,37 @@ class Tokens:
 
     def analyst(self) -> str:
         return self.get("analyst", "demo.analyst", clearance="sc", ttl_seconds=8 * 3600)
+
+
+class ProviderTokens(Tokens):
+    """Tokens from the stack's OpenID Connect provider, as the gateway's users get them: each
+    partner by the client-credentials grant, each member of staff by signing in (the demo's
+    people are made users of the realm first, with their role, clearance and force). A token
+    lasts minutes: one is fetched again once it is half-way through its life."""
+
+    def __init__(self, cfg: StackConfig) -> None:
+        super().__init__(cfg)
+        self.cfg = cfg
+        self._fetched: dict[tuple[str, str, str | None, str | None], tuple[str, float]] = {}
+
+    def get(
+        self,
+        role: str,
+        subject: str,
+        *,
+        partner_id: str | None = None,
+        force: str | None = None,
+        clearance: str | None = None,
+        ttl_seconds: int = 3 * 3600,
+    ) -> str:
+        cache_key = (role, subject, partner_id or force, clearance)
+        cached = self._fetched.get(cache_key)
+        if cached is not None and time.monotonic() < cached[1]:
+            return cached[0]
+        if role == "partner" and partner_id is not None:
+            token, lifetime = realm.partner_token(self.cfg, partner_id)
+        else:
+            user = realm.StaffUser(subject, role, clearance or "none", subject, force=force)
+            token, lifetime = realm.staff_token(self.cfg, user)
+        self._fetched[cache_key] = (token, time.monotonic() + lifetime / 2)
+        return token

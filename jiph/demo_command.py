@@ -12,7 +12,8 @@ import httpx
 
 from jiph import demo_data as d
 from jiph.demo import Demo
-from jiph.demo_client import CATCH_UP_LIMIT_S, Api, DemoError, Tokens, _problem
+from jiph.demo_client import CATCH_UP_LIMIT_S, Api, DemoError, ProviderTokens, Tokens, _problem
+from jiph.stack import keycloak, realm
 from jiph.stack.config import stack_config
 
 
@@ -103,7 +104,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     api = Api(cfg)
     try:
-        tokens = Tokens(cfg)
+        # As the gateway's users sign in: at the stack's provider when it runs one.
+        tokens = ProviderTokens(cfg) if keycloak.enabled(cfg) else Tokens(cfg)
         _preflight(api, _stack_flag(args))
         _wait_for_caught_up(api, tokens)
         today = datetime.now(UTC).date()
@@ -129,7 +131,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print("Open next:")
     print(f"  dashboard    http://127.0.0.1:{ports['reporting']}/")
-    print(f"               sign in with: jiph{flag} token --role analyst --clearance sc")
+    if keycloak.enabled(cfg):
+        print(f"               sign in as cleared-analyst, password {realm.STAFF_PASSWORD}")
+    else:
+        print(f"               sign in with: jiph{flag} token --role analyst --clearance sc")
     print(f"  intake API   http://127.0.0.1:{ports['intake']}/docs")
     print(f"  triage API   http://127.0.0.1:{ports['triage']}/docs")
     print(f"  deployments  http://127.0.0.1:{ports['deployment']}/docs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from jiph.stack.config import stack_config
 from shared.auth import Role, load_or_create_dev_key, mint_token
@@ -10,7 +11,14 @@ from shared.settings import AUDIENCE, DEV_ISSUER
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("token", help="print a development bearer token")
+    p = sub.add_parser(
+        "token",
+        help="print a development bearer token (tests and development only)",
+        description="A token signed with the local stack's own key, accepted only by services "
+        "running in development. Real users sign in at the identity provider: partners' "
+        "systems by client credentials (POST /v1/partners/{id}/credentials on intake), staff "
+        "through the provider's login page.",
+    )
     p.add_argument("--role", required=True, choices=[r.value for r in Role])
     p.add_argument("--partner", help="partner_id claim (role partner)")
     p.add_argument("--force", help="force claim (role force_liaison)")
@@ -40,5 +48,10 @@ def cmd_token(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise SystemExit(f"jiph token: {exc}") from exc
+    if sys.stderr.isatty():
+        print(
+            "jiph token: a development token; production accepts the provider's only",
+            file=sys.stderr,
+        )
     print(token)
     return 0

@@ -308,3 +308,52 @@ def _ensure_staff(admin: Admin, user: StaffUser) -> None:
         f"{realm}/users/{user_id}/reset-password",
         {"type": "password", "value": STAFF_PASSWORD, "temporary": False},
     )
+
+
+def partner_token(cfg: StackConfig, partner_id: str) -> tuple[str, int]:
+    """A partner's access token by the client-credentials grant, and its lifetime in seconds
+    (its client made first, if missing)."""
+    admin = Admin(cfg)
+    try:
+        secret = ensure_partner_client(admin, partner_id)
+    finally:
+        admin.close()
+    return _token(
+        cfg,
+        {"grant_type": "client_credentials"},
+        auth=(identity_provider.partner_client_id(partner_id), secret),
+    )
+
+
+_known_staff: set[StaffUser] = set()
+
+
+def staff_token(cfg: StackConfig, user: StaffUser) -> tuple[str, int]:
+    """A member of staff's access token, signed in with their password (the user made first)."""
+    if user not in _known_staff:
+        admin = Admin(cfg)
+        try:
+            _ensure_staff(admin, user)
+        finally:
+            admin.close()
+        _known_staff.add(user)
+    return _token(
+        cfg,
+        {
+            "grant_type": "password",
+            "client_id": CLI_CLIENT,
+            "username": user.username,
+            "password": STAFF_PASSWORD,
+        },
+    )
+
+
+def _token(
+    cfg: StackConfig, form: dict[str, str], auth: tuple[str, str] | None = None
+) -> tuple[str, int]:
+    answer = httpx.post(
+        identity_provider.token_endpoint(keycloak.issuer(cfg)), data=form, auth=auth, timeout=15
+    )
+    _check(answer, "issue a token")
+    body = answer.json()
+    return str(body["access_token"]), int(body.get("expires_in", ACCESS_TOKEN_LIFESPAN_S))

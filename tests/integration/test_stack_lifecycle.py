@@ -25,6 +25,9 @@ def jiph(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         for k, v in os.environ.items()
         if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "JIPH_STACK")
     }
+    # Without the identity provider: its start (half a minute) and stop are exercised by the
+    # test stack at every run (tests/e2e/test_identity.py); here they would only add minutes.
+    env["JIPH_IDENTITY"] = "off"
     return subprocess.run(
         [sys.executable, "-m", "jiph.cli", "--stack", "scratch", *args],
         cwd=ROOT,
