@@ -13,6 +13,7 @@ import httpx
 from jiph import demo_data as d
 from jiph.demo import Demo
 from jiph.demo_client import CATCH_UP_LIMIT_S, Api, DemoError, Tokens, _problem
+from jiph.stack import keycloak, realm
 from jiph.stack.config import stack_config
 
 
@@ -129,7 +130,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print("Open next:")
     print(f"  dashboard    http://127.0.0.1:{ports['reporting']}/")
-    print(f"               sign in with: jiph{flag} token --role analyst --clearance sc")
+    if keycloak.enabled(cfg):
+        print(f"               Sign in as cleared-analyst, password {realm.STAFF_PASSWORD}")
+    elif keycloak.external_issuer():
+        print("               Sign in with your provider (an analyst with clearance sc)")
+    else:
+        print("               (no sign-in provider: JIPH_IDENTITY=off; the API takes `jiph token`)")
     print(f"  intake API   http://127.0.0.1:{ports['intake']}/docs")
     print(f"  triage API   http://127.0.0.1:{ports['triage']}/docs")
     print(f"  deployments  http://127.0.0.1:{ports['deployment']}/docs")
