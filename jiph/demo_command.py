@@ -132,9 +132,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("Open next:")
     print(f"  dashboard    http://127.0.0.1:{ports['reporting']}/")
     if keycloak.enabled(cfg):
-        print(f"               sign in as cleared-analyst, password {realm.STAFF_PASSWORD}")
+        print(f"               Sign in as cleared-analyst, password {realm.STAFF_PASSWORD}")
+    elif keycloak.external_issuer():
+        print("               Sign in with your provider (an analyst with clearance sc)")
     else:
-        print(f"               sign in with: jiph{flag} token --role analyst --clearance sc")
+        print("               (no sign-in provider: JIPH_IDENTITY=off; the API takes `jiph token`)")
     print(f"  intake API   http://127.0.0.1:{ports['intake']}/docs")
     print(f"  triage API   http://127.0.0.1:{ports['triage']}/docs")
     print(f"  deployments  http://127.0.0.1:{ports['deployment']}/docs")

@@ -7,12 +7,14 @@ never run as a script), `X-Frame-Options: DENY` and `Referrer-Policy: no-referre
 `Cache-Control: no-store` on every `/v1` answer that does not set its own: they are for one
 caller's eyes (OFFICIAL-SENSITIVE text, personal data, exports) and no browser or proxy keeps them.
 The documentation pages get a Content-Security-Policy that allows their own files only (their
-inline start-up script and ReDoc's blob worker included).
+inline start-up script and ReDoc's blob worker included); a page of the service's own (the
+reporting dashboard) gets `page_csp`: its own files, and fetches to its sign-in provider only.
 """
 
 from __future__ import annotations
 
 from importlib.resources import files
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -31,6 +33,39 @@ DOCS_CSP = (
     "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'none'"
 )
+
+#: Characters that would end a source expression or a directive, or quote one.
+_NOT_IN_A_SOURCE = frozenset(" \t\r\n;,'\"")
+
+
+def page_csp(*, connect_to: str | None = None) -> str:
+    """The policy of a page built from the service's own files: scripts, styles and API calls of
+    its own origin only, never framed, no `<base>`, no form posted anywhere. `connect_to` (an
+    OpenID Connect issuer) adds fetches under that URL: the provider's discovery document and
+    token endpoint, which the page calls to sign in and renew. The sign-in and sign-out pages are
+    navigations, which a policy does not govern, so nothing else is opened."""
+    connect = "'self'"
+    if connect_to is not None:
+        connect += " " + _source_under(connect_to)
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
+def _source_under(url: str) -> str:
+    """`https://id.example/realms/jiph/`: a source matching every path under `url` (the trailing
+    slash makes it a prefix), refused if `url` could add to the policy rather than name a place."""
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+        or _NOT_IN_A_SOURCE & set(url)
+    ):
+        raise ValueError(f"not an issuer URL a page may fetch from: {url!r}")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/"
 
 
 class SecurityHeaders:

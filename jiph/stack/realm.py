@@ -116,6 +116,9 @@ def apply_realm(cfg: StackConfig, partner_ids: Iterable[str] = ()) -> None:
             {
                 "accessTokenLifespan": ACCESS_TOKEN_LIFESPAN_S,
                 "ssoSessionIdleTimeout": 1800,
+                # A browser holds the dashboard's refresh token: each is used once.
+                "revokeRefreshToken": True,
+                "refreshTokenMaxReuse": 0,
                 "loginTheme": "keycloak",
             },
         )
@@ -129,12 +132,13 @@ def apply_realm(cfg: StackConfig, partner_ids: Iterable[str] = ()) -> None:
                 "publicClient": True,
                 "standardFlowEnabled": True,
                 "directAccessGrantsEnabled": False,
-                "redirectUris": [f"http://127.0.0.1:{cfg.service_ports['reporting']}/*"],
+                # Exactly the page: the code goes nowhere else.
+                "redirectUris": [f"http://127.0.0.1:{cfg.service_ports['reporting']}/"],
                 "webOrigins": ["+"],
                 "attributes": {
                     "pkce.code.challenge.method": "S256",
                     "post.logout.redirect.uris": (
-                        f"http://127.0.0.1:{cfg.service_ports['reporting']}/*"
+                        f"http://127.0.0.1:{cfg.service_ports['reporting']}/"
                     ),
                 },
             },

@@ -2,40 +2,19 @@
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import shared.catalogue  # noqa: F401  (registers the event types)
 from services.reporting import queries
 from services.reporting.api import router
+from services.reporting.dashboard import STATIC, dashboard_router
 from services.reporting.projection import PROJECTION
+from services.reporting.settings import NAME, ReportingSettings
 from services.reporting.stream import StreamSlots
 from shared.service import ServiceDefinition, create_service_app
-from shared.settings import ServiceSettings, settings_for
 
-NAME = "reporting"
-STATIC = Path(__file__).parent / "static"
-Settings = settings_for(NAME)
-
-dashboard_router = APIRouter(tags=["dashboard"])
-
-
-@dashboard_router.get("/", include_in_schema=False)
-async def dashboard() -> FileResponse:
-    """The dashboard page. It holds no data: its script asks the API with the user's token."""
-    return FileResponse(
-        STATIC / "index.html",
-        headers={
-            "Cache-Control": "no-cache",
-            "Content-Security-Policy": (
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-            ),
-            "Referrer-Policy": "no-referrer",
-        },
-    )
-
+Settings = ReportingSettings
 
 DEFINITION = ServiceDefinition(
     name=NAME,
@@ -43,24 +22,27 @@ DEFINITION = ServiceDefinition(
     description=(
         "Read models, KPIs, exports, the audit trail and a live feed of every gateway event, "
         "fed from the intake, triage and deployment topics (no personal data is stored). The "
-        "dashboard is at `/`.\n\n"
+        "dashboard is at `/`; staff sign in to it with the OpenID Connect provider "
+        "(`/dashboard/config.json` names it).\n\n"
         "Authenticate with `Authorization: Bearer <token>` (roles `analyst`, `admin`; the audit "
         "and the live feed also `operator`; claim `clearance` sc or above to see the titles of "
         "OFFICIAL-SENSITIVE requests); locally: `jiph token --role analyst`."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=(router, dashboard_router),
+    routers=(router,),
     projection=PROJECTION,
     describe_request=queries.describe,
     openapi_tags=(
         {"name": "reporting", "description": "KPIs, exports, audit, live feed"},
-        {"name": "dashboard", "description": "The dashboard page"},
+        {"name": "dashboard", "description": "The dashboard page and its sign-in configuration"},
     ),
 )
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    app = create_service_app(DEFINITION, settings or Settings())
+def create_app(settings: ReportingSettings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = create_service_app(DEFINITION, settings)
+    app.include_router(dashboard_router(settings))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.stream_slots = StreamSlots()
     return app

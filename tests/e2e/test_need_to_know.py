@@ -44,7 +44,7 @@ STAFF = (
     "operator",
 )
 #: Reads that hold nothing of any request: liveness, the static event catalogue.
-NOT_DATA = {"/healthz", "/readyz", "/asyncapi.json"}
+NOT_DATA = {"/healthz", "/readyz", "/asyncapi.json", "/dashboard/config.json"}
 #: Reads for partners alone (their own requests): `test_no_internal_text_reaches_a_partner`.
 PARTNERS_ONLY = {("intake", "/v1/requests"), ("intake", "/v1/requests/{request_id}")}
 #: A moment after every story: `as_of` it shows each story whole, made again from its events.

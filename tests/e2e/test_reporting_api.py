@@ -1,5 +1,6 @@
 """Reporting over HTTP: a known scenario published straight onto the real topics, then the KPIs,
-exports, audit trail, live feed and dashboard checked against values computed here.
+exports, audit trail and live feed checked against values computed here (the dashboard, on the
+same scenario, in a browser: `test_dashboard.py`).
 
 The scenario's requests are submitted inside a random window years in the past, so filtering on
 that window (`from`/`to`) isolates them from every other test's data.
@@ -12,30 +13,19 @@ import base64
 import csv
 import io
 import json
-import os
 import random
-import re
 import secrets
-import shutil
 import statistics
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from jiph.stack.postgres import PostgresTarget
 from shared.catalogue.deployment import (
@@ -52,7 +42,6 @@ from shared.catalogue.triage import RequestApproved, RequestAssessed, RequestRej
 from shared.events import Actor, Envelope, EventData
 from shared.reference.data import load_reference_data
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
-from tests.conftest import ARTIFACTS
 from tests.running_services import TokenFactory, bearer
 
 pytestmark = pytest.mark.e2e
@@ -758,124 +747,3 @@ async def test_stream_sends_new_events_and_resumes_after_last_event_id(
     ((second_id, second),) = resumed
     assert second["event_type"] == "RequestWithdrawn" and second_id > first_id
     assert forbidden.status_code == 403
-
-
-# --- the dashboard in a real browser ----------------------------------------------------------
-BROWSER_PACKAGES = {"chromium": "chromium", "chromedriver": "chromium-driver"}
-
-
-@pytest.fixture(scope="session")
-def browser() -> tuple[str, str]:
-    """Debian's chromium and chromedriver (installed when missing: no browser download)."""
-    missing = [pkg for cmd, pkg in BROWSER_PACKAGES.items() if shutil.which(cmd) is None]
-    if missing:
-        if os.geteuid() != 0:
-            pytest.fail(f"{' '.join(missing)} missing; only root can install them (apt-get)")
-        subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", *missing],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "chromium and chromedriver could not be installed"
-    return chromium, driver
-
-
-def open_dashboard(chromium: str, driver_path: str, url: str, shot: Path) -> str:
-    """Open the page as a user would, wait for the KPI tiles, the charts and the table, take a
-    screenshot, and return the rendered DOM."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1400",
-    ):
-        options.add_argument(flag)
-    with tempfile.TemporaryDirectory() as profile:
-        options.add_argument(f"--user-data-dir={profile}")
-        driver = webdriver.Chrome(service=Service(driver_path), options=options)
-        try:
-            driver.get(url)
-
-            def drawn(d: webdriver.Chrome) -> bool:
-                tiles = d.find_element(By.ID, "kpi-requests").text.strip()
-                canvases = d.find_elements(By.CSS_SELECTOR, "canvas")
-                rows = d.find_elements(By.CSS_SELECTOR, "table tbody tr")
-                return (
-                    tiles not in ("", "\u2013", "-")
-                    and len(rows) > 0
-                    and all(c.get_attribute("height") for c in canvases)
-                )
-
-            try:
-                WebDriverWait(driver, 45, poll_frequency=0.25).until(drawn)
-            except TimeoutException as exc:
-                tiles = driver.find_element(By.ID, "kpi-requests").text
-                rows = len(driver.find_elements(By.CSS_SELECTOR, "table tbody tr"))
-                logs = driver.get_log("browser")[-5:]
-                logs.append(
-                    driver.execute_script(
-                        "return [document.getElementById('filters').elements['from'].value,"
-                        " document.getElementById('filters').elements['to'].value,"
-                        " document.getElementById('status').textContent]"
-                    )
-                )
-                raise AssertionError(f"not drawn: tile {tiles!r}, {rows} rows, {logs}") from exc
-            driver.execute_script("return new Promise(r => setTimeout(r, 600))")  # animations
-            driver.save_screenshot(str(shot))
-            return str(driver.page_source)
-        finally:
-            driver.quit()
-
-
-async def test_dashboard_renders_the_scenario(
-    services: dict[str, str], scenario: Scenario, token: TokenFactory, browser: tuple[str, str]
-) -> None:
-    base = services["reporting"]
-    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        page = await client.get("/")
-        script = await client.get("/static/vendor/chart.umd.js")
-    assert page.status_code == 200 and "<canvas" in page.text
-    assert "http" not in re.sub(r"https?://www\.w3\.org\S*", "", page.text.split("<body>")[0])
-    assert script.status_code == 200 and "Chart.js v4" in script.text[:200]
-
-    fragment = f"token={token('analyst')}&from={scenario.window[0]}&to={scenario.window[1]}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "reporting-dashboard.png"
-    shot.unlink(missing_ok=True)
-    dom = await asyncio.to_thread(open_dashboard, *browser, f"{base}/#{fragment}", shot)
-    (ARTIFACTS / "reporting-dashboard.html").write_text(dom)
-
-    def output(name: str) -> str:
-        found = re.search(rf'id="{name}"[^>]*>([^<]*)<', dom)
-        assert found, f"{name} not rendered"
-        return found.group(1)
-
-    assert output("kpi-requests") == "6"
-    assert output("kpi-deployed-now") == "3"
-    assert output("kpi-officer-days") == "105"
-    assert output("kpi-approval-rate") == "60%"
-    assert output("kpi-tours-ending") == "1/2/2"
-    assert output("kpi-readiness") == "2"
-    for canvas in (
-        "chart-weekly",
-        "chart-region",
-        "chart-capability",
-        "chart-decision",
-        "chart-mission",
-    ):
-        # Chart.js sizes a canvas it has drawn on (width/height attributes and style).
-        assert re.search(rf'<canvas id="{canvas}"[^>]*height="\d+"', dom), canvas
-    for reference in scenario.references.values():
-        assert reference in dom
-    assert scenario.secret_title not in dom
-    assert shot.exists() and shot.stat().st_size > 10_000

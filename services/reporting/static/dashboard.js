@@ -1,8 +1,7 @@
-// The reporting dashboard: reads the API with the user's token (kept in sessionStorage only),
+// The reporting dashboard: signs in with the provider (sign-in.js; the tokens stay in memory),
 // draws KPI tiles and charts, a filterable table of requests and the live event feed.
 "use strict";
 
-const TOKEN_KEY = "jiph.reporting.token";
 const FILTER_NAMES = ["from", "to", "region", "partner_type"];
 const STATUSES = ["submitted", "in_triage", "information_requested", "assessed", "approved",
   "rejected", "on_hold", "sourcing", "deploying", "deployed", "closed", "withdrawn"];
@@ -10,21 +9,26 @@ const $ = (id) => document.getElementById(id);
 const charts = {};
 let nextCursor = null;
 let feed = null;
+let feedSince = null;
 let live = true;
+let shownSignedIn = false;
 
-// --- the token and the filters ---------------------------------------------------------------
+// --- the filters, kept in the fragment ---------------------------------------------------------
 function readFragment() {
-  // `/#token=…&from=…` lets a link (or a test) sign in and scope the page; then the fragment goes.
-  // `live=off` leaves the feed closed, for snapshots (a headless browser waits for open streams).
+  // `/#from=…&to=…` scopes the page (a link, a test, the way back from signing in); `live=off`
+  // leaves the feed closed, for snapshots (a headless browser waits for open streams).
   const params = new URLSearchParams(location.hash.slice(1));
-  if (params.get("token")) sessionStorage.setItem(TOKEN_KEY, params.get("token"));
   live = params.get("live") !== "off";
   const form = $("filters");
   for (const name of FILTER_NAMES) if (params.get(name)) form.elements[name].value = params.get(name);
-  if (location.hash) history.replaceState(null, "", location.pathname);
+  writeFragment(); // anything else in it (an old `#token=` link) goes
 }
 
-const token = () => sessionStorage.getItem(TOKEN_KEY);
+function writeFragment() {
+  const query = filterQuery();
+  if (!live) query.set("live", "off");
+  history.replaceState(null, "", query.toString() ? `#${query}` : location.pathname);
+}
 
 function filterQuery() {
   const query = new URLSearchParams();
@@ -35,7 +39,8 @@ function filterQuery() {
 
 async function api(path, query) {
   const url = query && query.toString() ? `${path}?${query}` : path;
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${token()}` } });
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${accessToken()}` } });
+  if (response.status === 401) forget("Signed out: the gateway did not accept the session's token.");
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
     throw new Error(problem.detail || `${response.status} ${response.statusText}`);
@@ -162,13 +167,27 @@ async function downloadCsv() {
 }
 
 // --- the live feed -----------------------------------------------------------------------------
-function connectFeed() {
+function closeFeed(state = "disconnected") {
   if (feed) feed.close();
+  feed = null;
+  $("feed-state").textContent = state;
+}
+
+function connectFeed() {
+  closeFeed();
   if (!live) { $("feed-state").textContent = "off"; return; }
-  feed = new EventSource(`/v1/stream?access_token=${encodeURIComponent(token())}`);
+  // EventSource cannot send headers: the token goes in the query (same origin, not logged).
+  const query = new URLSearchParams({ access_token: accessToken() });
+  if (feedSince) query.set("since", feedSince);
+  feed = new EventSource(`/v1/stream?${query}`);
   feed.onopen = () => { $("feed-state").textContent = "live"; };
-  feed.onerror = () => { $("feed-state").textContent = "reconnecting…"; };
+  feed.onerror = (event) => {
+    $("feed-state").textContent = event.target.readyState === EventSource.CLOSED ? "closed" : "reconnecting…";
+  };
+  // The feed ends when the token it was opened with expires: on again with the renewed one.
+  feed.addEventListener("token-expired", () => (accessToken() ? connectFeed() : closeFeed()));
   feed.addEventListener("gateway-event", (message) => {
+    feedSince = message.lastEventId || feedSince;
     const e = JSON.parse(message.data);
     const item = document.createElement("li");
     const what = e.details.reference || e.request_id || e.details.offer_id || "";
@@ -180,7 +199,7 @@ function connectFeed() {
 
 // --- wiring ------------------------------------------------------------------------------------
 async function refresh() {
-  if (!token()) return;
+  if (!accessToken()) return;
   say("Loading…");
   try {
     const s = await (await api("/v1/summary", filterQuery())).json();
@@ -189,47 +208,64 @@ async function refresh() {
     await loadTable();
     say("");
   } catch (error) {
-    say(`Could not load: ${error.message}`);
+    if (accessToken()) say(`Could not load: ${error.message}`);
   }
 }
 
-function showSignedIn() {
-  const signedIn = Boolean(token());
-  $("signin").hidden = signedIn;
-  $("signed-in").hidden = !signedIn;
-  if (signedIn) {
-    try {
-      const claims = JSON.parse(atob(token().split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-      $("who").textContent = `${claims.sub} (${claims.role}${claims.clearance ? `, ${claims.clearance}` : ""})`;
-    } catch { $("who").textContent = "signed in"; }
+function showSession(reason) {
+  const token = accessToken();
+  $("signed-out").hidden = Boolean(token);
+  $("signed-in").hidden = !token;
+  $("board").hidden = !token;
+  if (token) {
+    const claims = claimsOf(token);
+    const name = claims.name || claims.preferred_username || claims.sub;
+    $("who").textContent = `${name} (${claims.role}${claims.clearance ? `, ${claims.clearance}` : ""})`;
+  } else {
+    // Nothing the session read stays on the page.
+    $("request-rows").replaceChildren();
+    $("feed").replaceChildren();
+    for (const tile of document.querySelectorAll("#tiles output")) tile.textContent = "–";
+    for (const [id, chart] of Object.entries(charts)) { chart.destroy(); delete charts[id]; }
+    say(reason);
   }
 }
 
-function start() {
-  readFragment();
+function sessionChanged(reason) {
+  const signedIn = Boolean(accessToken());
+  const renewed = signedIn && shownSignedIn;
+  shownSignedIn = signedIn;
+  showSession(reason);
+  if (renewed) return;
+  if (signedIn) { refresh(); connectFeed(); }
+  else { closeFeed(); feedSince = null; }
+}
+
+async function start() {
   for (const s of STATUSES) $("table-status").append(new Option(s, s));
-  $("signin").addEventListener("submit", (event) => {
-    event.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
-    $("token-input").value = "";
-    showSignedIn();
-    refresh();
-    connectFeed();
-  });
-  $("signout").addEventListener("click", () => {
-    sessionStorage.removeItem(TOKEN_KEY);
-    if (feed) feed.close();
-    $("feed-state").textContent = "disconnected";
-    showSignedIn();
-  });
-  $("filters").addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
+  $("sign-in").addEventListener("click", () => signIn(location.hash).catch((e) => say(`Could not sign in: ${e.message}`)));
+  $("signout").addEventListener("click", signOut);
+  $("filters").addEventListener("submit", (event) => { event.preventDefault(); writeFragment(); refresh(); });
   $("table-status").addEventListener("change", () => loadTable().catch((e) => say(e.message)));
   $("table-sort").addEventListener("change", () => loadTable().catch((e) => say(e.message)));
   $("more").addEventListener("click", () => loadTable(true).catch((e) => say(e.message)));
   $("csv").addEventListener("click", () => downloadCsv().catch((e) => say(e.message)));
-  showSignedIn();
-  if (token()) { refresh(); connectFeed(); }
-  else say("Sign in with a development token (role analyst or admin).");
+
+  let reason = "Signed out. Sign in to see the dashboard.";
+  try {
+    if (await loadProvider()) {
+      const answer = providerAnswer();
+      if (answer) await completeSignIn(answer); // the fragment is the user's filters again
+    } else {
+      $("sign-in").disabled = true;
+      reason = "Sign-in is not configured: the reporting service trusts no OpenID Connect provider.";
+    }
+  } catch (error) {
+    reason = `Signed out: could not sign in (${error.message}).`;
+  }
+  readFragment();
+  session.changed = sessionChanged;
+  sessionChanged(reason);
 }
 
 document.addEventListener("DOMContentLoaded", start);
