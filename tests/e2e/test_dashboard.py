@@ -100,7 +100,9 @@ def shown(driver: webdriver.Chrome, element_id: str) -> bool:
 
 
 def signed_out(driver: webdriver.Chrome) -> bool:
-    return shown(driver, "sign-in") and not shown(driver, "board") and not shown(driver, "who")
+    """Signed out, and ready to sign in (the button waits for the provider's endpoints)."""
+    ready = shown(driver, "sign-in") and driver.find_element(By.ID, "sign-in").is_enabled()
+    return ready and not shown(driver, "board") and not shown(driver, "who")
 
 
 def sign_in(driver: webdriver.Chrome, username: str, shot: Path | None = None) -> str:

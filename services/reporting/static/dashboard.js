@@ -252,8 +252,10 @@ async function start() {
   $("csv").addEventListener("click", () => downloadCsv().catch((e) => say(e.message)));
 
   let reason = "Signed out. Sign in to see the dashboard.";
+  $("sign-in").disabled = true; // until the provider's endpoints are known
   try {
     if (await loadProvider()) {
+      $("sign-in").disabled = false;
       const answer = providerAnswer();
       if (answer) await completeSignIn(answer); // the fragment is the user's filters again
     } else {
