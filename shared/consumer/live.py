@@ -4,6 +4,11 @@ On assignment it seeks to the offsets stored with the projection (after the batc
 committed); then it fetches, applies and repeats, reconnecting after failures. Batches that hold
 only the service's own events, already applied by its commands, cost one read
 (`ProjectionApplier.skip_if_all_applied`).
+
+The offsets PostgreSQL holds are the truth the consumer seeks to. After each commit there, the
+same offsets are also committed to Kafka's consumer group, so that Kafka's own tools
+(`kafka-consumer-groups.sh --describe`) and lag exporters see the gateway's consumers; a commit
+Kafka refuses (a rebalance in between) is only logged, as the next one will carry on.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 
 from shared.consumer.applier import ProjectionApplier, StaleGeneration
 from shared.tasks import being_cancelled
@@ -28,6 +34,7 @@ REBALANCE_GRACE_S = 30.0
 STALLED_AFTER_S = 20.0
 REPEAT_CHECK_MAX = 50  # a live batch this small may be only the service's own events
 DEFERRED_FLUSH_S = 5.0
+KAFKA_COMMIT_TIMEOUT_S = 5.0
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -69,6 +76,9 @@ class ProjectionConsumer:
         self.applying = asyncio.Lock()  # a batch in flight; seeks on assignment wait for it
         self.flushed_at = time.monotonic()
         self.unassigned_since = time.monotonic()
+        #: Offsets handled since the last PostgreSQL commit, for Kafka's group after it.
+        self.handled: dict[TopicPartition, int] = {}
+        self.kafka_commits = 0
 
     def set_assigned(self, partitions: set[TopicPartition]) -> None:
         if partitions and not self.assigned:
@@ -158,21 +168,28 @@ class ProjectionConsumer:
                         len(records) <= REPEAT_CHECK_MAX
                         and await self.applier.skip_if_all_applied(records)
                     )
+                    for tp, batch in fetched.items():
+                        if batch:
+                            self.handled[tp] = batch[-1].offset + 1
                     if records and not repeats_only:
                         await self.applier.apply_records(records)  # writes deferred ones too
                         self.flushed_at = time.monotonic()
+                        await self._commit_to_kafka()
                     elif time.monotonic() - self.flushed_at > DEFERRED_FLUSH_S:
                         # Quiet, or nothing but repeats: remembered offsets still reach the
                         # database every few seconds.
                         await self.applier.flush_deferred()
                         self.flushed_at = time.monotonic()
+                        await self._commit_to_kafka()
                 if not records:
                     continue
             except StaleGeneration:
+                self.handled.clear()
                 await self.seek_to_stored(list(self.consumer.assignment()))
                 continue
             except Exception:
                 # The transaction rolled back: read the same records again from the stored offsets.
+                self.handled.clear()
                 log.exception("batch failed; re-reading from stored offsets")
                 await asyncio.sleep(0.5)
                 await self.seek_to_stored(list(self.consumer.assignment()))
@@ -183,6 +200,21 @@ class ProjectionConsumer:
                 if high is not None:
                     lag = max(0, high - (fetched[tp][-1].offset + 1))
                     consumer_lag.labels(self.applier.service, tp.topic, tp.partition).set(lag)
+
+
+    async def _commit_to_kafka(self) -> None:
+        """What PostgreSQL now holds, to Kafka's group too (for its tools; never read back)."""
+        assert self.consumer is not None
+        owned = self.consumer.assignment()
+        offsets = {tp: offset for tp, offset in self.handled.items() if tp in owned}
+        self.handled.clear()
+        if not offsets:
+            return
+        try:
+            await asyncio.wait_for(self.consumer.commit(offsets), KAFKA_COMMIT_TIMEOUT_S)
+            self.kafka_commits += 1
+        except (KafkaError, TimeoutError) as exc:
+            log.info("consumer %s: offsets not committed to Kafka (%s)", self.group_id, exc)
 
 
 async def _quietly(stopping: Awaitable[Any]) -> None:

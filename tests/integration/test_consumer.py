@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.backbone_tables import REBUILD_SCHEMA, consumer_offsets
@@ -384,3 +385,36 @@ async def test_a_consumer_reading_only_its_own_events_still_stores_its_offsets(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_offsets_stored_in_postgresql_are_committed_to_kafkas_group_too(
+    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    # PostgreSQL stays the truth the consumer seeks to; Kafka's group shows the same offsets,
+    # so that its own tools and lag exporters see the gateway's consumers.
+    topic = await new_topics("kafka-offsets")
+    await create_tally_tables(backbone_engine)
+    await publish(bootstrap, topic, [envelope(f"t{i}", n) for n in range(1, 11) for i in range(6)])
+    applier = ProjectionApplier(backbone_engine, tally_projection(topic), service="tally-kafka")
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    consumer = ProjectionConsumer(applier, bootstrap_servers=bootstrap, group_id=group)
+    task = asyncio.create_task(consumer.run())
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        stored: dict[tuple[str, int], int] = {}
+        in_kafka: dict[tuple[str, int], int] = {}
+        for _ in range(300):
+            async with backbone_engine.connect() as conn:
+                stored = {k: v for k, v in (await applier.stored_offsets(conn)).items()}
+            committed = await admin.list_consumer_group_offsets(group)
+            in_kafka = {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
+            if sum(stored.values()) == 60 and in_kafka == stored:
+                break
+            await asyncio.sleep(0.1)
+        assert sum(stored.values()) == 60  # every record applied
+        assert in_kafka == stored and consumer.kafka_commits >= 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await admin.close()
