@@ -14,6 +14,7 @@ from jiph import eventlog
 from jiph.errors import CommandError
 from jiph.ops_client import OpsClient, ServiceUnavailable
 from jiph.stack.config import SERVICE_NAMES, stack_config
+from jiph.tail_command import printable
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +57,7 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
         shown = dict(found[0])
         shown["reference"] = references(client, [shown["key"]]).get(shown["key"], "-")
         for key, value in shown.items():
-            print(f"{key:>14}: {value}")
+            print(f"{key:>14}: {printable(str(value))}")
         return 0
     outcome = client.call(
         "POST", args.service, f"/v1/admin/deadletters/{args.id}", json={"action": args.action}
@@ -118,8 +119,9 @@ def _list(client: OpsClient, service: str | None, include_resolved: bool) -> int
         for name, i in rows:
             print(
                 f"{name:<11} {i['id']:>5} {i['status']:<9} {str(i['failed_at'])[:19]:<20} "
-                f"{i['key']:<37} {known.get(i['key'], '-'):<17} {i['event_type']!s:<20} "
-                f"{i['parked_behind']:>6}  {' '.join(i['error'].split())[:70]}"
+                f"{printable(i['key']):<37} {known.get(i['key'], '-'):<17} "
+                f"{printable(str(i['event_type'])):<20} {i['parked_behind']:>6}  "
+                f"{printable(' '.join(i['error'].split()))[:70]}"
             )
     else:
         print(f"no dead letters in {', '.join(answered)}")
