@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from jiph import (
     tail_command,
     token_command,
 )
+from jiph.errors import CommandError
 from jiph.stack.config import STACKS
 
 Command = Callable[[argparse.Namespace], int]
@@ -45,10 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # `jiph tail | head` must exit quietly, not with a traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # The commands say a broker that is away in one line of their own; aiokafka would print
+    # its every connection attempt too (through logging's last-resort handler).
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     args = build_parser().parse_args(argv)
     handler: Command = args.handler
     try:
         return handler(args)
+    except CommandError as exc:  # the operator's to fix: one line, no traceback
+        print(f"jiph {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -7,15 +7,31 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from jiph.errors import CommandError, did_you_mean
 from shared import topics
 from shared.consumer import Record
 from shared.consumer.rebuild import topic_partitions
 from shared.events import Envelope
 
 REFERENCE = re.compile(r"^JIPH-\d{4}-\d{6}$")
+SHORT_NAMES = ("all", "intake", "triage", "deployment", "checkpoints")
+
+
+class KafkaUnavailable(CommandError):
+    pass
+
+
+class UnknownTopic(CommandError):
+    pass
+
+
+class UnknownRequest(CommandError, LookupError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -51,9 +67,20 @@ async def read(
     since: datetime | None = None,
     follow: bool = True,
 ) -> AsyncIterator[Read]:
-    partitions = await topic_partitions(bootstrap, tuple(names))
+    """The records of the topics `names`, oldest first within each fetch. Kafka away or a topic
+    it does not have is a `CommandError` (one line for the operator), never a traceback."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    try:
+        partitions = await _partitions(bootstrap, names)
+        await consumer.start()
+    except (TimeoutError, KafkaError, OSError) as exc:
+        await consumer.stop()
+        raise KafkaUnavailable(
+            f"Kafka at {bootstrap} is not answering ({_reason(exc)}): is the stack up?"
+        ) from exc
+    except UnknownTopic:
+        await consumer.stop()
+        raise
     try:
         consumer.assign(partitions)
         if since is not None:
@@ -76,8 +103,32 @@ async def read(
             batch = sorted((r for rs in fetched.values() for r in rs), key=lambda r: r.timestamp)
             for record in batch:
                 yield _decode(record)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        raise KafkaUnavailable(f"lost Kafka at {bootstrap} ({_reason(exc)})") from exc
     finally:
         await consumer.stop()
+
+
+async def _partitions(bootstrap: str, names: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of `names`; a name Kafka has no partitions of is refused with the
+    gateway's topic names closest to it."""
+    partitions = await topic_partitions(bootstrap, tuple(names))
+    found = {tp.topic for tp in partitions}
+    missing = [n for n in dict.fromkeys(names) if n not in found]
+    if missing:
+        known = [*SHORT_NAMES, *topics.all_topics()]
+        hints = "".join(did_you_mean(n, known) for n in missing[:1])
+        raise UnknownTopic(
+            f"no topic {', '.join(missing)} on Kafka at {bootstrap}{hints}; topics are "
+            f"{', '.join(SHORT_NAMES)} or full names such as {topics.INTAKE_EVENTS}"
+        )
+    return partitions
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KafkaConnectionError):  # its text is a list of socket addresses
+        return "no broker could be reached"
+    return str(exc) or type(exc).__name__
 
 
 async def _reached(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
@@ -100,12 +151,17 @@ def _decode(record: Record) -> Read:
 async def resolve_request(bootstrap: str, request: str) -> tuple[str, str | None]:
     """(request id, reference) for an id or a `JIPH-YYYY-NNNNNN` reference."""
     if not REFERENCE.match(request):
-        return request, None
+        try:
+            return str(UUID(request)), None
+        except ValueError:
+            raise UnknownRequest(
+                f"{request!r} is neither a request id (a UUID) nor a reference (JIPH-YYYY-NNNNNN)"
+            ) from None
     async for item in read(bootstrap, [topics.INTAKE_EVENTS], from_beginning=True, follow=False):
         env = item.envelope
         if env and env.event_type == "RequestSubmitted" and env.data.get("reference") == request:
             return env.key, request
-    raise LookupError(f"no request with reference {request}")
+    raise UnknownRequest(f"no request with reference {request} on {topics.INTAKE_EVENTS}")
 
 
 def run(coro: object) -> object:

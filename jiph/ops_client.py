@@ -7,13 +7,20 @@ from typing import Any
 
 import httpx
 
+from jiph.errors import CommandError
 from jiph.stack.config import StackConfig
 from jiph.token_command import dev_token
 from shared.auth import Role
 
 
-class ServiceUnavailable(Exception):
-    pass
+class ServiceUnavailable(CommandError):
+    """A service did not answer, or refused the call; `reason` says which and why."""
+
+    def __init__(self, service: str, reason: str, detail: str) -> None:
+        super().__init__(f"{service} {reason}")
+        self.service = service
+        self.reason = reason
+        self.detail = detail  # short: `connection refused`, `answered 401: ...`
 
 
 def operator_token(cfg: StackConfig) -> str:
@@ -32,6 +39,11 @@ class OpsClient:
         self.timeout = timeout
 
     def url(self, service: str, path: str) -> str:
+        """The stack's port on this machine, or `JIPH_OPS_<SERVICE>_URL` (a port-forward, an
+        ingress: services that `jiph up` did not start)."""
+        base = os.environ.get(f"JIPH_OPS_{service.upper()}_URL")
+        if base:
+            return base.rstrip("/") + path
         return f"http://127.0.0.1:{self.cfg.service_ports[service]}{path}"
 
     def call(self, method: str, service: str, path: str, **kwargs: Any) -> Any:
@@ -44,11 +56,23 @@ class OpsClient:
                 **kwargs,
             )
         except httpx.HTTPError as exc:
-            raise ServiceUnavailable(f"{service} is not answering ({exc})") from exc
+            short = _short(exc)
+            raise ServiceUnavailable(
+                service, f"is not answering at {self.url(service, '')} ({short})", short
+            ) from exc
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail", response.text)
             except ValueError:
                 detail = response.text
-            raise ServiceUnavailable(f"{service}: {response.status_code} {detail}")
+            said = f"answered {response.status_code}: {' '.join(str(detail).split())[:200]}"
+            raise ServiceUnavailable(service, said, said)
         return response.json()
+
+
+def _short(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return str(exc) or type(exc).__name__

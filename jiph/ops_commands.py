@@ -6,11 +6,15 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 from jiph import eventlog
+from jiph.errors import CommandError
 from jiph.ops_client import OpsClient, ServiceUnavailable
 from jiph.stack.config import SERVICE_NAMES, stack_config
+from jiph.tail_command import printable
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,33 +42,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     wh.set_defaults(handler=cmd_where)
 
 
-def _fail(message: str) -> int:
-    print(f"jiph: {message}", file=sys.stderr)
-    return 1
-
-
 def cmd_deadletters(args: argparse.Namespace) -> int:
+    """Service errors are `CommandError`s (`ServiceUnavailable`): `jiph.cli.main` says them."""
     client = OpsClient(stack_config(args.stack))
-    try:
-        if args.action == "list":
-            return _list(client, args.service, args.all)
-        if args.id is None or args.service is None:
-            return _fail(f"deadletters {args.action} needs an id and --service")
-        if args.action == "show":
-            items = client.call(
-                "GET", args.service, "/v1/admin/deadletters", params={"status": "any"}
-            )
-            found = [i for i in items["items"] if i["id"] == args.id]
-            if not found:
-                return _fail(f"no dead letter {args.id} in {args.service}")
-            for key, value in found[0].items():
-                print(f"{key:>14}: {value}")
-            return 0
-        outcome = client.call(
-            "POST", args.service, f"/v1/admin/deadletters/{args.id}", json={"action": args.action}
-        )
-    except ServiceUnavailable as exc:
-        return _fail(str(exc))
+    if args.action == "list":
+        return _list(client, args.service, args.all)
+    if args.id is None or args.service is None:
+        raise CommandError(f"deadletters {args.action} needs an id and --service")
+    if args.action == "show":
+        items = client.call("GET", args.service, "/v1/admin/deadletters", params={"status": "any"})
+        found = [i for i in items["items"] if i["id"] == args.id]
+        if not found:
+            raise CommandError(f"no dead letter {args.id} in {args.service}")
+        shown = dict(found[0])
+        shown["reference"] = references(client, [shown["key"]]).get(shown["key"], "-")
+        for key, value in shown.items():
+            print(f"{key:>14}: {printable(str(value))}")
+        return 0
+    outcome = client.call(
+        "POST", args.service, f"/v1/admin/deadletters/{args.id}", json={"action": args.action}
+    )
     verb = "redriven" if args.action == "redrive" else "skipped"
     print(
         f"dead letter {args.id} of {args.service} {verb}; {outcome['applied']} parked event(s) "
@@ -78,54 +75,84 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
     return 0
 
 
+def references(client: OpsClient, keys: Iterable[str]) -> dict[str, str]:
+    """The request reference (`JIPH-2026-000123`) of each key that is a request intake knows;
+    other keys (offers, `policy`) and an intake that does not answer leave the id alone."""
+    found: dict[str, str] = {}
+    for key in dict.fromkeys(keys):
+        try:
+            UUID(key)
+            state = client.call("GET", "intake", f"/v1/admin/requests/{key}")["state"]
+        except ValueError:
+            continue
+        except ServiceUnavailable:
+            break
+        if state and state.get("reference"):
+            found[key] = str(state["reference"])
+    return found
+
+
 def _list(client: OpsClient, service: str | None, include_resolved: bool) -> int:
     rows = []
+    silent: list[ServiceUnavailable] = []
     for name in [service] if service else SERVICE_NAMES:
         params = {"status": "any" if include_resolved else "parked"}
         try:
             items = client.call("GET", name, "/v1/admin/deadletters", params=params)["items"]
         except ServiceUnavailable as exc:
-            print(f"({exc})", file=sys.stderr)
+            silent.append(exc)
             continue
         rows += [(name, item) for item in items]
-    if not rows:
-        print("no dead letters")
-        return 0
-    print(
-        f"{'service':<11} {'id':>5} {'status':<9} {'failed at':<20} {'key':<37} {'type':<20} "
-        f"{'parked':>6}  error"
-    )
-    for name, i in rows:
-        print(
-            f"{name:<11} {i['id']:>5} {i['status']:<9} {str(i['failed_at'])[:19]:<20} "
-            f"{i['key']:<37} {i['event_type']!s:<20} {i['parked_behind']:>6}  "
-            f"{i['error'][:70]}"
+    answered = [
+        n for n in ([service] if service else SERVICE_NAMES) if n not in {e.service for e in silent}
+    ]
+    if not answered:
+        raise CommandError(
+            f"no service answered, so nothing is known of dead letters: {_who(silent)}"
         )
+    if rows:
+        known = references(client, [i["key"] for _, i in rows])
+        print(
+            f"{'service':<11} {'id':>5} {'status':<9} {'failed at':<20} {'key':<37} "
+            f"{'reference':<17} {'type':<20} {'parked':>6}  error"
+        )
+        for name, i in rows:
+            print(
+                f"{name:<11} {i['id']:>5} {i['status']:<9} {str(i['failed_at'])[:19]:<20} "
+                f"{printable(i['key']):<37} {known.get(i['key'], '-'):<17} "
+                f"{printable(str(i['event_type'])):<20} {i['parked_behind']:>6}  "
+                f"{printable(' '.join(i['error'].split()))[:70]}"
+            )
+    else:
+        print(f"no dead letters in {', '.join(answered)}")
+    if silent:
+        raise CommandError(f"the list above is incomplete: {_who(silent)} did not answer")
     return 0
+
+
+def _who(silent: Sequence[ServiceUnavailable]) -> str:
+    """`intake (connection refused), reporting (answered 401: ...)`."""
+    return ", ".join(f"{e.service} ({e.detail})" for e in silent)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     client = OpsClient(stack_config(args.stack))
-    try:
-        client.call("POST", args.service, "/v1/admin/rebuild")
-        while True:
-            p: dict[str, Any] = client.call("GET", args.service, "/v1/admin/rebuild")
-            total = max(p.get("records_total") or 0, 1)
-            done = min(p.get("records_read") or 0, total)
-            bar = "#" * int(30 * done / total)
-            sys.stderr.write(
-                f"\r{p['state']:<9} [{bar:<30}] {done}/{total} records "
-                f"{p.get('rate_per_s', 0):,.0f}/s "
-            )
-            sys.stderr.flush()
-            if p["state"] in ("done", "failed"):
-                sys.stderr.write("\n")
-                break
-            time.sleep(0.5)
-    except ServiceUnavailable as exc:
-        return _fail(str(exc))
+    client.call("POST", args.service, "/v1/admin/rebuild")
+    while True:
+        p: dict[str, Any] = client.call("GET", args.service, "/v1/admin/rebuild")
+        total = max(p.get("records_total") or 0, 1)
+        done = min(p.get("records_read") or 0, total)
+        bar = "#" * int(30 * done / total)
+        sys.stderr.write(
+            f"\r{p['state']:<9} [{bar:<30}] {done}/{total} records {p.get('rate_per_s', 0):,.0f}/s "
+        )
+        sys.stderr.flush()
+        if p["state"] in ("done", "failed"):
+            sys.stderr.write("\n")
+            break
+        time.sleep(0.5)
     if p["state"] == "failed":
-        return _fail(f"rebuild failed: {p.get('error')}")
+        raise CommandError(f"rebuild failed: {p.get('error')}")
     took = (p.get("finished_at") or 0) - (p.get("started_at") or 0)
     print(
         f"{args.service}: projection rebuilt from offset 0 ({p['records_read']} records, "
@@ -137,12 +164,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_where(args: argparse.Namespace) -> int:
     cfg = stack_config(args.stack)
     client = OpsClient(cfg)
-    try:
-        request_id, reference = asyncio.run(
-            eventlog.resolve_request(cfg.kafka_bootstrap, args.request)
-        )
-    except LookupError as exc:
-        return _fail(str(exc))
+    request_id, reference = asyncio.run(eventlog.resolve_request(cfg.kafka_bootstrap, args.request))
+    silent: list[ServiceUnavailable] = []
     history = asyncio.run(_history(cfg.kafka_bootstrap, request_id))
     print(f"request {reference or ''} {request_id}: {len(history)} event(s) on the topics")
     for env in history[-5:]:
@@ -157,7 +180,8 @@ def cmd_where(args: argparse.Namespace) -> int:
             consumer = client.call("GET", name, "/v1/admin/consumer")
             dead = client.call("GET", name, "/v1/admin/deadletters")["items"]
         except ServiceUnavailable as exc:
-            print(f"\n{name}: {exc}")
+            print(f"\n{name}: {exc.reason}")
+            silent.append(exc)
             continue
         last = next((e for e in reversed(history) if str(e.event_id) in applied), None)
         missing = [e.event_type for e in history if str(e.event_id) not in applied]
@@ -176,6 +200,8 @@ def cmd_where(args: argparse.Namespace) -> int:
                 f"({d['parked_behind']} parked behind it) -> "
                 f"jiph deadletters redrive {d['id']} --service {name}"
             )
+    if silent:
+        raise CommandError(f"{_who(silent)} did not answer: their view is missing above")
     return 0
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import sys
-from datetime import UTC, datetime
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+import shared.catalogue  # noqa: F401  (registers the event types --type is checked against)
 from jiph import eventlog
+from jiph.errors import CommandError, did_you_mean
 from jiph.stack.config import stack_config
+from shared.events import REGISTRY
 
 #: The facts worth a glance for each event type.
 KEY_FACTS: dict[str, tuple[str, ...]] = {
@@ -54,7 +59,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "topic of events and dead letters)",
     )
     p.add_argument("--from-beginning", action="store_true", help="start at the first event")
-    p.add_argument("--since", help="start at this time (ISO 8601, e.g. 2026-11-26T09:00)")
+    p.add_argument(
+        "--since",
+        help="start at this time: ISO 8601 (2026-11-26T09:00, UTC unless an offset is given) "
+        "or a duration back from now (30s, 15m, 2h, 1d)",
+    )
     follow = p.add_mutually_exclusive_group()
     follow.add_argument(
         "--follow",
@@ -74,12 +83,53 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=cmd_tail)
 
 
+DURATION = re.compile(r"^(\d+)([smhd])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """An aware time from ISO 8601 (UTC when it names no offset) or a duration back from now."""
+    if match := DURATION.match(text.strip()):
+        amount, unit = match.groups()
+        return (now or datetime.now(UTC)) - timedelta(**{UNITS[unit]: int(amount)})
+    try:
+        since = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(
+            f"--since {text!r} is neither a time (ISO 8601, e.g. 2026-11-26T09:00, UTC unless "
+            "it names an offset) nor a duration back from now (30s, 15m, 2h, 1d)"
+        ) from None
+    return since.replace(tzinfo=UTC) if since.tzinfo is None else since
+
+
+def check_types(types: list[str] | None) -> None:
+    """Every `--type` must be one the catalogue knows: a typo would silently print nothing."""
+    known = REGISTRY.event_types()
+    for event_type in types or ():
+        if not REGISTRY.knows(event_type):
+            hint = did_you_mean(event_type, known) or f"; the catalogue's types: {', '.join(known)}"
+            raise CommandError(f"--type {event_type!r} is not an event type{hint}")
+
+
+def printable(text: str) -> str:
+    """`text` with control and format characters escaped (`\\x1b`, `\\u202e`): what an
+    event carries must not move the operator's cursor, recolour or reorder their terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        else ch
+        for ch in text
+    )
+
+
 def fact(value: Any) -> str:
     if isinstance(value, list):
-        return ",".join(str(v) for v in value)[:60]
+        return printable(",".join(str(v) for v in value))[:60]
     if isinstance(value, dict):
-        return ",".join(sorted(value))[:60]
-    return str(value)[:60]
+        return printable(",".join(sorted(value)))[:60]
+    return printable(str(value))[:60]
 
 
 def pretty(item: eventlog.Read, references: dict[str, str], colour: bool) -> str:
@@ -93,16 +143,16 @@ def pretty(item: eventlog.Read, references: dict[str, str], colour: bool) -> str
         line = f"{'?':<20} {short_topic:<18} {'(undecodable)':<22} {item.raw[:60]!r}"
         return f"\033[31m{line}\033[0m" if colour else line
     when = env.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    ref = references.get(env.key) or env.key[:13]
+    ref = printable(references.get(env.key) or env.key[:13])
     facts = "  ".join(
         f"{k}={fact(env.data[k])}"
         for k in KEY_FACTS.get(env.event_type, ())
         if k in env.data and env.data[k] not in (None, "", [], {})
     )
     if "dl_error" in item.headers:
-        facts = f"error={item.headers['dl_error'][:80]}  {facts}"
-    actor = f"{env.actor.role}:{env.actor.subject}"
-    event_type = env.event_type
+        facts = f"error={printable(item.headers['dl_error'])[:80]}  {facts}"
+    actor = printable(f"{env.actor.role}:{env.actor.subject}")
+    event_type = printable(env.event_type)
     if colour:
         event_type = f"\033[1;{paint}m{event_type:<22}\033[0m"
         short_topic = f"\033[{paint}m{short_topic:<18}\033[0m"
@@ -117,7 +167,7 @@ def checkpoint_line(item: eventlog.Read, short_topic: str) -> str:
     try:
         body = orjson.loads(item.raw)["checkpoint"]
         when = datetime.fromisoformat(body["at"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        facts = f"seq={body['seq']}  heads={len(body['heads'])}  key={body['key_id']}"
+        facts = printable(f"seq={body['seq']}  heads={len(body['heads'])}  key={body['key_id']}")
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         when, facts = "?", repr(item.raw[:60])
     return f"{when:<20}  {short_topic:<18} {'ChainCheckpoint':<22} {facts}"
@@ -148,9 +198,8 @@ def remember_reference(env: Any, references: dict[str, str]) -> None:
 async def _tail(args: argparse.Namespace) -> int:
     bootstrap = args.bootstrap or stack_config(args.stack).kafka_bootstrap
     names = eventlog.expand(args.topics)
-    since = datetime.fromisoformat(args.since).replace(tzinfo=UTC) if args.since else None
-    if since and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+    since = parse_since(args.since) if args.since else None
+    check_types(args.types)
     wanted_request = None
     if args.request:
         wanted_request, _ = await eventlog.resolve_request(bootstrap, args.request)
@@ -172,10 +221,8 @@ async def _tail(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
+    """Errors the operator can fix are `CommandError`s, said in one line by `jiph.cli.main`."""
     try:
         return asyncio.run(_tail(args))
-    except LookupError as exc:
-        print(f"jiph tail: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 0

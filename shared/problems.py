@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import AuthError
 from shared.outages import RETRY_AFTER_S, is_outage
+from shared.route_table import RouteTable, route_path
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,16 @@ def _http_problem(exc: StarletteHTTPException, path: str) -> Problem:
     return Problem(exc.status_code, slug, phrase, detail, headers=dict(exc.headers or {}))
 
 
+def _every_allowed_method(request: Request, exc: StarletteHTTPException) -> StarletteHTTPException:
+    """Starlette's 405 names the methods of the first route of the path it tried; a path with
+    a GET route and a POST route allows both, and `Allow` must say so (RFC 9110 §15.5.6)."""
+    allowed = RouteTable.of(request.app).allowed(route_path(request.scope))
+    if not allowed:
+        return exc
+    headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
+    return StarletteHTTPException(405, detail=exc.detail, headers=headers)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` answer with problem+json."""
 
@@ -219,6 +230,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code < 400:  # e.g. 304: not an error, and must carry no body
             return Response(status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code == 405:
+            exc = _every_allowed_method(request, exc)
         return problem_response(_http_problem(exc, request.url.path), request.url.path)
 
     async def on_dependency_error(request: Request, exc: Exception) -> Response:

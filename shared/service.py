@@ -26,7 +26,7 @@ from shared.auth import OidcProvider, TokenVerifier, TrustedIssuers, load_or_cre
 from shared.auth.issuers import Verifies
 from shared.backbone_tables import outbox, parked_events
 from shared.browser import SecurityHeaders, add_local_docs
-from shared.catalogue.document import asyncapi
+from shared.catalogue.document import ServiceContract, asyncapi
 from shared.commands import Writer
 from shared.consistency import AppliedWatcher
 from shared.consumer import ProjectionApplier, ProjectionConsumer
@@ -289,6 +289,22 @@ def build_verifier(settings: ServiceSettings) -> TrustedIssuers:
     return TrustedIssuers(trusted)
 
 
+def catalogue_of(definition: ServiceDefinition, settings: ServiceSettings) -> dict[str, Any]:
+    """The AsyncAPI document `/asyncapi.json` serves: the catalogue, the brokers this service
+    talks to, and what it sends and receives (as `Runtime.start` wires it)."""
+    projection = definition.projection
+    return asyncapi(
+        ServiceContract(
+            name=definition.name,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            consumes=projection.event_types if projection is not None else (),
+            group_id=settings.group_id if projection is not None else None,
+            dead_letters=projection is not None,
+            checkpoints=settings.checkpoint_key_file is not None,
+        )
+    )
+
+
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
     setup_telemetry(definition.name)
     runtime = Runtime(
@@ -348,10 +364,13 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
 
     app.include_router(admin_router)
 
+    document = catalogue_of(definition, settings)
+
     @app.get("/asyncapi.json", tags=["operations"], summary="The event catalogue (AsyncAPI 3.0)")
     async def catalogue() -> dict[str, Any]:
-        """Every event type the gateway publishes, generated from the code."""
-        return asyncapi()
+        """Every event type the gateway publishes, generated from the code, with this service's
+        brokers, what it sends (events, dead letters, signed checkpoints) and what it receives."""
+        return document
 
     for router in definition.routers:
         app.include_router(router)

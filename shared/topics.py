@@ -7,6 +7,12 @@ TRIAGE_EVENTS: Final = "jiph.triage.events"
 DEPLOYMENT_EVENTS: Final = "jiph.deployment.events"
 
 EVENT_TOPICS: Final = (INTAKE_EVENTS, TRIAGE_EVENTS, DEPLOYMENT_EVENTS)
+#: The topic each writer publishes its own events to (through its outbox); reporting has none.
+OWN_EVENTS: Final = {
+    "intake": INTAKE_EVENTS,
+    "triage": TRIAGE_EVENTS,
+    "deployment": DEPLOYMENT_EVENTS,
+}
 SERVICES: Final = ("intake", "triage", "deployment", "reporting")
 #: The services with an event store of their own (reporting only reads).
 WRITERS: Final = ("intake", "triage", "deployment")

@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Mount
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.route_table import UNMATCHED, RouteTable, route_path
 from shared.telemetry import logs
 
 # Defined once, at import, in prometheus_client's default registry.
@@ -55,38 +56,17 @@ projection_rebuild_events = Counter(
 )
 
 
-def _match_template(routes: Sequence[BaseRoute], scope: Scope) -> str | None:
-    """The path template of the route the router would pick (a method mismatch counts)."""
-    partial: str | None = None
-    for route in routes:
-        match, child_scope = route.matches(scope)
-        if match == Match.NONE:
-            continue
-        path = str(getattr(route, "path", "")) or "/"
-        if isinstance(route, Mount) and route.routes:
-            inner = _match_template(route.routes, {**scope, **child_scope})
-            if inner is None:
-                continue
-            path = route.path + inner
-        if match == Match.FULL:
-            return path
-        if partial is None:
-            partial = path
-    return partial
-
-
 def route_template(scope: Scope, routes: Sequence[BaseRoute] | None = None) -> str:
     """The route template for a request scope (`/v1/requests/{request_id}`), or `unmatched`."""
-    if routes is None:
-        app = scope.get("app")
-        router = getattr(app, "router", None)
-        routes = getattr(router, "routes", None)
-        if routes is None:
-            return "unmatched"
+    return _template(scope, RouteTable(routes) if routes is not None else None)
+
+
+def _template(scope: Scope, table: RouteTable | None) -> str:
     try:
-        return _match_template(routes, scope) or "unmatched"
+        table = table or RouteTable.of(scope.get("app"))
+        return table.template(route_path(scope), str(scope.get("method", "GET")))
     except Exception:  # a route that cannot judge this scope must not break the request
-        return "unmatched"
+        return UNMATCHED
 
 
 class HttpMetricsMiddleware:
@@ -102,13 +82,13 @@ class HttpMetricsMiddleware:
     ) -> None:
         self.app = app
         self.service = service
-        self.routes = routes
+        self.table = RouteTable(routes) if routes is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = route_template(scope, self.routes)  # before the app: routers rewrite the scope
+        route = _template(scope, self.table)  # before the app: routers rewrite the scope
         method = str(scope.get("method", "GET"))
         started = time.perf_counter()
         status = 500

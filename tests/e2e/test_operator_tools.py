@@ -35,8 +35,9 @@ def jiph(*args: str) -> subprocess.CompletedProcess[str]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "JIPH_TOKEN")
     }
+    stack = os.environ.get("JIPH_TEST_STACK", "test")  # the stack the fixtures started
     return subprocess.run(
-        [sys.executable, "-m", "jiph.cli", "--stack", "test", *args],
+        [sys.executable, "-m", "jiph.cli", "--stack", stack, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -127,6 +128,53 @@ async def test_tail_json_pretty_and_filters(services: dict[str, str], bootstrap:
         assert reference in line and "\033[" not in line  # not a terminal: no colours
     assert "country=KE" in pretty[0] and "capability=training" in pretty[0]
     assert "reason=plans changed" in pretty[1]
+
+
+def one_line_refusal(run: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run
+    assert len(run.stderr.splitlines()) == 1, run.stderr
+    for word in words:
+        assert word in run.stderr, run.stderr
+
+
+async def test_tail_and_where_refuse_an_unknown_topic_and_an_unknown_reference(
+    bootstrap: str,
+) -> None:
+    typo = await asyncio.to_thread(jiph, "tail", "intak", "--no-follow")
+    one_line_refusal(typo, "jiph tail:", "no topic intak", "did you mean intake")
+    full = await asyncio.to_thread(jiph, "tail", "jiph.intake.event", "--no-follow")
+    one_line_refusal(full, "no topic jiph.intake.event", "jiph.intake.events")
+    nowhere = "JIPH-2097-999999"
+    tail = await asyncio.to_thread(jiph, "tail", "intake", "--request", nowhere, "--no-follow")
+    one_line_refusal(tail, "jiph tail:", f"no request with reference {nowhere}")
+    where = await asyncio.to_thread(jiph, "where", nowhere)
+    one_line_refusal(where, "jiph where:", f"no request with reference {nowhere}")
+
+
+async def test_tail_escapes_control_characters_of_events_in_pretty_lines(bootstrap: str) -> None:
+    rid = uuid.uuid4()
+    reference = f"JIPH-2096-{uuid.uuid4().int % 10**6:06d}"
+    await publish(bootstrap, INTAKE_EVENTS, submitted(rid, reference, "p-ctl"), f"request-{rid}", 1)
+    hostile = "\x1b[2J\x1b]0;owned\x07cleared\r\nFAKE LINE\u202eexe"
+    await publish(
+        bootstrap,
+        INTAKE_EVENTS,
+        RequestWithdrawn(request_id=rid, partner_id="p-ctl", reason=hostile),
+        f"request-{rid}",
+        2,
+    )
+    run = await asyncio.to_thread(
+        jiph, "tail", "intake", "--from-beginning", "--no-follow", "--request", str(rid)
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 2, run.stdout
+    assert not any(ch in run.stdout for ch in "\x1b\x07\r\u202e")
+    assert "reason=\\x1b[2J\\x1b]0;owned\\x07cleared\\r\\nFAKE LINE\\u202eexe" in lines[1]
+    as_json = await asyncio.to_thread(
+        jiph, "tail", "intake", "--from-beginning", "--no-follow", "--json", "--request", str(rid)
+    )
+    assert orjson.loads(as_json.stdout.splitlines()[1])["data"]["reason"] == hostile
 
 
 async def intake_db(infra: PostgresTarget) -> asyncpg.Connection:
