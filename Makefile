@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: install up down status test lint bench clean
+.PHONY: install up down status test lint bench cluster-faults clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ lint: install
 
 bench: install
 	bash scripts/bench.sh
+
+## The cluster stack (3 brokers, 2 instances per service, network namespaces) under faults, minutes.
+cluster-faults: install
+	bash scripts/cluster_faults.sh
 
 clean: down
 	rm -rf .state

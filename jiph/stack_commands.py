@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from types import ModuleType
 
-from jiph.stack import lifecycle
-from jiph.stack.config import stack_config
+from jiph.stack import cluster, lifecycle
+from jiph.stack.config import StackConfig, stack_config
 from jiph.stack.processes import StackError
+
+
+def _stack(cfg: StackConfig) -> ModuleType:
+    """The module that runs the stack: one broker on loopback, or the namespaced cluster."""
+    return cluster if cfg.is_cluster else lifecycle
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +36,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     cfg = stack_config(args.stack)
     started = time.monotonic()
     try:
-        lifecycle.up(cfg, with_services=not args.infra_only)
+        _stack(cfg).up(cfg, with_services=not args.infra_only)
     except StackError as exc:
         print(f"jiph up: {exc}", file=sys.stderr)
         return 1
@@ -45,7 +51,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     cfg = stack_config(args.stack)
-    lifecycle.down(cfg)
+    _stack(cfg).down(cfg)
     print(f"stack '{cfg.name}' is down")
     return 0
 
@@ -55,16 +61,17 @@ def cmd_reset(args: argparse.Namespace) -> int:
     if not args.yes:
         print(f"jiph reset deletes every event and projection of stack '{cfg.name}'; add --yes")
         return 2
-    lifecycle.reset(cfg)
+    _stack(cfg).reset(cfg)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     cfg = stack_config(args.stack)
-    rows = lifecycle.status(cfg)
-    print(f"{'component':<11} {'state':<7} {'pid':>7} {'port':>6}  detail")
+    rows = _stack(cfg).status(cfg)
+    width = max(11, *(len(row.name) for row in rows))
+    print(f"{'component':<{width}} {'state':<7} {'pid':>7} {'port':>6}  detail")
     for row in rows:
         pid = str(row.pid) if row.pid else "-"
         port = str(row.port) if row.port else "-"
-        print(f"{row.name:<11} {row.label:<7} {pid:>7} {port:>6}  {row.detail}")
+        print(f"{row.name:<{width}} {row.label:<7} {pid:>7} {port:>6}  {row.detail}")
     return 0 if all(r.healthy for r in rows) else 1

@@ -10,6 +10,11 @@ previous one committed (optimistic concurrency), so it always has the higher pos
 One relay per service is active: it holds a session-level advisory lock on its own connection
 (released by PostgreSQL if the process dies). A crash between publishing and deleting republishes
 those rows; consumers de-duplicate by event id.
+
+A process that loses the brokers but not the database would keep the lock and publish nothing,
+while another instance that reaches the brokers waits. So the relay takes the lock only while its
+`kafka_reachable()` says the brokers answer, and gives it up when they stop answering in the
+middle of a batch (the batch's outcome is unknown: its rows stay for the next holder to send).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +42,12 @@ from shared.telemetry import (
 
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "jiph_outbox"
+#: How often a relay waiting for Kafka's acks asks whether the brokers still answer.
+REACHABLE_CHECK_S = 0.5
+
+
+class KafkaUnreachable(Exception):
+    """The brokers stopped answering while a batch waited for its acks: give the lock up."""
 
 
 def relay_lock_id(service: str) -> int:
@@ -51,6 +63,10 @@ def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
         acks="all",
         linger_ms=2,
         request_timeout_ms=15000,
+        # aiokafka asks only the brokers of its last metadata, never the bootstrap list again:
+        # a broker that was away at the last refresh stays unknown for the default 5 minutes,
+        # and if the known ones then die the producer is stuck. Refresh often.
+        metadata_max_age_ms=10000,
     )
 
 
@@ -63,8 +79,10 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
+        kafka_reachable: Callable[[], bool] = lambda: True,
     ) -> None:
         self.engine = engine
+        self.kafka_reachable = kafka_reachable
         self.producer = producer
         self.service = service
         self.batch_size = batch_size
@@ -78,7 +96,7 @@ class OutboxRelay:
         while True:
             try:
                 async with self.engine.connect() as conn:
-                    if await self._try_lock(conn):
+                    if self.kafka_reachable() and await self._try_lock(conn):
                         self.active = True
                         log.info("outbox relay active", extra={"service": self.service})
                         await self._serve(conn)
@@ -86,6 +104,8 @@ class OutboxRelay:
                 if being_cancelled():
                     raise
                 log.warning("outbox relay interrupted by its client; retrying")
+            except KafkaUnreachable:
+                log.warning("Kafka stopped answering: outbox relay gives up its lock")
             except Exception:
                 log.exception("outbox relay failed; retrying")
             finally:
@@ -153,7 +173,7 @@ class OutboxRelay:
             return 0
         pending = [await self._send(row) for row in rows]
         # A timeout leaves the outcome unknown: the rows stay and are sent again (at least once).
-        await asyncio.gather(*pending)
+        await self._acknowledged(asyncio.gather(*pending))
         await db.execute(
             f"DELETE FROM {table} WHERE position = ANY($1::bigint[])", [r["position"] for r in rows]
         )
@@ -161,6 +181,18 @@ class OutboxRelay:
         for row in rows:
             outbox_published.labels(self.service, row["topic"]).inc()
         return len(rows)
+
+    async def _acknowledged(self, acks: asyncio.Future[Any]) -> None:
+        """Wait for Kafka's acks; raise KafkaUnreachable as soon as the brokers stop answering,
+        rather than hold the lock for the producer's whole request timeout."""
+        while True:
+            done, _ = await asyncio.wait({acks}, timeout=REACHABLE_CHECK_S)
+            if done:
+                acks.result()
+                return
+            if not self.kafka_reachable():
+                acks.add_done_callback(lambda f: f.cancelled() or f.exception())  # no warning
+                raise KafkaUnreachable
 
 
 async def backlog(engine: AsyncEngine) -> int:

@@ -175,6 +175,7 @@ class Runtime:
             self.definition.name,
             batch_size=self.settings.relay_batch_size,
             poll_interval_s=self.settings.relay_poll_interval_s,
+            kafka_reachable=self.kafka_reachable,
         )
         await self.relay.run()
 

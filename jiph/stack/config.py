@@ -35,6 +35,13 @@ class StackConfig:
     #: Test clusters trade durability for speed; the `make up` stack never does.
     pg_durable: bool = True
     state_root: Path = field(default_factory=lambda: REPO_ROOT / ".state")
+    #: The brokers' addresses when the stack runs several (jiph/stack/cluster.py), each in a
+    #: network namespace of its own listening on `kafka_port`; empty: one broker on loopback.
+    kafka_hosts: tuple[str, ...] = ()
+    #: Where the services reach PostgreSQL; it listens there besides loopback, and accepts
+    #: `client_network` (the cluster's bridge) as well.
+    pg_host: str = "127.0.0.1"
+    client_network: str | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -71,7 +78,13 @@ class StackConfig:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return self.external_kafka or f"127.0.0.1:{self.kafka_port}"
+        """The bootstrap list clients get: every broker of a cluster, so that any one may die."""
+        hosts = self.kafka_hosts or ("127.0.0.1",)
+        return self.external_kafka or ",".join(f"{h}:{self.kafka_port}" for h in hosts)
+
+    @property
+    def is_cluster(self) -> bool:
+        return len(self.kafka_hosts) > 1
 
     @property
     def external_database_url(self) -> str | None:
@@ -129,6 +142,21 @@ STACKS = {
         service_ports={"intake": 23001, "triage": 23002, "deployment": 23003, "reporting": 23004},
         keycloak_port=23180,
         pg_durable=False,
+    ),
+    # Three brokers and two instances of each service, every one in a network namespace of its
+    # own on the bridge 10.77.0.0/24 (jiph/stack/cluster.py), for fault injection between nodes.
+    # Ports inside the namespaces clash with nothing; PostgreSQL's is in the root namespace.
+    "cluster": StackConfig(
+        name="cluster",
+        kafka_port=9092,
+        controller_port=9093,
+        pg_port=25437,
+        service_ports={"intake": 8001, "triage": 8002, "deployment": 8003, "reporting": 8004},
+        keycloak_port=25180,  # unused: the cluster runs without identity provider
+        pg_durable=False,
+        kafka_hosts=("10.77.0.11", "10.77.0.12", "10.77.0.13"),
+        pg_host="10.77.0.1",
+        client_network="10.77.0.0/24",
     ),
 }
 

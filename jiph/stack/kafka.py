@@ -24,9 +24,8 @@ from jiph.stack.system import ensure_command
 from shared import topics
 
 KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
+HEAP = ("-Xms256m", "-Xmx768m")
 JVM_FLAGS = [
-    "-Xms256m",
-    "-Xmx768m",
     "-server",
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
@@ -77,25 +76,33 @@ def fetch_kafka(log_dir: Path) -> Path:
     return target
 
 
+def render_properties(template_name: str, target: Path, **values: object) -> Path:
+    """A broker's server.properties from a template of deploy/kafka/, into its state folder."""
+    template = Template((KAFKA_DEPLOY_DIR / template_name).read_text())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(template.substitute(values))
+    return target
+
+
 def _render_config(cfg: StackConfig) -> Path:
-    template = Template((KAFKA_DEPLOY_DIR / "server.properties").read_text())
-    text = template.substitute(
+    return render_properties(
+        "server.properties",
+        cfg.state_dir / "kafka" / "server.properties",
         broker_port=cfg.kafka_port,
         controller_port=cfg.controller_port,
         data_dir=cfg.kafka_data_dir,
     )
-    path = cfg.state_dir / "kafka" / "server.properties"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
-def _java_argv(libs: Path, cfg: StackConfig, main: str, *args: str) -> list[str]:
+def java_argv(
+    libs: Path, log_dir: Path, main: str, *args: str, heap: tuple[str, ...] = HEAP
+) -> list[str]:
     return [
         "java",
+        *heap,
         *JVM_FLAGS,
         f"-Dlog4j2.configurationFile={KAFKA_DEPLOY_DIR / 'log4j2.properties'}",
-        f"-Dkafka.logs.dir={cfg.log_dir}",
+        f"-Dkafka.logs.dir={log_dir}",
         "-cp",
         f"{libs}/*",
         main,
@@ -112,18 +119,22 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def _format_storage(libs: Path, cfg: StackConfig, properties: Path) -> None:
-    if (cfg.kafka_data_dir / "meta.properties").exists():
+def format_storage(
+    libs: Path, data_dir: Path, properties: Path, log_dir: Path, cluster_id: str, *options: str
+) -> None:
+    """Format a node's log folder once (`options`: `--standalone` for a single node; none for
+    a node of a static quorum, `controller.quorum.voters`)."""
+    if (data_dir / "meta.properties").exists():
         return
-    cfg.kafka_data_dir.mkdir(parents=True, exist_ok=True)
-    cluster_id = new_cluster_id()
-    log_file = cfg.log_dir / "kafka-format.log"
-    argv = _java_argv(
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "kafka-format.log"
+    argv = java_argv(
         libs,
-        cfg,
+        log_dir,
         "kafka.tools.StorageTool",
         "format",
-        "--standalone",
+        *options,
         "-t",
         cluster_id,
         "-c",
@@ -135,6 +146,12 @@ def _format_storage(libs: Path, cfg: StackConfig, properties: Path) -> None:
     if done.returncode != 0:
         last = tail(log_file, 3).replace("\n", " | ")[-300:]
         raise StackError(f"formatting Kafka's storage failed: {last}", log_file)
+
+
+def _format_storage(libs: Path, cfg: StackConfig, properties: Path) -> None:
+    format_storage(
+        libs, cfg.kafka_data_dir, properties, cfg.log_dir, new_cluster_id(), "--standalone"
+    )
 
 
 def kafka_process(cfg: StackConfig) -> ManagedProcess:
@@ -170,24 +187,31 @@ def start_kafka(cfg: StackConfig) -> bool:
     libs = fetch_kafka(cfg.log_dir)
     properties = _render_config(cfg)
     _format_storage(libs, cfg, properties)
-    pid = proc.start(_java_argv(libs, cfg, "kafka.Kafka", str(properties)), os.environ, REPO_ROOT)
-    server_log = cfg.log_dir / "kafka-server.log"
+    argv = java_argv(libs, cfg.log_dir, "kafka.Kafka", str(properties))
+    pid = proc.start(argv, os.environ, REPO_ROOT)
+    wait_broker(proc, pid, "127.0.0.1", cfg.kafka_port, cfg.log_dir / "kafka-server.log")
+    return True
+
+
+def wait_broker(proc: ManagedProcess, pid: int, host: str, port: int, server_log: Path) -> None:
+    """Until the broker `pid` answers a metadata request; else stop it and raise StackError."""
 
     def fail(cause: str) -> StackError:
         proc.stop(pid=pid)
         last = (tail(proc.log_file, 2) or tail(server_log, 2)).replace("\n", " | ")[-300:]
         return StackError(f"{cause}{': ' + last if last else ''}", server_log)
 
-    if not wait_until(lambda: not proc.alive(pid) or port_open(cfg.kafka_port), READY_TIMEOUT_S):
+    if not wait_until(lambda: not proc.alive(pid) or port_open(port, host), READY_TIMEOUT_S):
         raise fail("Kafka did not open its port in time")
     if not proc.alive(pid):
         raise fail("Kafka exited during start")
-    if not wait_until(lambda: kafka_ready(cfg.kafka_bootstrap), READY_TIMEOUT_S, interval=1):
+    if not wait_until(lambda: kafka_ready(f"{host}:{port}"), READY_TIMEOUT_S, interval=1):
         raise fail("Kafka never answered a metadata request")
-    return True
 
 
-async def create_topics(bootstrap: str, names: list[str] | None = None) -> list[str]:
+async def create_topics(
+    bootstrap: str, names: list[str] | None = None, replication: int = 1
+) -> list[str]:
     """Create the project's topics explicitly (auto-creation is off). Returns the ones created."""
     wanted = names or topics.all_topics()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
@@ -198,7 +222,12 @@ async def create_topics(bootstrap: str, names: list[str] | None = None) -> list[
         if missing:
             await admin.create_topics(
                 [
-                    NewTopic(name, topics.PARTITIONS, 1, topic_configs=dict(topics.TOPIC_CONFIG))
+                    NewTopic(
+                        name,
+                        topics.PARTITIONS,
+                        replication,
+                        topic_configs=dict(topics.TOPIC_CONFIG),
+                    )
                     for name in missing
                 ]
             )

@@ -35,7 +35,10 @@ def home() -> Path:
 
 
 def enabled(cfg: StackConfig) -> bool:
-    """Whether the stack runs its own provider (not when the user brings one)."""
+    """Whether the stack runs its own provider (not when the user brings one, nor on the
+    cluster stack, whose fault runs need the development key only and every spare megabyte)."""
+    if cfg.is_cluster:
+        return False
     return os.environ.get("JIPH_IDENTITY", "on") != "off" and not external_issuer()
 
 

@@ -30,7 +30,7 @@ class Component:
         return "up" if self.healthy else (self.state or "DOWN")
 
 
-def _check_disk(cfg: StackConfig) -> None:
+def check_disk(cfg: StackConfig) -> None:
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(cfg.state_dir).free
     if free < MIN_FREE_BYTES:
@@ -38,7 +38,7 @@ def _check_disk(cfg: StackConfig) -> None:
 
 
 @contextlib.contextmanager
-def _exclusive(cfg: StackConfig) -> Iterator[None]:
+def exclusive(cfg: StackConfig) -> Iterator[None]:
     """One `up`/`down`/`reset` at a time per stack: two at once would both start a broker."""
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     with (cfg.state_dir / ".lock").open("w") as lock:
@@ -53,7 +53,7 @@ def up(
     say: Callable[[str], None] = print,
 ) -> postgres.PostgresTarget:
     """Start what is not running. On failure, stop what this call started and raise StackError."""
-    with _exclusive(cfg):
+    with exclusive(cfg):
         return _up(cfg, with_services, say)
 
 
@@ -62,7 +62,7 @@ def _up(
 ) -> postgres.PostgresTarget:
     started: list[Callable[[], object]] = []
     try:
-        _check_disk(cfg)
+        check_disk(cfg)
         if cfg.external_kafka and kafka.kafka_ready(cfg.external_kafka):
             say(f"kafka       using {cfg.external_kafka}")
         else:
@@ -135,7 +135,7 @@ def _start_services(
 
 def down(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
     """Stop everything the stack runs, services first; harmless when nothing runs."""
-    with _exclusive(cfg):
+    with exclusive(cfg):
         _down(cfg, say)
 
 
@@ -153,7 +153,7 @@ def _down(cfg: StackConfig, say: Callable[[str], None]) -> None:
 
 def reset(cfg: StackConfig, say: Callable[[str], None] = print) -> None:
     """Stop the stack and delete its data: Kafka's folder, the managed PostgreSQL cluster."""
-    with _exclusive(cfg):
+    with exclusive(cfg):
         _down(cfg, say)
         _delete(cfg, say)
 

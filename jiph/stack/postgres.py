@@ -113,8 +113,9 @@ def _create_cluster(cfg: StackConfig, version: str) -> None:
 def _write_settings(cfg: StackConfig, version: str) -> None:
     """The cluster's settings, written before every start, so a cluster made by an older
     version of this code (another port, say) follows the current ones."""
+    listen = ",".join(dict.fromkeys(("127.0.0.1", cfg.pg_host)))
     settings = {
-        "listen_addresses": "'127.0.0.1'",
+        "listen_addresses": f"'{listen}'",
         "port": str(cfg.pg_port),
         "max_connections": "300",
         "shared_buffers": "'256MB'",
@@ -128,6 +129,17 @@ def _write_settings(cfg: StackConfig, version: str) -> None:
     conf_d = Path("/etc/postgresql") / version / cfg.pg_cluster / "conf.d"
     conf_d.mkdir(exist_ok=True)
     (conf_d / "jiph.conf").write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
+    if cfg.client_network:
+        _allow_clients(Path("/etc/postgresql") / version / cfg.pg_cluster, cfg.client_network)
+
+
+def _allow_clients(conf_dir: Path, network: str) -> None:
+    """Password logins from the cluster's bridge (the services in their namespaces)."""
+    hba = conf_dir / "pg_hba.conf"
+    line = f"host all all {network} scram-sha-256\n"
+    if line not in hba.read_text():
+        with hba.open("a") as out:
+            out.write(line)
 
 
 def _cluster_version(cfg: StackConfig) -> str:
@@ -141,7 +153,7 @@ def cluster_log(cfg: StackConfig) -> Path:
 
 
 def managed_admin_url(cfg: StackConfig) -> str:
-    return f"postgresql://postgres:{ADMIN_PASSWORD}@127.0.0.1:{cfg.pg_port}/postgres"
+    return f"postgresql://postgres:{ADMIN_PASSWORD}@{cfg.pg_host}:{cfg.pg_port}/postgres"
 
 
 async def _answers(url: str) -> bool:

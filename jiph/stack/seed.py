@@ -18,9 +18,9 @@ from shared.settings import AUDIENCE, DEV_ISSUER
 PARTNERS_FILE = REPO_ROOT / "deploy" / "seed" / "partners.json"
 
 
-def seed_partners(cfg: StackConfig) -> int:
+def seed_partners(cfg: StackConfig, host: str = "127.0.0.1") -> int:
     """Register every seed partner not registered yet; returns how many were new."""
-    return register_partners(cfg, json.loads(PARTNERS_FILE.read_text())["partners"])
+    return register_partners(cfg, json.loads(PARTNERS_FILE.read_text())["partners"], host=host)
 
 
 def seed_partner_ids() -> list[str]:
@@ -39,9 +39,13 @@ def partner(
 
 
 def register_partners(
-    cfg: StackConfig, partners: Iterable[Mapping[str, Any]], *, port: int | None = None
+    cfg: StackConfig,
+    partners: Iterable[Mapping[str, Any]],
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
 ) -> int:
-    """POST each to intake's registry (the stack's intake, or the one on `port`) with a
+    """POST each to intake's registry (the stack's intake, or the one on `host:port`) with a
     development admin token; a 409 means registered before. Returns how many were new; raises
     StackError on any other answer (and httpx's errors when intake does not answer)."""
     token = mint_token(
@@ -52,7 +56,7 @@ def register_partners(
         audience=AUDIENCE,
         ttl_seconds=300,
     )
-    url = f"http://127.0.0.1:{port or cfg.service_ports['intake']}/v1/partners"
+    url = f"http://{host}:{port or cfg.service_ports['intake']}/v1/partners"
     added = 0
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
         for body in partners:

@@ -24,7 +24,8 @@ def service_process(cfg: StackConfig, service: str) -> ManagedProcess:
 
 
 def service_env(cfg: StackConfig, service: str, pg: PostgresTarget) -> dict[str, str]:
-    """Everything a service reads, under its own prefix (see shared/settings.py)."""
+    """Everything a service reads, under its own prefix (see shared/settings.py). Every
+    instance of a service reads the same (a cluster's instances differ only in their address)."""
     prefix = f"JIPH_{service.upper()}_"
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
     env.update(
@@ -48,7 +49,7 @@ def service_env(cfg: StackConfig, service: str, pg: PostgresTarget) -> dict[str,
     return env
 
 
-def service_argv(cfg: StackConfig, service: str) -> list[str]:
+def service_argv(cfg: StackConfig, service: str, host: str = "127.0.0.1") -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -56,7 +57,7 @@ def service_argv(cfg: StackConfig, service: str) -> list[str]:
         "--factory",
         f"services.{service}.main:create_app",
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(cfg.service_ports[service]),
         "--no-access-log",
@@ -67,10 +68,12 @@ def service_argv(cfg: StackConfig, service: str) -> list[str]:
     ]
 
 
-def health(port: int, path: str = "/readyz", timeout: float = 3) -> tuple[int, str]:
+def health(
+    port: int, path: str = "/readyz", timeout: float = 3, host: str = "127.0.0.1"
+) -> tuple[int, str]:
     """HTTP status of a health endpoint (0 when nothing answers) and its body."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=timeout) as resp:
             return resp.status, resp.read().decode(errors="replace")
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode(errors="replace")
@@ -102,21 +105,22 @@ def start_service(cfg: StackConfig, service: str, pg: PostgresTarget) -> bool:
 
 
 def wait_service_ready(cfg: StackConfig, service: str) -> None:
-    proc = service_process(cfg, service)
-    port = cfg.service_ports[service]
+    wait_ready(service_process(cfg, service), service, "127.0.0.1", cfg.service_ports[service])
+
+
+def wait_ready(proc: ManagedProcess, label: str, host: str, port: int) -> None:
+    """Until the process answers 200 on `/readyz`; StackError if it dies or never does."""
 
     def ready_or_dead() -> bool:
-        return proc.pid() is None or health(port)[0] == 200
+        return proc.pid() is None or health(port, host=host)[0] == 200
 
     wait_until(ready_or_dead, READY_TIMEOUT_S, interval=0.5)
     if proc.pid() is None:
         last = tail(proc.log_file, 1)[-200:]
-        raise StackError(f"{service} exited during start: {last}", proc.log_file)
-    status, body = health(port)
+        raise StackError(f"{label} exited during start: {last}", proc.log_file)
+    status, body = health(port, host=host)
     if status != 200:
-        raise StackError(
-            f"{service} not ready after {READY_TIMEOUT_S}s: {body[:200]}", proc.log_file
-        )
+        raise StackError(f"{label} not ready after {READY_TIMEOUT_S}s: {body[:200]}", proc.log_file)
 
 
 def all_services() -> tuple[str, ...]:
