@@ -110,6 +110,9 @@ class ProjectionConsumer:
             max_poll_records=self.max_records,
             session_timeout_ms=10000,
             heartbeat_interval_ms=1000,
+            # As the relay's producer (shared/outbox.py): aiokafka asks only the brokers of its
+            # last metadata, so refresh often enough to learn of a broker that came back.
+            metadata_max_age_ms=10000,
         )
 
     async def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
@@ -200,7 +203,6 @@ class ProjectionConsumer:
                 if high is not None:
                     lag = max(0, high - (fetched[tp][-1].offset + 1))
                     consumer_lag.labels(self.applier.service, tp.topic, tp.partition).set(lag)
-
 
     async def _commit_to_kafka(self) -> None:
         """What PostgreSQL now holds, to Kafka's group too (for its tools; never read back)."""
