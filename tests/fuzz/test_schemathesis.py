@@ -21,13 +21,13 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 #: (service, role, claims, seconds): who reaches which part of each API.
 RUNS = [
-    ("intake", "partner", {"partner_id": "fuzz-partner"}, 25),
-    ("intake", "admin", {}, 15),
-    ("triage", "triage_officer", {"clearance": "sc"}, 25),
+    ("intake", "partner", {"partner_id": "fuzz-partner"}, 18),
+    ("intake", "admin", {}, 10),
+    ("triage", "triage_officer", {"clearance": "sc"}, 18),
     ("triage", "approver", {"clearance": "sc"}, 10),
-    ("deployment", "deployment_manager", {"clearance": "sc"}, 25),
+    ("deployment", "deployment_manager", {"clearance": "sc"}, 18),
     ("deployment", "force_liaison", {"force": "fuzz-force"}, 10),
-    ("reporting", "analyst", {"clearance": "sc"}, 20),
+    ("reporting", "analyst", {"clearance": "sc"}, 15),
     ("reporting", "operator", {}, 10),
 ]
 
