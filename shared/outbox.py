@@ -99,7 +99,13 @@ class OutboxRelay:
                     if self.kafka_reachable() and await self._try_lock(conn):
                         self.active = True
                         log.info("outbox relay active", extra={"service": self.service})
-                        await self._serve(conn)
+                        try:
+                            await self._serve(conn)
+                        finally:
+                            # The lock belongs to the session: a connection back in the pool
+                            # would keep it, and no other instance could take over. End it.
+                            with contextlib.suppress(Exception):
+                                await conn.invalidate()
             except asyncio.CancelledError:
                 if being_cancelled():
                     raise

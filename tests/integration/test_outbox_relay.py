@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.backbone_tables import outbox
 from shared.consumer import ProjectionApplier
+from shared.db import create_engine
 from shared.eventstore import EventStore
 from shared.outbox import OutboxRelay, create_producer
 from tests.conftest import NewTopicFactory
@@ -154,3 +155,56 @@ async def test_relay_killed_mid_batch_loses_nothing(
     await applier.apply_records(records)
     await applier.apply_records(records)  # and a full redelivery changes nothing
     assert await read_tally(backbone_engine) == {f"k-{i}": list(range(1, 151)) for i in range(8)}
+
+
+class _CutOffProducer:
+    """The relay's producer when its instance is cut off from the brokers: acks never come."""
+
+    async def send(self, *_: object, **__: object) -> asyncio.Future[object]:
+        return asyncio.get_running_loop().create_future()
+
+
+async def test_a_relay_cut_off_from_kafka_hands_its_lock_to_an_instance_that_reaches_it(
+    backbone_engine: AsyncEngine, bootstrap: str, new_topics: NewTopicFactory
+) -> None:
+    topic = await new_topics("handover")
+    other_engine = create_engine(backbone_engine.url.render_as_string(hide_password=False))
+    reachable = {"cut": True}
+    cut = OutboxRelay(
+        backbone_engine,
+        _CutOffProducer(),  # type: ignore[arg-type]
+        "t-handover",
+        poll_interval_s=0.05,
+        kafka_reachable=lambda: reachable["cut"],
+    )
+    producer = create_producer(bootstrap, "test-relay-handover")
+    await producer.start()
+    healthy = OutboxRelay(other_engine, producer, "t-handover", poll_interval_s=0.05)
+    tasks = [asyncio.create_task(cut.run())]
+    try:
+        for _ in range(50):
+            if cut.active:
+                break
+            await asyncio.sleep(0.1)
+        assert cut.active
+        tasks.append(asyncio.create_task(healthy.run()))
+        async with backbone_engine.begin() as conn:
+            await conn.execute(
+                outbox.insert().values(topic=topic, key="k", value=b"{}", headers=[])
+            )
+        await asyncio.sleep(0.5)  # the cut-off relay is waiting for acks that never come
+        reachable["cut"] = False
+        for _ in range(100):
+            async with backbone_engine.connect() as conn:
+                left = await conn.scalar(sa.select(sa.func.count()).select_from(outbox))
+            if healthy.active and left == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert healthy.active and not cut.active
+        assert left == 0  # the healthy instance published what the cut-off one could not
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await producer.stop()
+        await other_engine.dispose()
