@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from shared.auth import Principal, Role, require_roles
@@ -59,7 +59,10 @@ async def get_dead_letters(
 
 @admin_router.post("/deadletters/{dead_letter_id}", summary="Redrive or skip a dead letter")
 async def post_dead_letter(
-    dead_letter_id: int, body: ResolveBody, who: Operator, runtime: RuntimeDep
+    dead_letter_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="As listed")],
+    body: ResolveBody,
+    who: Operator,
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """`redrive` applies the event again (after the cause is fixed), then the events parked behind
     it in order; `skip` drops it and applies the parked ones. Says what it did."""

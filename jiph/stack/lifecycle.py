@@ -124,6 +124,11 @@ def _start_services(
             started.append(services.service_process(cfg, name).stop)
             launched.append(name)
     for name in services.all_services():
+        # Found running, gone since: it was still exiting (a crash just before `up`).
+        gone = name not in launched and services.service_process(cfg, name).pid() is None
+        if gone and services.start_service(cfg, name, target):
+            started.append(services.service_process(cfg, name).stop)
+            launched.append(name)
         services.wait_service_ready(cfg, name)
         port = cfg.service_ports[name]
         verb = "started" if name in launched else "running"

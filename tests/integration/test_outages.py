@@ -185,7 +185,7 @@ def test_a_sigkilled_service_restarted_by_up_is_tracked_by_status_and_stopped_by
     intake = services.service_process(SCRATCH, "intake")
     killed = intake.pid()
     assert killed is not None
-    os.kill(killed, signal.SIGKILL)
+    os.kill(killed, signal.SIGKILL)  # and `up` at once: it may find it still exiting
     for attempt in range(2):  # twice, as the tester did: the second finds it running
         up = jiph("up")
         assert up.returncode == 0, f"attempt {attempt}: " + up.stdout + up.stderr + log_tails()
