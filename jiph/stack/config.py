@@ -92,6 +92,19 @@ class StackConfig:
         return os.environ.get("DATABASE_URL") or None
 
 
+def _spare_test_stack(name: str, base: int, pg_port: int) -> StackConfig:
+    """A test stack whose ports all sit at `base` + the dev stack's last digits."""
+    return StackConfig(
+        name=name,
+        kafka_port=base + 92,
+        controller_port=base + 93,
+        pg_port=pg_port,
+        service_ports={service: base + i for i, service in enumerate(SERVICE_NAMES, start=1)},
+        keycloak_port=base + 180,
+        pg_durable=False,
+    )
+
+
 # Every port below Linux's ephemeral range (32768-60999): a port in it may be the local end of
 # some client connection at the moment a server wants to listen on it (PostgreSQL once failed
 # to start on 55434 that way).
@@ -123,26 +136,18 @@ STACKS = {
         keycloak_port=28180,
         pg_durable=False,
     ),
-    # Spare test stacks, so that two checkouts (git worktrees) can run their suites at once:
+    # Spare test stacks, so that several checkouts (git worktrees) can run their suites at once:
     # `JIPH_TEST_STACK=test-b make test`.
-    "test-b": StackConfig(
-        name="test-b",
-        kafka_port=21092,
-        controller_port=21093,
-        pg_port=25435,
-        service_ports={"intake": 21001, "triage": 21002, "deployment": 21003, "reporting": 21004},
-        keycloak_port=21180,
-        pg_durable=False,
-    ),
-    "test-c": StackConfig(
-        name="test-c",
-        kafka_port=23092,
-        controller_port=23093,
-        pg_port=25436,
-        service_ports={"intake": 23001, "triage": 23002, "deployment": 23003, "reporting": 23004},
-        keycloak_port=23180,
-        pg_durable=False,
-    ),
+    **{
+        name: _spare_test_stack(name, base, pg_port)
+        for name, base, pg_port in (
+            ("test-b", 21000, 25435),
+            ("test-c", 23000, 25436),
+            ("test-d", 22000, 25438),
+            ("test-e", 24000, 25439),
+            ("test-f", 26000, 25440),
+        )
+    },
     # Three brokers and two instances of each service, every one in a network namespace of its
     # own on the bridge 10.77.0.0/24 (jiph/stack/cluster.py), for fault injection between nodes.
     # Ports inside the namespaces clash with nothing; PostgreSQL's is in the root namespace.
