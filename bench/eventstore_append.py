@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import asyncpg
+import psycopg
 from sqlalchemy.engine import make_url
 
+from bench.targets import target
 from shared import eventstore
 from shared.backbone_tables import create_backbone_tables
 from shared.db import create_engine
@@ -197,6 +199,7 @@ async def main() -> None:
         f"{'unchained ev/s':>14} {'p99 ms':>7} {'chain':>6} | "
         f"{'eventsourcing ev/s':>18} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}"
     )
+    print(f"eventsourcing on psycopg's {psycopg.pq.__impl__} implementation")
     for per_append in (1, 10):
         for concurrency in (1, 16):
             appends = args.appends if per_append == 1 else args.appends // 3
@@ -217,6 +220,12 @@ async def main() -> None:
                 f"{theirs.pct(50):>7.2f} {theirs.pct(99):>7.2f} | {ratio:>5.2f}x",
                 flush=True,
             )
+            label = (
+                f"append, {concurrency} writer(s) x {per_append} event(s): ahead of "
+                "eventsourcing, p99 no worse"
+            )
+            figure = f"{ratio:.2f}x, p99 {ours.pct(99):.1f} vs {theirs.pct(99):.1f} ms"
+            print(target(label, figure, ratio >= 1.0 and ours.pct(99) <= theirs.pct(99)))
 
 
 if __name__ == "__main__":

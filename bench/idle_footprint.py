@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.intake_throughput import cpu_seconds, free_port
+from bench.targets import target
 from jiph.stack.config import SERVICE_NAMES, stack_config
 from jiph.stack.services import service_process
 
@@ -117,7 +118,7 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=5.0, help="quiet window, s (default 5)")
     parser.add_argument("--max-wait", type=float, default=120.0, help="default 120 s")
     args = parser.parse_args()
-    cfg = stack_config("dev")
+    cfg = stack_config()
     pids = {name: service_process(cfg, name).pid() for name in SERVICE_NAMES}
     missing = [name for name, pid in pids.items() if pid is None]
     if missing:
@@ -142,11 +143,12 @@ def main() -> None:
         "(baseline: uvicorn + FastAPI hello world)"
     )
     for name, size in sizes.items():
-        verdict = "PASS" if size < TARGET_MB else "MISS"
         print(
             f"{name:<12} {running[name]:>7} {size:>8.1f} {usage[name]:>6.1f} "
-            f"{size / baseline:>6.2f}   < {TARGET_MB} MB {verdict}"
+            f"{size / baseline:>6.2f}   < {TARGET_MB} MB"
         )
+    for name, size in sizes.items():
+        print(target(f"{name} idle RSS < {TARGET_MB} MB", f"{size:.1f} MB", size < TARGET_MB))
 
 
 if __name__ == "__main__":

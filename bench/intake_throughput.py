@@ -1,7 +1,10 @@
 """Intake submissions: the throughput of the real intake service's `POST /v1/requests` beside a
-bare FastAPI + asyncpg endpoint doing one INSERT (the baseline), in the same run; then the
-latency of both at half of intake's maximum rate. DESIGN §7: intake serves at least 70 % of the
-baseline's throughput, and its p99 is under 100 ms at half of its maximum rate.
+bare FastAPI + asyncpg endpoint doing one INSERT (the baseline) and beside the peer (the same
+submission on the eventsourcing library, `bench.peer_submission`), in the same run; then the
+latency of each at half of intake's maximum rate; then two intake processes against one.
+Targets (issue 20): intake at least 40 % of the bare endpoint's throughput, at most 1.2 ms of
+server CPU per submission, at least 1.5x the peer; DESIGN §7: p99 under 100 ms at half of its
+maximum rate.
 
 - Baseline: `bare_app` below, one POST endpoint that validates the same JSON body with a plain
   pydantic model and does one asyncpg INSERT into a table of a fresh database (a pool of up to
@@ -43,19 +46,19 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
-import orjson
+import psycopg
 import uvloop
 from fastapi import FastAPI, Request
-from pydantic import BaseModel
 
 from bench.eventstore_append import fresh_database
+from bench.peer_submission import peer_env
+from bench.submission import BareBody, submission_body
+from bench.targets import target
 from jiph.stack import seed
 from jiph.stack.config import REPO_ROOT, stack_config
 from jiph.stack.postgres import PostgresTarget
@@ -69,30 +72,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --- the baseline: a bare FastAPI endpoint doing one asyncpg INSERT ------------------------------
-class BareContact(BaseModel):
-    name: str
-    email: str
-
-
-class BareBody(BaseModel):
-    """The intake body's fields with plain types: parsing and validation, nothing more."""
-
-    title: str
-    description: str
-    country: str
-    mission: str | None = None
-    requesting_body: str
-    partner_type: str
-    capability: str
-    headcount: int
-    role_profile: dict[str, Any]
-    tour_length_months: int
-    needed_by: date
-    funding_source: str
-    classification: str
-    contact: BareContact
-
-
 BARE_TABLE = """CREATE TABLE requests (
     id uuid PRIMARY KEY, title text NOT NULL, country text NOT NULL, capability text NOT NULL,
     headcount int NOT NULL, needed_by date NOT NULL, submitted_at timestamptz DEFAULT now())"""
@@ -206,28 +185,6 @@ def http_request(method: str, path: str, headers: dict[str, str], body: bytes = 
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def submission_body(title: str = "Bench load: public order advisers") -> bytes:
-    """A valid intake submission (as tests/e2e's `a_request`)."""
-    return orjson.dumps(
-        {
-            "title": title,
-            "description": "Two advisers to mentor the national police public order unit.",
-            "country": "SO",
-            "mission": "UNSOM",
-            "requesting_body": "UN Police Division",
-            "partner_type": "un",
-            "capability": "public-order",
-            "headcount": 2,
-            "role_profile": {"rank": "Inspector", "skills": ["public order command"]},
-            "tour_length_months": 12,
-            "needed_by": (date.today() + timedelta(days=90)).isoformat(),
-            "funding_source": "cssf-oda",
-            "classification": "OFFICIAL",
-            "contact": {"name": "Amina Diallo", "email": "a.diallo@un.example"},
-        }
-    )
-
-
 def pct(latencies: Sequence[float], q: int) -> float:
     """The q-th percentile in milliseconds (NaN when nothing was measured)."""
     if len(latencies) < 2:
@@ -268,21 +225,24 @@ class Load:
 
 
 @contextlib.contextmanager
-def timed(load: Load, server_pid: int) -> Iterator[None]:
-    """Wall time and the CPU share (of one core) of the server and of this client."""
-    wall, server, client = time.perf_counter(), cpu_seconds(server_pid), time.process_time()
+def timed(load: Load, server_pids: Sequence[int]) -> Iterator[None]:
+    """Wall time and the CPU share (of one core) of the servers and of this client."""
+    wall, client = time.perf_counter(), time.process_time()
+    server = sum(cpu_seconds(pid) for pid in server_pids)
     yield
     load.seconds = time.perf_counter() - wall
-    load.server_cpu = (cpu_seconds(server_pid) - server) / load.seconds * 100
+    spent = sum(cpu_seconds(pid) for pid in server_pids) - server
+    load.server_cpu = spent / load.seconds * 100
     load.client_cpu = (time.process_time() - client) / load.seconds * 100
 
 
 async def closed_loop(
-    port: int, pid: int, request: bytes, connections: int, seconds: float
+    ports: Sequence[int], pids: Sequence[int], request: bytes, connections: int, seconds: float
 ) -> Load:
-    """N connections, each sending the next request as soon as the last is answered."""
+    """N connections (spread over the servers' ports), each sending the next request as soon as
+    the last is answered."""
     load = Load()
-    pool = [await Connection.open(port) for _ in range(connections)]
+    pool = [await Connection.open(ports[n % len(ports)]) for n in range(connections)]
     deadline = time.perf_counter() + seconds
 
     async def client(conn: Connection) -> None:
@@ -291,7 +251,7 @@ async def closed_loop(
             reply = await conn.send(request)
             load.record(reply, time.perf_counter() - started)
 
-    with timed(load, pid):
+    with timed(load, pids):
         await asyncio.gather(*(client(conn) for conn in pool))
     for conn in pool:
         conn.close()
@@ -314,7 +274,7 @@ async def open_loop(
         load.record(reply, time.perf_counter() - scheduled)
 
     tasks = []
-    with timed(load, pid):
+    with timed(load, [pid]):
         start = time.perf_counter()
         for n in range(int(rate * seconds)):
             scheduled = start + n / rate
@@ -355,7 +315,7 @@ def start_server(
     name: str, argv: list[str], env: dict[str, str], port: int, ready_path: str
 ) -> Server:
     """Start a uvicorn process in its own session; return once `ready_path` answers 200."""
-    log = stack_config("dev").log_dir / f"bench-{name}.log"
+    log = stack_config().log_dir / f"bench-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -381,22 +341,22 @@ def start_server(
 
 def uvicorn_argv(factory: str, port: int) -> list[str]:
     """The command line `jiph up` gives a service, on another port."""
-    argv = service_argv(stack_config("dev"), "intake")
+    argv = service_argv(stack_config(), "intake")
     argv[argv.index("services.intake.main:create_app")] = factory
     argv[argv.index("--port") + 1] = str(port)
     return argv
 
 
-def start_intake(admin_url: str, bootstrap: str) -> Server:
+def start_intake(admin_url: str, bootstrap: str, name: str = "intake") -> Server:
     port = free_port()
-    env = service_env(stack_config("dev"), "intake", PostgresTarget(admin_url, managed=False))
+    env = service_env(stack_config(), "intake", PostgresTarget(admin_url, managed=False))
     env |= {
         "JIPH_INTAKE_PORT": str(port),
         "JIPH_INTAKE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "JIPH_INTAKE_WRITE_RATE_PER_MINUTE": str(10**9),
     }
     argv = uvicorn_argv("services.intake.main:create_app", port)
-    return start_server("intake", argv, env, port, "/readyz")
+    return start_server(name, argv, env, port, "/readyz")
 
 
 async def start_bare(admin_url: str) -> Server:
@@ -412,6 +372,15 @@ async def start_bare(admin_url: str) -> Server:
     return start_server("bare", argv, env, port, "/healthz")
 
 
+async def start_peer(admin_url: str) -> Server:
+    """The eventsourcing library's `Application` behind FastAPI (`bench.peer_submission`)."""
+    url = await fresh_database(admin_url, "jiph_bench_peer")
+    port = free_port()
+    env = {**os.environ, **peer_env(url), "PYTHONUNBUFFERED": "1"}
+    argv = uvicorn_argv("bench.peer_submission:peer_app", port)
+    return start_server("peer", argv, env, port, "/healthz")
+
+
 @dataclass
 class Result:
     max_rate: Load
@@ -425,35 +394,14 @@ async def measure(
     """Warm up, then the closed loop, then the open loop (at half the closed loop's rate unless
     `paced_rate` says otherwise)."""
     pid = server.process.pid
-    await closed_loop(server.port, pid, request, connections, WARM_UP_S)
-    max_rate = await closed_loop(server.port, pid, request, connections, seconds)
+    await closed_loop([server.port], [pid], request, connections, WARM_UP_S)
+    max_rate = await closed_loop([server.port], [pid], request, connections, seconds)
     rate = paced_rate or max_rate.rate / 2
     paced = await open_loop(server.port, pid, request, rate, seconds, 2 * connections)
     return Result(max_rate, rate, paced)
 
 
 # --- the report ----------------------------------------------------------------------------------
-def row(label: str, ours: float, bare: float, digits: int = 1, ratio: bool = True) -> str:
-    tail = f"{ours / bare:.2f}" if ratio and bare else ""
-    return f"  {label:<22} {ours:>10,.{digits}f} {bare:>10,.{digits}f}   {tail}"
-
-
-def latency_rows(intake: Load, bare: Load, quantiles: tuple[int, ...]) -> list[str]:
-    return [row(f"p{q} ms", pct(intake.latencies, q), pct(bare.latencies, q)) for q in quantiles]
-
-
-def cpu_rows(intake: Load, bare: Load) -> list[str]:
-    return [
-        row("server CPU %", intake.server_cpu, bare.server_cpu, ratio=False),
-        row("server CPU ms/request", intake.cpu_ms_per_request, bare.cpu_ms_per_request, 2),
-        row("client CPU %", intake.client_cpu, bare.client_cpu, ratio=False),
-    ]
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def errors(load: Load) -> str:
     counts = sorted(load.errors.items())
     return (
@@ -462,25 +410,80 @@ def errors(load: Load) -> str:
     )
 
 
-def report(intake: Result, bare: Result, connections: int) -> None:
-    share = intake.max_rate.rate / bare.max_rate.rate
-    p99 = pct(intake.paced.latencies, 99)
-    lines = [
-        f"{'':<24} {'intake':>10} {'bare':>10}   intake / bare",
-        f"closed loop, {connections} connections",
-        row("requests/s", intake.max_rate.rate, bare.max_rate.rate, 0),
-        *latency_rows(intake.max_rate, bare.max_rate, (50, 99)),
-        *cpu_rows(intake.max_rate, bare.max_rate),
-        f"open loop at {intake.paced_rate:,.0f} req/s (half of intake's maximum)",
-        row("requests/s served", intake.paced.rate, bare.paced.rate, 0, ratio=False),
-        *latency_rows(intake.paced, bare.paced, (50, 95, 99)),
-        *cpu_rows(intake.paced, bare.paced),
-        f"errors: intake {errors(intake.max_rate)} / {errors(intake.paced)}; "
-        f"bare {errors(bare.max_rate)} / {errors(bare.paced)}",
-        f"target: intake >= 70 % of bare's throughput: {share:.0%} {verdict(share >= 0.7)}",
-        f"target: intake p99 < 100 ms at half its maximum rate: {p99:.1f} ms {verdict(p99 < 100)}",
+@dataclass
+class Runs:
+    intake: Result
+    bare: Result
+    peer: Result
+    two_intakes: Load
+    connections: int
+
+
+def report(runs: Runs, peer_driver: str) -> None:
+    servers = {"intake": runs.intake, "bare": runs.bare, "peer": runs.peer}
+    head = f"{'':<26}" + "".join(f"{name:>10}" for name in servers)
+    lines = [head, f"closed loop, {runs.connections} connections"]
+
+    def figures(label: str, value: Callable[[Load], float], digits: int = 1) -> str:
+        cells = "".join(f"{value(r.max_rate):>10,.{digits}f}" for r in servers.values())
+        return f"  {label:<24}{cells}"
+
+    def paced(label: str, value: Callable[[Load], float], digits: int = 1) -> str:
+        cells = "".join(f"{value(r.paced):>10,.{digits}f}" for r in servers.values())
+        return f"  {label:<24}{cells}"
+
+    lines += [
+        figures("requests/s", lambda load: load.rate, 0),
+        figures("p50 ms", lambda load: pct(load.latencies, 50)),
+        figures("p99 ms", lambda load: pct(load.latencies, 99)),
+        figures("server CPU %", lambda load: load.server_cpu, 0),
+        figures("server CPU ms/request", lambda load: load.cpu_ms_per_request, 2),
+        figures("client CPU %", lambda load: load.client_cpu, 0),
+        f"open loop at {runs.intake.paced_rate:,.0f} req/s (half of intake's maximum), each alone",
+        paced("requests/s served", lambda load: load.rate, 0),
+        paced("p50 ms", lambda load: pct(load.latencies, 50)),
+        paced("p99 ms", lambda load: pct(load.latencies, 99)),
+        paced("server CPU ms/request", lambda load: load.cpu_ms_per_request, 2),
+        "errors: "
+        + "; ".join(f"{n} {errors(r.max_rate)} / {errors(r.paced)}" for n, r in servers.items()),
+        f"peer: the eventsourcing library's Application behind FastAPI, psycopg {peer_driver}",
+    ]
+    one, two = runs.intake.max_rate, runs.two_intakes
+    scale = two.rate / one.rate
+    lines += [
+        f"scale-out: two intake processes {two.rate:,.0f}/s against one {one.rate:,.0f}/s: "
+        f"{scale:.2f}x; servers {two.server_cpu:.0f} % + client {two.client_cpu:.0f} % of one core"
+        f" ({os.cpu_count()} cores: {two.server_cpu + two.client_cpu:.0f} % of "
+        f"{100 * (os.cpu_count() or 1)} % used)",
+    ]
+    share = one.rate / runs.bare.max_rate.rate
+    cpu = one.cpu_ms_per_request
+    over_peer = one.rate / runs.peer.max_rate.rate
+    p99 = pct(runs.intake.paced.latencies, 99)
+    lines += [
+        target("intake >= 40 % of the bare endpoint's throughput", f"{share:.0%}", share >= 0.4),
+        target("intake server CPU <= 1.2 ms per submission", f"{cpu:.2f} ms", cpu <= 1.2),
+        target("intake >= 1.5x the eventsourcing peer", f"{over_peer:.2f}x", over_peer >= 1.5),
+        target("intake p99 < 100 ms at half its maximum rate", f"{p99:.1f} ms", p99 < 100),
+        f"note: two intakes / one: {scale:.2f}x (a figure, not a target)",
     ]
     print("\n".join(lines))
+
+
+async def measure_two_intakes(
+    admin_url: str, bootstrap: str, request: bytes, connections: int, seconds: float
+) -> Load:
+    """Two intake processes on the same database and Kafka, the load spread over both."""
+    first = start_intake(admin_url, bootstrap, "intake-1")
+    second = start_intake(admin_url, bootstrap, "intake-2")
+    try:
+        ports = [first.port, second.port]
+        pids = [first.process.pid, second.process.pid]
+        await closed_loop(ports, pids, request, connections, WARM_UP_S)
+        return await closed_loop(ports, pids, request, connections, seconds)
+    finally:
+        first.stop()
+        second.stop()
 
 
 async def main() -> None:
@@ -490,22 +493,33 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="per phase (default 8)")
     parser.add_argument("--connections", type=int, default=32, help="closed loop (default 32)")
     args = parser.parse_args()
-    token = dev_token("dev", "partner", subject="bench-load", partner_id=BENCH_PARTNER)
+    stack = stack_config().name
+    token = dev_token(stack, "partner", subject="bench-load", partner_id=BENCH_PARTNER)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     request = http_request("POST", "/v1/requests", headers, submission_body())
 
     intake = start_intake(args.admin_url, args.bootstrap)
     try:
-        seed.register_partners(stack_config("dev"), [seed.partner(BENCH_PARTNER)], port=intake.port)
+        seed.register_partners(stack_config(), [seed.partner(BENCH_PARTNER)], port=intake.port)
         ours = await measure(intake, request, args.connections, args.seconds, None)
     finally:
         intake.stop()
-    bare = await start_bare(args.admin_url)
-    try:
-        theirs = await measure(bare, request, args.connections, args.seconds, ours.paced_rate)
-    finally:
-        bare.stop()
-    report(ours, theirs, args.connections)
+    results = {}
+    for name, start in (("bare", start_bare), ("peer", start_peer)):
+        server = await start(args.admin_url)
+        try:
+            results[name] = await measure(
+                server, request, args.connections, args.seconds, ours.paced_rate
+            )
+        finally:
+            server.stop()
+    two = await measure_two_intakes(
+        args.admin_url, args.bootstrap, request, args.connections, args.seconds
+    )
+    report(
+        Runs(ours, results["bare"], results["peer"], two, args.connections),
+        psycopg.pq.__impl__,  # the peer runs in this environment: the same build
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ transaction that applies the event (`shared.consumer.applier`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -66,6 +67,12 @@ class Projection:
         if self._topics is not None:
             return self._topics
         return tuple(sorted({REGISTRY.topic_of(t) for t in self.event_types}))
+
+    def following(self, topics: tuple[str, ...]) -> Projection:
+        """The same projection reading these topics instead (a benchmark's, a test's)."""
+        other = copy.copy(self)
+        other._topics = topics
+        return other
 
     def on(self, *event_types: str) -> Callable[[Handler], Handler]:
         """Decorator: `@projection.on(RequestSubmitted.event_type)`."""

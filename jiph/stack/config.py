@@ -148,6 +148,16 @@ STACKS = {
             ("test-f", 26000, 25440),
         )
     },
+    # `make bench`: a stack of its own at the dev stack's durability, reset before and after, so
+    # that no benchmark meets what another wrote or what a developer's dev stack runs.
+    "bench": StackConfig(
+        name="bench",
+        kafka_port=27092,
+        controller_port=27093,
+        pg_port=25441,
+        service_ports={"intake": 27001, "triage": 27002, "deployment": 27003, "reporting": 27004},
+        keycloak_port=27180,
+    ),
     # Three brokers and two instances of each service, every one in a network namespace of its
     # own on the bridge 10.77.0.0/24 (jiph/stack/cluster.py), for fault injection between nodes.
     # Ports inside the namespaces clash with nothing; PostgreSQL's is in the root namespace.

@@ -1,0 +1,123 @@
+"""Where intake's CPU goes: a second intake process (as `bench.intake_throughput` starts it)
+under closed-loop load, sampled by py-spy; prints the top frames by own time and by package,
+and how many SQL round trips one submission makes (counted by PostgreSQL's statement log).
+docs/PERFORMANCE.md keeps its output from before and after each change.
+
+usage: python -m bench.profile_intake ADMIN_URL BOOTSTRAP [--seconds S] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import re
+import subprocess
+from pathlib import Path
+
+import asyncpg
+import uvloop
+
+from bench.intake_throughput import (
+    BENCH_PARTNER,
+    Connection,
+    closed_loop,
+    http_request,
+    start_intake,
+)
+from bench.submission import submission_body
+from jiph.stack import seed
+from jiph.stack.config import REPO_ROOT, stack_config
+from jiph.stack.postgres import cluster_log
+from jiph.token_command import dev_token
+
+FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
+
+
+def summarise(collapsed: Path, top: int = 25) -> list[str]:
+    """Own time per frame and per package, from py-spy's collapsed stacks."""
+    own: collections.Counter[str] = collections.Counter()
+    packages: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        leaf = stack.split(";")[-1]
+        match = FRAME.match(leaf)
+        name, file = (match["name"], match["file"]) if match else (leaf, leaf)
+        own[f"{name} ({file.split('site-packages/')[-1]})"] += n
+        path = file.split("site-packages/")[-1]
+        parts = path.split("/")
+        packages["/".join(parts[:2]) if parts[0] in ("shared", "services") else parts[0]] += n
+    lines = [f"{total} samples; own time by frame:"]
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
+    lines += ["own time by package:"]
+    lines += [f"  {n / total:6.1%}  {package}" for package, n in packages.most_common(15)]
+    return lines
+
+
+async def round_trips(admin_url: str, port: int, request: bytes) -> int:
+    """Statements intake's database runs in the half second around one submission: the
+    command's, then its relay's and its consumer's (PostgreSQL's statement log, turned on for
+    the intake database only meanwhile)."""
+    log = cluster_log(stack_config())
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute("ALTER DATABASE jiph_intake SET log_statement = 'all'")
+        conn = await Connection.open(port)
+        await conn.send(request)  # a new connection of the pool only sees the setting after
+        await asyncio.sleep(0.5)
+        start = log.stat().st_size
+        await conn.send(request)
+        await asyncio.sleep(0.5)
+        conn.close()
+    finally:
+        await admin.execute("ALTER DATABASE jiph_intake RESET log_statement")
+        await admin.close()
+    with log.open("rb") as text:
+        text.seek(start)
+        return sum(1 for line in text if b"LOG:  statement:" in line or b"LOG:  execute" in line)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("admin_url")
+    parser.add_argument("bootstrap")
+    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "test-artifacts/intake.pyspy")
+    args = parser.parse_args()
+    stack = stack_config().name
+    token = dev_token(stack, "partner", subject="bench-load", partner_id=BENCH_PARTNER)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    request = http_request("POST", "/v1/requests", headers, submission_body())
+    server = start_intake(args.admin_url, args.bootstrap)
+    try:
+        seed.register_partners(stack_config(), [seed.partner(BENCH_PARTNER)], port=server.port)
+        pid = server.process.pid
+        await closed_loop([server.port], [pid], request, 32, 3)  # warm up
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        spy_argv = [str(REPO_ROOT / ".venv/bin/py-spy"), "record", "--pid", str(pid)]
+        spy_argv += ["--rate", "200", "--duration", str(int(args.seconds)), "--format", "raw"]
+        spy_argv += ["--nonblocking", "--output", str(args.out)]
+        spy = subprocess.Popen(
+            spy_argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        load = await closed_loop([server.port], [pid], request, 32, args.seconds)
+        spy.wait()
+        statements = await round_trips(args.admin_url, server.port, request)
+    finally:
+        server.stop()
+    print(
+        f"intake under load: {load.rate:.0f} submissions/s, "
+        f"{load.cpu_ms_per_request:.2f} ms of server CPU each; "
+        f"{statements} statements on intake's database around one submission"
+        " (the command's, its relay's and its consumer's)"
+    )
+    print("\n".join(summarise(args.out)))
+
+
+if __name__ == "__main__":
+    uvloop.run(main())
