@@ -84,6 +84,14 @@ def refusals_as_problems() -> Iterator[None]:
         ) from exc
 
 
+class CommandResponse(JSONResponse):
+    """A command's answer, encoded by orjson: the standard library's encoder was a visible share
+    of a submission's CPU. (The content is ready for JSON already.)"""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 async def run_command(
     request: Request,
     runtime: Runtime,
@@ -109,7 +117,7 @@ async def run_command(
                 envelopes = await handle(conn, command_context(who, request))
                 token = make_token(envelopes[-1].event_id)
                 content, location = await answer(conn, envelopes, token)
-                return JSONResponse(
+                return CommandResponse(
                     content,
                     status_code=status,
                     headers={TOKEN_HEADER: token, "Location": location},
@@ -328,7 +336,7 @@ async def idempotent(
             "this Idempotency-Key was used with a different body",
         ) from exc
     if stored is not None:
-        return JSONResponse(
+        return CommandResponse(
             orjson.loads(stored.body),
             status_code=stored.status_code,
             headers={**stored.headers, "Idempotent-Replayed": "true"},

@@ -25,25 +25,45 @@ from shared.refusals import NotFound
 KNOWN_PARTNER_TYPES = frozenset(t.value for t in PartnerType)
 
 
+#: References are claimed from the year's sequence in blocks of this many, one round trip per
+#: block rather than per submission. Each `nextval` claims a whole block (the sequence steps by
+#: it), so processes never share a number; a process that stops leaves the rest of its block
+#: unused (gaps, as after a rollback, never a duplicate), and references from two processes
+#: interleave rather than follow the order of submission.
+REFERENCE_BLOCK = 20
+_blocks: dict[int, tuple[int, int]] = {}  # year: (next number, end of the block)
 _sequences_known: set[int] = set()
 
 
 async def next_reference(conn: AsyncConnection, year: int) -> str:
-    """JIPH-2026-000123: a sequence per year (gaps after a rollback, never a duplicate)."""
+    """JIPH-2026-000123: numbered per year, never a duplicate."""
+    number, end = _blocks.get(year, (0, 0))
+    if number >= end:
+        number = await _claim_block(conn, year)
+        end = number + REFERENCE_BLOCK
+    _blocks[year] = (number + 1, end)
+    return f"JIPH-{year}-{number:06d}"
+
+
+async def _claim_block(conn: AsyncConnection, year: int) -> int:
     sequence = f"request_reference_{year}"
     if year not in _sequences_known:
         await _create_sequence(conn, sequence)
         _sequences_known.add(year)
-    number = await (await driver(conn)).fetchval(f"SELECT nextval('{sequence}')")
-    return f"JIPH-{year}-{int(number or 0):06d}"
+    first = await (await driver(conn)).fetchval(f"SELECT nextval('{sequence}')")
+    return int(first or 0)
 
 
 async def _create_sequence(conn: AsyncConnection, sequence: str) -> None:
     """Once per process and year, committed on its own: created inside the command's
-    transaction, a rollback would take the sequence away while this process believes in it."""
+    transaction, a rollback would take the sequence away while this process believes in it. A
+    sequence from before blocks (stepping by 1) is set to step by a block."""
     try:
         async with conn.engine.begin() as ddl:
-            await ddl.execute(sa.text(f"CREATE SEQUENCE IF NOT EXISTS {sequence}"))
+            await ddl.execute(
+                sa.text(f"CREATE SEQUENCE IF NOT EXISTS {sequence} INCREMENT BY {REFERENCE_BLOCK}")
+            )
+            await ddl.execute(sa.text(f"ALTER SEQUENCE {sequence} INCREMENT BY {REFERENCE_BLOCK}"))
     except sa.exc.IntegrityError:
         pass  # another process created it at the same moment: IF NOT EXISTS is not atomic
 

@@ -32,39 +32,63 @@ from shared.request_status import Status, status_of
 PROJECTION = Projection(name="intake", metadata=metadata)
 
 
-# The statements every submission runs go straight to asyncpg (see shared.db.driver).
-async def _record(conn: AsyncConnection, env: Envelope) -> UUID | None:
-    """Add the event to its request's timeline."""
+# The statements every submission runs go straight to asyncpg (see shared.db.driver), and as few
+# as can be: a round trip costs more CPU than the SQL it carries.
+def _timeline_statement(conn: AsyncConnection, new_request: str = "") -> str:
+    """Add the event ($1..$6) to its request's timeline and answer, in the same round trip, the
+    request's event types in order (this one included) and its stored status. `new_request`:
+    a data-modifying CTE `new_request` inserting the request row (RETURNING its status)."""
+    line = qualified(conn, timeline)
+    stored = f"(SELECT status FROM {qualified(conn, requests)} WHERE request_id = $2)"
+    if new_request:
+        stored = f"coalesce((SELECT status FROM new_request), {stored})"
+    return (
+        f"WITH {new_request + ', ' if new_request else ''}entry AS ("
+        f" INSERT INTO {line} (event_id, request_id, occurred_at, event_type, summary, details)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+        " RETURNING event_type, occurred_at, event_id)"
+        " SELECT array(SELECT t.event_type FROM ("
+        f"  SELECT event_type, occurred_at, event_id FROM {line} WHERE request_id = $2"
+        "  UNION ALL SELECT event_type, occurred_at, event_id FROM entry"
+        " ) t ORDER BY t.occurred_at, t.event_id) AS event_types,"
+        f" {stored} AS status"
+    )
+
+
+#: What adding an event to the timeline tells: the request, its status after the whole
+#: timeline, and the status stored before.
+Recorded = tuple[UUID, Status, str | None]
+
+
+async def _record(
+    conn: AsyncConnection, env: Envelope, new_request: str = "", *extra: object
+) -> Recorded | None:
+    """Add the event to its request's timeline (None: it has no entry there)."""
     entry = partner_entry(env)
     if entry is None or env.data.get("request_id") is None:
         return None
     request_id = UUID(env.data["request_id"])
     summary, details = entry
-    await (await driver(conn)).execute(
-        f"INSERT INTO {qualified(conn, timeline)}"
-        " (event_id, request_id, occurred_at, event_type, summary, details)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    row = await (await driver(conn)).fetchrow(
+        _timeline_statement(conn, new_request),
         env.event_id,
         request_id,
         env.occurred_at,
         env.event_type,
         summary,
         jsonb(details),
+        *extra,
     )
-    return request_id
+    assert row is not None
+    return request_id, status_of(row["event_types"]), row["status"]
 
 
 async def _refresh(
-    conn: AsyncConnection, request_id: UUID, env: Envelope, **values: object
+    conn: AsyncConnection, recorded: Recorded, env: Envelope, **values: object
 ) -> None:
-    db = await driver(conn)
-    rows = await db.fetch(
-        f"SELECT event_type FROM {qualified(conn, timeline)}"
-        " WHERE request_id = $1 ORDER BY occurred_at, event_id",
-        request_id,
-    )
-    status = status_of(r["event_type"] for r in rows)
-    await db.execute(
+    """The request's status (and `values`) after the event; `updated_at` follows it."""
+    request_id, status, _ = recorded
+    await (await driver(conn)).execute(
         f"UPDATE {qualified(conn, requests)} SET status = $2,"
         " updated_at = greatest(updated_at, $3) WHERE request_id = $1",
         request_id,
@@ -77,17 +101,25 @@ async def _refresh(
         )
 
 
+def _new_request_statement(conn: AsyncConnection) -> str:
+    # Only a repeat of this very request is absorbed; a clash of references is an error.
+    return (
+        f"new_request AS (INSERT INTO {qualified(conn, requests)} (request_id, reference,"
+        " partner_id, title, country, capability, classification, status, submitted_at,"
+        " updated_at, details) VALUES ($2, $7, $8, $9, $10, $11, $12, $13, $3, $3, $14)"
+        " ON CONFLICT (request_id) DO NOTHING RETURNING status)"
+    )
+
+
 @PROJECTION.on(RequestSubmitted.event_type)
 async def submitted(conn: AsyncConnection, env: Envelope) -> None:
+    """The request's row and its first timeline entry in one round trip; its status is written
+    again only if events about it arrived before it did (a rebuild reads topics in any order)."""
     d = env.data
-    request_id = UUID(d["request_id"])
-    # Only a repeat of this very request is absorbed; a clash of references is an error.
-    await (await driver(conn)).execute(
-        f"INSERT INTO {qualified(conn, requests)} (request_id, reference, partner_id, title,"
-        " country, capability, classification, status, submitted_at, updated_at, details)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)"
-        " ON CONFLICT (request_id) DO NOTHING",
-        request_id,
+    recorded = await _record(
+        conn,
+        env,
+        _new_request_statement(conn),
         d["reference"],
         d["partner_id"],
         d["title"],
@@ -95,17 +127,18 @@ async def submitted(conn: AsyncConnection, env: Envelope) -> None:
         d["capability"],
         d["classification"],
         Status.SUBMITTED.value,
-        env.occurred_at,
         jsonb(d),
     )
-    await _record(conn, env)
-    await _refresh(conn, request_id, env)
+    assert recorded is not None, "a submission always has a timeline entry"
+    _, status, stored = recorded
+    if status.value != stored:
+        await _refresh(conn, recorded, env)
 
 
 @PROJECTION.on(RequestAmended.event_type)
 async def amended(conn: AsyncConnection, env: Envelope) -> None:
-    request_id = await _record(conn, env)
-    assert request_id is not None
+    recorded = await _record(conn, env)
+    assert recorded is not None
     changes = env.data.get("changes") or {}
     values: dict[str, object] = {}
     if changes:
@@ -114,16 +147,16 @@ async def amended(conn: AsyncConnection, env: Envelope) -> None:
             values["title"] = changes["title"]
     if env.data.get("answers"):
         values |= {"open_information_request": None, "open_questions": []}
-    await _refresh(conn, request_id, env, **values)
+    await _refresh(conn, recorded, env, **values)
 
 
 @PROJECTION.on(InformationRequested.event_type)
 async def information_requested(conn: AsyncConnection, env: Envelope) -> None:
-    request_id = await _record(conn, env)
-    assert request_id is not None
+    recorded = await _record(conn, env)
+    assert recorded is not None
     await _refresh(
         conn,
-        request_id,
+        recorded,
         env,
         open_information_request=UUID(env.data["information_request_id"]),
         open_questions=env.data["questions"],
@@ -132,18 +165,18 @@ async def information_requested(conn: AsyncConnection, env: Envelope) -> None:
 
 @PROJECTION.on(DeploymentStarted.event_type)
 async def deployment_started(conn: AsyncConnection, env: Envelope) -> None:
-    request_id = await _record(conn, env)
-    assert request_id is not None
-    await _refresh(conn, request_id, env, headcount_deployed=len(env.data["officer_refs"]))
+    recorded = await _record(conn, env)
+    assert recorded is not None
+    await _refresh(conn, recorded, env, headcount_deployed=len(env.data["officer_refs"]))
 
 
 @PROJECTION.on(OfficerRepatriated.event_type)
 async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
-    request_id = await _record(conn, env)
-    assert request_id is not None
+    recorded = await _record(conn, env)
+    assert recorded is not None
     await _refresh(
         conn,
-        request_id,
+        recorded,
         env,
         headcount_deployed=sa.func.greatest(requests.c.headcount_deployed - 1, 0),
     )
@@ -151,9 +184,9 @@ async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
 
 @PROJECTION.on(DeploymentCompleted.event_type)
 async def completed(conn: AsyncConnection, env: Envelope) -> None:
-    request_id = await _record(conn, env)
-    assert request_id is not None
-    await _refresh(conn, request_id, env, headcount_deployed=0)
+    recorded = await _record(conn, env)
+    assert recorded is not None
+    await _refresh(conn, recorded, env, headcount_deployed=0)
 
 
 #: Every other event about a request: a timeline entry and perhaps a new status.
@@ -162,9 +195,9 @@ OTHER_REQUEST_EVENTS = set(REGISTRY.event_types(with_field="request_id")) - set(
 
 @PROJECTION.on(*sorted(OTHER_REQUEST_EVENTS))
 async def status_change(conn: AsyncConnection, env: Envelope) -> None:
-    request_id = await _record(conn, env)
-    if request_id is not None:
-        await _refresh(conn, request_id, env)
+    recorded = await _record(conn, env)
+    if recorded is not None:
+        await _refresh(conn, recorded, env)
 
 
 # --- the partner registry ----------------------------------------------------------------------

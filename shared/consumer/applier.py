@@ -106,19 +106,23 @@ class ProjectionApplier:
             return 0
         flushing = dict(self.deferred)
         async with self.transaction() as conn:
-            await self._check_generation(conn, shared_lock)
-            applied = await self._apply_in(conn, records, flushing)
+            stored = await self._check_generation(conn, shared_lock)
+            applied = await self._apply_in(conn, records, stored, flushing)
         self._flushed(flushing)
         if self.on_applied is not None and applied:
             self.on_applied(applied)
         return len(applied)
 
-    async def _check_generation(self, conn: AsyncConnection, shared_lock: bool) -> None:
+    async def _check_generation(
+        self, conn: AsyncConnection, shared_lock: bool
+    ) -> dict[tuple[str, int], int]:
+        """Refuse a batch that straddles a swap; the stored offsets, read meanwhile."""
         lock_id = state.projection_lock_id(self.service) if shared_lock else None
-        generation = await state.lock_and_read_generation(conn, lock_id)
+        generation, stored = await state.lock_and_read_offsets(conn, lock_id)
         if self.generation is not None and generation != self.generation:
             self.deferred.clear()  # offsets of the swapped-out copy
             raise StaleGeneration()
+        return stored
 
     def _flushed(self, flushing: dict[tuple[str, int], int]) -> None:
         for partition, offset in flushing.items():
@@ -126,26 +130,37 @@ class ProjectionApplier:
                 del self.deferred[partition]
 
     async def skip_if_all_applied(self, records: Sequence[Record]) -> bool:
-        """A service reads back its own events, already applied by the commands that wrote them.
-        When every record is such a repeat, one read says so and their offsets are remembered
-        instead of written in a transaction of their own. Safe: stored offsets only spare
-        re-reading, and a record read again after a crash is skipped by its event id."""
+        """Batches with nothing to apply skip the batch's transaction (a dozen round trips):
+        a service reads back its own events, already applied by the commands that wrote them,
+        and events of types it neither projects, reacts to nor keeps (another service's news).
+        When every record is one of those, one read says so, the ignored ones are marked
+        applied (reads waiting on them with a consistency token see them), and the offsets are
+        remembered instead of written in a transaction of their own. Safe: stored offsets only
+        spare re-reading, and a record read again after a crash is skipped by its event id; an
+        ignored event changes nothing, so it needs no place behind a parked one."""
         items = [decode(r) for r in records]
-        ids = [d.envelope.event_id for d in items if d.envelope is not None]
-        if not ids or len(ids) < len(items):
+        envelopes = [d.envelope for d in items if d.envelope is not None]
+        if not envelopes or len(envelopes) < len(items):
             return False
+        ignored = [e.event_id for e in envelopes if e.event_type not in self.event_types]
+        mine = [e.event_id for e in envelopes if e.event_type in self.event_types]
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(
                 isolation_level="AUTOCOMMIT",
                 schema_translate_map={PROJECTION_SCHEMA: self.schema},
             )
-            done = await state.applied_among(conn, ids)
-        if not done.issuperset(ids):
-            return False
-        for r in records:
+            done = await state.applied_among(conn, mine)
+            if not done.issuperset(mine):
+                return False
+            await state.mark_applied(conn, ignored)
+        for item in items:
+            r = item.record
             key = (r.topic, r.partition)
             self.deferred[key] = max(self.deferred.get(key, 0), r.offset + 1)
-            consumer_duplicates_skipped.labels(self.service, r.topic).inc()
+            if item.envelope is not None and item.envelope.event_type in self.event_types:
+                consumer_duplicates_skipped.labels(self.service, r.topic).inc()
+        if self.on_applied is not None and ignored:
+            self.on_applied(ignored)
         return True
 
     async def flush_deferred(self) -> None:
@@ -162,9 +177,9 @@ class ProjectionApplier:
         self,
         conn: AsyncConnection,
         records: Sequence[Record],
+        stored: dict[tuple[str, int], int],
         deferred: dict[tuple[str, int], int] | None = None,
     ) -> list[UUID]:
-        stored = await self.stored_offsets(conn)
         # Records below a partition's stored offset are either ones this projection has seen
         # (read again: a seek raced with a batch, or another member's late batch) and are
         # dropped, or new ones: Kafka's log is no longer the one the offsets came from (the

@@ -70,6 +70,25 @@ async def lock_and_read_generation(conn: AsyncConnection, shared_lock_id: int | 
     return int(generation or 0)
 
 
+async def lock_and_read_offsets(
+    conn: AsyncConnection, shared_lock_id: int | None
+) -> tuple[int, dict[Partition, int]]:
+    """`lock_and_read_generation` and `stored_offsets` in two round trips rather than three:
+    what every batch starts with. (The lock is a statement of its own: a statement's snapshot
+    is taken when it starts, so a read in the statement that waited for the lock could miss
+    the swap it waited for.)"""
+    db = await driver(conn)
+    if shared_lock_id is not None:
+        await db.execute("SELECT pg_advisory_xact_lock_shared($1)", shared_lock_id)
+    rows = await db.fetch(
+        f"SELECT (SELECT generation FROM {qualified(conn, projection_meta)}) AS generation,"
+        " o.topic, o.partition, o.next_offset FROM (SELECT 1) AS one"
+        f" LEFT JOIN {qualified(conn, consumer_offsets)} AS o ON true"
+    )
+    offsets = {(r["topic"], r["partition"]): r["next_offset"] for r in rows if r["topic"]}
+    return int(rows[0]["generation"] or 0), offsets
+
+
 async def stored_offsets(conn: AsyncConnection) -> dict[Partition, int]:
     rows = await (await driver(conn)).fetch(
         f"SELECT topic, partition, next_offset FROM {qualified(conn, consumer_offsets)}"
