@@ -146,6 +146,7 @@ STACKS = {
             ("test-d", 22000, 25438),
             ("test-e", 24000, 25439),
             ("test-f", 26000, 25440),
+            ("test-g", 20000, 25442),
         )
     },
     # `make bench`: a stack of its own at the dev stack's durability, reset before and after, so
