@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -15,6 +16,7 @@ from services.triage.document import CaseHistory, document_of, fold_rows, histor
 from services.triage.domain import CLOSED
 from services.triage.domain.service_levels import ServiceLevels
 from services.triage.tables import capability_offers, case_history, cases
+from shared.api import supported
 from shared.as_of import AsOf, cut, too_early
 from shared.db import driver, qualified
 from shared.redaction import OFFICIAL
@@ -103,11 +105,34 @@ def _keys(sort: Sort, due: sa.ColumnElement[Any]) -> list[tuple[sa.ColumnElement
 
 
 LAST_DAY = date(9999, 12, 31)
+
+
+def _rank(value: Any) -> int:
+    if value not in (0, 1) or isinstance(value, bool):
+        raise ValueError("not a rank")
+    return int(value)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return float(value)
+
+
+def _moment(value: Any) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("a moment without an offset")
+    return moment
+
+
+#: How a cursor's value of each kind is read back; anything else is refused (a cursor is the
+#: caller's to tamper with: a value PostgreSQL cannot bind must be a 400, not a 500).
 _PARSE: dict[str, Any] = {
-    "int": int,
-    "float": float,
-    "date": date.fromisoformat,
-    "time": datetime.fromisoformat,
+    "int": _rank,
+    "float": _number,
+    "date": lambda v: supported(date.fromisoformat(v)) if v != LAST_DAY.isoformat() else LAST_DAY,
+    "time": _moment,
     "uuid": UUID,
 }
 

@@ -18,6 +18,7 @@ from jiph.stack.postgres import PostgresTarget
 from services.triage.breaches import count_breaches
 from services.triage.config import load_service_levels
 from services.triage.domain.service_levels import SlaStage
+from shared.api import encode_cursor
 from shared.db import create_engine
 from tests.e2e.test_triage_flow import TOKEN_HEADER, Hub, eventually, open_case, problem, submit
 from tests.running_services import TokenFactory, bearer
@@ -121,6 +122,15 @@ async def test_the_queue_sorts_filters_and_flags_breaches_under_a_fixed_clock(
     assert [c["id"] for c in rest] == [second, third]
     wrong = await triage.get("/v1/cases", params={"cursor": cursor, **mine}, headers=hub.officer)
     problem(wrong, 400, "bad-cursor")
+    # A tampered cursor is refused as one, whatever value it carries (not a 500 from binding).
+    anchor = "0193a0c4-0000-7000-8000-000000000000"
+    for values in ([10**30, 1.0, "2026-01-01", anchor], [0, "inf", "2026-01-01", anchor]):
+        forged = encode_cursor({"s": "priority", "p": values})
+        problem(
+            await triage.get("/v1/cases", params={"cursor": forged}, headers=hub.officer),
+            400,
+            "bad-cursor",
+        )
 
     # Service levels as of today: nothing late; each open case due from when its stage began.
     today = utc_today()
