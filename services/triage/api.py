@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -22,7 +23,7 @@ from services.triage.commands import (
     WriteToPartner,
 )
 from services.triage.config import TriageConfig
-from services.triage.domain import CaseStatus
+from services.triage.domain import CaseState, CaseStatus, Staff
 from services.triage.domain import casework as work
 from services.triage.domain.service_levels import ServiceLevels, SlaStage
 from services.triage.queries import Sort
@@ -51,9 +52,10 @@ from shared.api import (
     refusals_as_problems,
     run_command,
 )
+from shared.api import today as reads_today
 from shared.as_of import AsOf
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.events import Envelope
+from shared.events import Envelope, EventData
 from shared.eventstore import CommandContext
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.redaction import Reader, shown_to
@@ -300,12 +302,13 @@ async def _command(
     """Run a command on the case and answer the case as it now stands (redacted for the
     caller) with a consistency token."""
 
+    levels = request.app.state.triage_config.service_levels
+    day = await reads_today(request, runtime)  # the reads' clock, for the due dates shown
+
     async def answer(conn: AsyncConnection, _: list[Envelope], token: str) -> tuple[Any, str]:
         case = await queries.get_case(conn, request_id)
         assert case is not None  # projected inline in this transaction
-        levels = request.app.state.triage_config.service_levels
-        today = datetime.now(UTC).date()
-        case = with_service_level(case, levels, today)
+        case = with_service_level(case, levels, day)
         view = Accepted(case=CaseDetail.model_validate(shown(case, who)), consistency_token=token)
         return jsonable_encoder(view), f"/v1/cases/{request_id}"
 
@@ -379,7 +382,7 @@ async def decide(
 # --- casework: owners, notes, the conversation ------------------------------------------------
 
 
-def _casework(
+async def _casework(
     request: Request,
     runtime: RuntimeDep,
     deps: handlers.Deps,
@@ -387,12 +390,12 @@ def _casework(
     request_id: UUID,
     body: Any,
     key: str | None,
-    decide: Any,
-) -> Any:
+    decide: Callable[[CaseState, Staff], list[EventData]],
+) -> JSONResponse:
     async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
         return await handlers.casework(conn, deps, request_id, decide, ctx)
 
-    return _command(request, runtime, who, request_id, body, key, run)
+    return await _command(request, runtime, who, request_id, body, key, run)
 
 
 @router.post("/{request_id}/assignment", response_model=Accepted, summary="Assign a case")

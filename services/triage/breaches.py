@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Gauge
@@ -39,7 +41,7 @@ async def count_breaches(
     return {stage: found.get(stage, 0) for stage in SlaStage}
 
 
-def breach_gauge(levels: ServiceLevels):  # type: ignore[no-untyped-def]
+def breach_gauge(levels: ServiceLevels) -> Callable[[Runtime], Coroutine[Any, Any, None]]:
     """The background work that keeps the gauge (a `ServiceDefinition.background` item)."""
 
     async def refresh_breach_gauge(runtime: Runtime) -> None:

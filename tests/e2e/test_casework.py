@@ -5,6 +5,7 @@ notes that never reach the partner, the conversation, and one answer per questio
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,6 @@ from jiph.stack.postgres import PostgresTarget
 from services.triage.breaches import count_breaches
 from services.triage.config import load_service_levels
 from services.triage.domain.service_levels import SlaStage
-from shared.api import encode_cursor
 from shared.db import create_engine
 from tests.e2e.test_triage_flow import TOKEN_HEADER, Hub, eventually, open_case, problem, submit
 from tests.running_services import TokenFactory, bearer
@@ -125,7 +125,8 @@ async def test_the_queue_sorts_filters_and_flags_breaches_under_a_fixed_clock(
     # A tampered cursor is refused as one, whatever value it carries (not a 500 from binding).
     anchor = "0193a0c4-0000-7000-8000-000000000000"
     for values in ([10**30, 1.0, "2026-01-01", anchor], [0, "inf", "2026-01-01", anchor]):
-        forged = encode_cursor({"s": "priority", "p": values})
+        raw = json.dumps({"s": "priority", "p": values}).encode()
+        forged = base64.urlsafe_b64encode(raw).decode().rstrip("=")
         problem(
             await triage.get("/v1/cases", params={"cursor": forged}, headers=hub.officer),
             400,
