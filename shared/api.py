@@ -350,3 +350,54 @@ async def idempotent(
     )
     await idempotency.remember(conn, scope, key, digest, stored_response)
     return response
+
+
+# --- query parameters a route does not know -----------------------------------------------------
+_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+
+
+def _known_query(route: Any) -> frozenset[str]:
+    known = _KNOWN_QUERY.get(id(route))
+    if known is None:
+        names: set[str] = set()
+        pending = [route.dependant]
+        while pending:  # the route's parameters and those of every dependency, at any depth
+            dependant = pending.pop()
+            names.update(str(p.alias) for p in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        known = _KNOWN_QUERY[id(route)] = frozenset(names)
+    return known
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """A query parameter the route does not declare is a 422 naming it: a misspelt filter
+    (`?contry=SO`) would otherwise answer every item as if no filter had been asked for. Add to a
+    router as `dependencies=[StrictQuery]`."""
+    route = request.scope.get("route")
+    if getattr(route, "dependant", None) is None:
+        return
+    unknown = sorted(set(request.query_params) - _known_query(route))
+    if unknown:
+        raise Problem(
+            422,
+            "validation-error",
+            "Invalid request",
+            f"{len(unknown)} problem(s) with: " + ", ".join(f"query.{n}" for n in unknown),
+            errors=[{"field": f"query.{n}", "message": "unknown query parameter"} for n in unknown],
+        )
+
+
+StrictQuery = Depends(refuse_unknown_query)
+
+#: A request's reference: the one way every service that holds requests finds one by it
+#: (`?reference=JIPH-2026-000123` on its list; case-insensitive).
+ReferenceQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Only the request with this reference (case-insensitive)",
+        examples=["JIPH-2026-000123"],
+    ),
+]

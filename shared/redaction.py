@@ -56,6 +56,7 @@ FIELDS: Mapping[str, Kind] = {
     "answers": Kind.ANSWERS,
     "contact": Kind.CONTACT,
     "notes": Kind.NOTES,
+    "note": Kind.NOTES,  # an internal note on a case
     "override_rationale": Kind.NOTES,
     "tier_rationale": Kind.NOTES,
     "reason": Kind.REASONS,

@@ -77,3 +77,11 @@ def visible_length(value: str) -> int:
         for char in value
         if not char.isspace() and unicodedata.category(char) not in ("Cc", "Cf", "Zs", "Zl", "Zp")
     )
+
+
+def require_visible(value: str) -> str:
+    """`value` if it has a visible character: free text made only of spaces, zero-width or
+    other invisible characters says nothing (a pydantic `AfterValidator`)."""
+    if visible_length(value) == 0:
+        raise ValueError("must contain visible text, not only whitespace or invisible characters")
+    return value

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake import handlers, partners, queries
-from services.intake.commands import AmendRequest, SubmitRequest, WithdrawRequest
+from services.intake.commands import AmendRequest, SubmitRequest, WithdrawRequest, WriteToHub
 from services.intake.directory import PartnerDirectory
 from services.intake.views import Accepted, RequestDetail, RequestPage
 from shared.api import (
@@ -23,7 +23,9 @@ from shared.api import (
     DateQuery,
     IdempotencyKey,
     LimitQuery,
+    ReferenceQuery,
     RuntimeDep,
+    StrictQuery,
     encode_cursor,
     read_cursor,
     refusals_as_problems,
@@ -36,7 +38,12 @@ from shared.events import Envelope
 from shared.problems import PROBLEM_RESPONSES, Problem, not_found
 from shared.request_status import Status
 
-router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/requests",
+    tags=["requests"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[StrictQuery],
+)
 PartnerToken = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
 
 
@@ -137,14 +144,32 @@ async def list_requests(
     ] = None,
     submitted_from: Annotated[DateQuery, Query(description="Submitted on or after")] = None,
     submitted_to: Annotated[DateQuery, Query(description="Submitted on or before")] = None,
+    reference: ReferenceQuery = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words to find (PostgreSQL `websearch_to_tsquery`) in the reference, "
+            "title, description, mission and country of your requests",
+        ),
+    ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
     _: None = Consistent,
 ) -> dict[str, Any]:
-    """Newest first, filtered, paginated with an opaque cursor."""
+    """Newest first, filtered, paginated with an opaque cursor. `reference` finds one request
+    by its reference (the same filter triage and reporting take); `q` searches your requests
+    (only yours). An unknown query parameter is a 422 naming it."""
     after = read_cursor(cursor, lambda c: (datetime.fromisoformat(c["t"]), UUID(c["id"])))
     filters = queries.RequestFilters(
-        status and status.value, country, capability, submitted_from, submitted_to
+        status and status.value,
+        country,
+        capability,
+        submitted_from,
+        submitted_to,
+        reference=reference,
+        text=q,
     )
     async with runtime.engine.connect() as conn:
         items = await queries.list_requests(
@@ -214,6 +239,34 @@ async def amend_request(
         partner,
         lambda conn, ctx: handlers.amend(
             conn, writer, partner.partner_id or "", request_id, body, ctx
+        ),
+        _answer(partner, request_id),
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+
+@router.post(
+    "/{request_id}/messages", response_model=Accepted, summary="Write to the hub about a request"
+)
+async def write_to_hub(
+    request_id: UUID,
+    request: Request,
+    partner: Partner,
+    runtime: RuntimeDep,
+    writer: WriterDep,
+    body: WriteToHub,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A message to the hub (event `MessageFromPartner`), at any stage until the request is
+    withdrawn; it shows in your timeline with the hub's messages to you. Answers to the hub's
+    questions go in an amendment's `answers`, one per question."""
+    return await run_command(
+        request,
+        runtime,
+        partner,
+        lambda conn, ctx: handlers.write_to_hub(
+            conn, writer, partner.partner_id or "", request_id, body.message, ctx
         ),
         _answer(partner, request_id),
         body=body,

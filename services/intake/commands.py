@@ -7,9 +7,10 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from shared.reference.data import Capability, FundingSource, PartnerType, load_reference_data
+from shared.text import require_visible
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=5000)]
@@ -153,12 +154,27 @@ class AmendRequest(_Strict):
     """Answers to the hub's questions, and/or changes made before assessment."""
 
     changes: RequestChanges = Field(default_factory=RequestChanges)
-    answers: list[Annotated[str, Field(min_length=1, max_length=5000)]] = Field(
-        default=[], max_length=20, examples=[["Yes: the mission provides armoured transport."]]
+    answers: list[
+        Annotated[str, Field(min_length=1, max_length=5000), AfterValidator(require_visible)]
+    ] = Field(
+        default=[],
+        max_length=20,
+        description="Answers to the open information request: one per question, in the order "
+        "the questions were asked (a two-question request needs two answers)",
+        examples=[["Yes: the mission provides armoured transport."]],
     )
     information_request_id: UUID | None = Field(
         default=None, description="Which information request the answers reply to"
     )
+
+
+class WriteToHub(_Strict):
+    """A message to the hub about the request (the conversation; answers to the hub's questions
+    go in an amendment's `answers`)."""
+
+    message: Annotated[
+        str, Field(min_length=1, max_length=5000), AfterValidator(require_visible)
+    ] = Field(examples=["The host state confirmed armoured transport this morning."])
 
 
 class WithdrawRequest(_Strict):

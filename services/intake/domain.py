@@ -12,10 +12,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from shared.catalogue.intake import RequestAmended, RequestSubmitted, RequestWithdrawn
+from shared.catalogue.intake import (
+    MessageFromPartner,
+    RequestAmended,
+    RequestSubmitted,
+    RequestWithdrawn,
+)
 from shared.catalogue.triage import InformationRequested
 from shared.events import EventData
-from shared.refusals import DomainError
+from shared.refusals import DomainError, invalid
 from shared.request_status import AMENDABLE, WITHDRAWABLE, Status, next_status
 
 __all__ = [
@@ -23,6 +28,7 @@ __all__ = [
     "RequestState",
     "Status",
     "decide_amend",
+    "decide_message",
     "decide_withdraw",
     "fold",
     "stream_id",
@@ -43,6 +49,8 @@ class RequestState:
     #: The request as submitted, amendments applied (JSON values).
     submitted: Mapping[str, Any]
     open_information_request: UUID | None = None
+    #: How many questions the open information request asks: each needs its answer.
+    open_questions: int = 0
 
 
 def evolve(state: RequestState | None, event: EventData) -> RequestState | None:
@@ -72,7 +80,11 @@ def evolve(state: RequestState | None, event: EventData) -> RequestState | None:
         case RequestWithdrawn():
             return replace(state, withdrawn=True)
         case InformationRequested():
-            return replace(state, open_information_request=event.information_request_id)
+            return replace(
+                state,
+                open_information_request=event.information_request_id,
+                open_questions=len(event.questions),
+            )
     return state
 
 
@@ -103,6 +115,21 @@ def decide_amend(
                 "unknown-information-request",
                 "those answers do not belong to the open information request",
             )
+        if answers and len(answers) != state.open_questions:
+            # One answer must not close a request that asked two questions: the hub would
+            # assess with a question unanswered. Answers go in the order the questions were put.
+            raise invalid(
+                "answers-per-question",
+                f"the hub asked {state.open_questions} question(s): give one answer to each, "
+                f"in order ({len(answers)} given)",
+                errors=[
+                    {
+                        "field": "body.answers",
+                        "message": f"{state.open_questions} answer(s) expected, "
+                        f"{len(answers)} given",
+                    }
+                ],
+            )
     elif state.status not in AMENDABLE:
         raise DomainError(
             "not-amendable",
@@ -118,6 +145,20 @@ def decide_amend(
             changes=dict(changes),
             answers=answers,
             information_request_id=information_request_id or open_request,
+        )
+    ]
+
+
+def decide_message(state: RequestState, message: str, *, message_id: UUID) -> list[EventData]:
+    """The partner writes to the hub: at any time until the request is withdrawn."""
+    if state.withdrawn or state.status == Status.WITHDRAWN:
+        raise DomainError("already-withdrawn", "the request is withdrawn")
+    return [
+        MessageFromPartner(
+            request_id=state.request_id,
+            partner_id=state.partner_id,
+            message_id=message_id,
+            partner_message=message,
         )
     ]
 

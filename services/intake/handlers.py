@@ -132,6 +132,19 @@ async def amend(
     return await writer.append(conn, history, events, ctx)
 
 
+async def write_to_hub(
+    conn: AsyncConnection,
+    writer: Writer,
+    partner_id: str,
+    request_id: UUID,
+    message: str,
+    ctx: CommandContext,
+) -> list[Envelope]:
+    history, state = await _load(conn, writer, partner_id, request_id)
+    events = domain.decide_message(state, message, message_id=uuid7())
+    return await writer.append(conn, history, events, ctx)
+
+
 async def withdraw(
     conn: AsyncConnection,
     writer: Writer,

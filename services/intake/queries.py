@@ -17,6 +17,7 @@ from services.intake.tables import requests, timeline
 from shared.as_of import AsOf
 from shared.db import driver, qualified
 from shared.eventstore import EventStore
+from shared.search import matches
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class RequestFilters:
     capability: str | None = None
     submitted_from: date | None = None
     submitted_to: date | None = None
+    reference: str | None = None
+    #: Words to find (websearch syntax) in the partner's requests.
+    text: str | None = None
 
 
 def _summary(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -61,6 +65,10 @@ async def list_requests(
         q = q.where(requests.c.country == filters.country.upper())
     if filters.capability:
         q = q.where(requests.c.capability == filters.capability)
+    if filters.reference:
+        q = q.where(requests.c.reference == filters.reference.upper())
+    if filters.text:
+        q = q.where(matches(requests.c.search, filters.text))
     if filters.submitted_from:
         q = q.where(
             requests.c.submitted_at >= datetime.combine(filters.submitted_from, time(), UTC)

@@ -5,9 +5,10 @@ partner reads its write at once). Schema `projection`, rebuilt from the topics b
 """
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 
 from shared.backbone_tables import PROJECTION_SCHEMA
+from shared.search import vector_sql
 
 metadata = sa.MetaData(schema=PROJECTION_SCHEMA)
 
@@ -28,7 +29,19 @@ requests = sa.Table(
     sa.Column("open_information_request", UUID(as_uuid=True)),
     sa.Column("open_questions", JSONB, nullable=False, server_default="[]"),
     sa.Column("headcount_deployed", sa.Integer, nullable=False, server_default="0"),
+    # Full-text search of the partner's own requests (it may read every word of them).
+    sa.Column(
+        "search",
+        TSVECTOR,
+        sa.Computed(
+            vector_sql(
+                ["reference", "title", "details->>'description'", "details->>'mission'", "country"]
+            ),
+            persisted=True,
+        ),
+    ),
     sa.Index("requests_by_partner", "partner_id", sa.text("submitted_at DESC"), "request_id"),
+    sa.Index("requests_search", "search", postgresql_using="gin"),
 )
 
 timeline = sa.Table(

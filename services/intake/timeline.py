@@ -1,5 +1,6 @@
 """What a partner is told about each gateway event: outcomes and what staff wrote for the partner
-(`partner_message`); never scores, who decided, internal reasons and notes, or officer data."""
+(`partner_message`) and the conversation with the hub; never scores, who decided or owns the
+case, internal reasons and notes (`CaseNoteAdded`), or officer data."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def partner_entry(env: Envelope) -> tuple[str, dict[str, Any]] | None:
             return "The decision was put on hold", _message(d)
         case "RequestResumed":
             return "The decision was resumed", _message(d)
+        case "MessageToPartner":
+            return "The hub wrote to you", {"message_id": d["message_id"]} | _message(d)
+        case "MessageFromPartner":
+            return "You wrote to the hub", {"message_id": d["message_id"]} | _message(d)
         case "DeploymentPlanned":
             return "A deployment was planned", {
                 "tour_start": d["tour_start"],

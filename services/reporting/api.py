@@ -28,7 +28,9 @@ from shared.api import (
     CursorQuery,
     DateQuery,
     LimitQuery,
+    ReferenceQuery,
     RuntimeDep,
+    StrictQuery,
     encode_cursor,
     read_cursor,
 )
@@ -172,11 +174,13 @@ async def summary(
     response_model=RequestPage,
     summary="Flat request rows (JSON pages or a CSV export)",
     responses={200: {"content": {"text/csv": {}}}},
+    dependencies=[StrictQuery],
 )
 async def list_requests(
     reader: Analyst,
     runtime: RuntimeDep,
     filters: RequestFilterDep,
+    reference: ReferenceQuery = None,
     sort: Annotated[Literal["submitted_at", "score", "reference"], Query()] = "submitted_at",
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     format: Annotated[Format, Query(description="`csv` streams every matching row")] = "json",
@@ -187,7 +191,10 @@ async def list_requests(
     """One row per request: reference, partner type, country, region, capability,
     classification, status, submission and decision times, outcome flags, deployment start and
     score. Titles and descriptions of OFFICIAL-SENSITIVE requests are `null` (and `redacted`
-    true) unless you hold `sc` clearance or above. `?format=csv` streams every matching row."""
+    true) unless you hold `sc` clearance or above. `?format=csv` streams every matching row.
+    `reference` finds one request by its reference (the same filter intake and triage take). An
+    unknown query parameter is a 422 naming it."""
+    filters = replace(filters, reference=reference)
     page = _page(cursor, sort, order, limit, _REQUEST_PARSERS[sort])
     if format == "csv":
 

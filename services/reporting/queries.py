@@ -43,6 +43,7 @@ class RequestFilters:
     classification: str | None = None
     submitted_from: date | None = None
     submitted_to: date | None = None  # inclusive
+    reference: str | None = None
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         c = requests.c
@@ -55,6 +56,7 @@ class RequestFilters:
             (c.country, self.country),
             (c.capability, self.capability),
             (c.classification, self.classification),
+            (c.reference, self.reference and self.reference.upper()),
         ):
             if value is not None:
                 out.append(column == value)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,12 +11,29 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
+from uuid6 import uuid7
 
 from services.triage import handlers, queries
-from services.triage.commands import AssessCase, DecideOnCase, RequestInformation
+from services.triage.commands import (
+    AddNote,
+    AssessCase,
+    AssignCase,
+    DecideOnCase,
+    RequestInformation,
+    WriteToPartner,
+)
 from services.triage.config import TriageConfig
-from services.triage.domain import CaseStatus
-from services.triage.views import Accepted, CaseDetail, CasePage, ReasonCodeList
+from services.triage.domain import CaseState, CaseStatus, Staff
+from services.triage.domain import casework as work
+from services.triage.domain.service_levels import ServiceLevels, SlaStage
+from services.triage.queries import Sort
+from services.triage.views import (
+    Accepted,
+    CaseDetail,
+    CasePage,
+    ReasonCodeList,
+    ServiceLevelsView,
+)
 from shared.api import (
     AsOfTimeQuery,
     AsOfVersionQuery,
@@ -25,23 +43,33 @@ from shared.api import (
     Handle,
     IdempotencyKey,
     LimitQuery,
+    ReferenceQuery,
     RuntimeDep,
+    StrictQuery,
+    Today,
     encode_cursor,
     read_cursor,
     refusals_as_problems,
     run_command,
 )
+from shared.api import today as reads_today
 from shared.as_of import AsOf
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.events import Envelope
+from shared.events import Envelope, EventData
 from shared.eventstore import CommandContext
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.redaction import Reader, shown_to
 from shared.reference.data import Capability, PartnerType, Region, RiskTier
+from shared.text import canonical_identity
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES, dependencies=[StrictQuery]
+)
 reference_router = APIRouter(
-    prefix="/v1/reference", tags=["reference"], responses=PROBLEM_RESPONSES
+    prefix="/v1/reference",
+    tags=["reference"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[StrictQuery],
 )
 
 CaseReader = Annotated[
@@ -52,6 +80,12 @@ CaseReader = Annotated[
 ]
 Officer = Annotated[Principal, Depends(require_roles(Role.TRIAGE_OFFICER))]
 Decider = Annotated[Principal, Depends(require_roles(Role.APPROVER, Role.MINISTER))]
+#: Staff who work cases: own them, write notes and write to the partner (analysts only read).
+Caseworker = Annotated[
+    Principal,
+    Depends(require_roles(Role.TRIAGE_OFFICER, Role.APPROVER, Role.MINISTER, Role.ADMIN)),
+]
+Assigner = Annotated[Principal, Depends(require_roles(Role.TRIAGE_OFFICER, Role.ADMIN))]
 
 
 async def _config(request: Request) -> TriageConfig:
@@ -79,10 +113,12 @@ def shown(case: dict[str, Any], principal: Principal) -> dict[str, Any]:
 # --- reads ------------------------------------------------------------------------------------
 
 
-@router.get("", response_model=CasePage, summary="The queue, by priority")
+@router.get("", response_model=CasePage, summary="The queue: by priority, due date or age")
 async def list_cases(
     reader: CaseReader,
     runtime: RuntimeDep,
+    config: Config,
+    today: Today,
     status: Annotated[
         list[CaseStatus] | None, Query(description="Only these statuses (repeat)")
     ] = None,
@@ -91,16 +127,50 @@ async def list_cases(
     capability: Annotated[Capability | None, Query()] = None,
     risk_tier: Annotated[RiskTier | None, Query(description="Assessed cases only")] = None,
     partner_type: Annotated[PartnerType | None, Query()] = None,
+    partner: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="The partner's id")
+    ] = None,
+    reference: ReferenceQuery = None,
+    owner: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Owned by this staff subject"),
+    ] = None,
+    assigned: Annotated[
+        bool | None, Query(description="Only owned (true) or unowned (false) cases")
+    ] = None,
+    stage: Annotated[SlaStage | None, Query(description="At this service-level stage")] = None,
+    breached: Annotated[
+        bool | None,
+        Query(description="Only cases past (true) or within (false) their service level"),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description='Words to find (PostgreSQL `websearch_to_tsquery`: `"exact phrase"`, '
+            "`or`, `-word`) in the reference, title, description, mission, requesting body, "
+            "country and capability; OFFICIAL-SENSITIVE text only for a cleared reader",
+        ),
+    ] = None,
+    sort: Annotated[Sort, Query(description="The order (open cases always first)")] = Sort.PRIORITY,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
     _: None = Consistent,
 ) -> dict[str, Any]:
-    """Cases with the highest priority score first, then the earliest needed-by date; filtered,
-    paginated with an opaque cursor."""
-    after = read_cursor(
-        cursor,
-        lambda c: queries.QueuePosition(float(c["s"]), date.fromisoformat(c["n"]), UUID(c["id"])),
-    )
+    """The hub's work queue. Open cases come first, decided ones (approved, rejected,
+    withdrawn) after them; within each, `sort=priority` (default: the highest score, then the
+    earliest needed-by date), `sort=due` (the earliest due date, cases without one last) or
+    `sort=age` (the oldest submission first).
+
+    Every case shows its `owner`, its service-level `sla_stage` with `due_on` (from the
+    service-level policy, `GET /v1/reference/service-levels`), whether it is `breached` and its
+    `age_days`, as of today (UTC; `X-Jiph-Today` in development). `reference` finds one
+    request by its reference (`JIPH-2026-000123`, any case), the same filter intake and
+    reporting take. An unknown query parameter is a 422 naming it. Paginated with an opaque
+    cursor (a cursor is valid for the `sort` it was given with)."""
+    reader_of = Reader.of(reader)
+    after = read_cursor(cursor, lambda c: _position(c, sort))
     filters = queries.CaseFilters(
         statuses=[s.value for s in status or ()],
         country=country.upper() if country else None,
@@ -108,15 +178,51 @@ async def list_cases(
         capability=capability and capability.value,
         risk_tier=risk_tier and risk_tier.value,
         partner_type=partner_type and partner_type.value,
+        partner_id=partner and canonical_identity(partner),
+        reference=reference and reference.upper(),
+        owner=owner and canonical_identity(owner),
+        assigned=assigned,
+        sla_stage=stage and stage.value,
+        breached=breached,
+        text=q,
+        cleared=reader_of.cleared,
     )
+    levels = config.service_levels
     async with runtime.engine.connect() as conn:
-        items = await queries.list_cases(conn, filters, after=after, limit=limit + 1)
+        items = await queries.list_cases(
+            conn, filters, levels=levels, today=today, sort=sort, after=after, limit=limit + 1
+        )
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
-        last = items[-1]
-        next_cursor = encode_cursor({"s": last["score"], "n": last["needed_by"], "id": last["id"]})
-    return {"items": [shown(item, reader) for item in items], "next_cursor": next_cursor}
+        next_cursor = encode_cursor({"s": sort.value, "p": jsonable_encoder(items[-1]["position"])})
+    return {
+        "items": [shown(with_service_level(i, levels, today), reader) for i in items],
+        "next_cursor": next_cursor,
+    }
+
+
+def _position(cursor: dict[str, Any], sort: Sort) -> list[Any]:
+    if cursor["s"] != sort.value:
+        raise ValueError("cursor of another ordering")
+    return queries.parse_position(sort, cursor["p"])
+
+
+def with_service_level(case: dict[str, Any], levels: ServiceLevels, today: date) -> dict[str, Any]:
+    """The case with its due date, whether it is past it, and its age, as of `today`."""
+    stage, since = case.get("sla_stage"), case.get("stage_since")
+    due = (
+        levels.due_on(SlaStage(stage), datetime.fromisoformat(since).astimezone(UTC).date())
+        if stage and since
+        else None
+    )
+    submitted = datetime.fromisoformat(case["submitted_at"]).astimezone(UTC).date()
+    extra = {
+        "due_on": due,
+        "breached": levels.breached(due, today),
+        "age_days": max(0, (today - submitted).days),
+    }
+    return {k: v for k, v in case.items() if k != "position"} | extra
 
 
 @router.get("/{request_id}", response_model=CaseDetail, summary="One case, its score and history")
@@ -124,6 +230,8 @@ async def get_case(
     request_id: UUID,
     reader: CaseReader,
     runtime: RuntimeDep,
+    config: Config,
+    today: Today,
     as_of_version: AsOfVersionQuery = None,
     as_of: AsOfTimeQuery = None,
     _: None = Consistent,
@@ -154,7 +262,7 @@ async def get_case(
                 case = await queries.get_case_as_of(conn, request_id, asked)
     if case is None:
         raise not_found("case")
-    return shown(case, reader)
+    return shown(with_service_level(case, config.service_levels, today), reader)
 
 
 @reference_router.get(
@@ -165,6 +273,18 @@ async def get_case(
 async def rejection_reasons(_: CurrentPrincipal, config: Config) -> dict[str, Any]:
     """The codes a rejection must give (`reason_code`), with their labels."""
     return {"items": [r.model_dump() for r in config.reference.rejection_reasons]}
+
+
+@reference_router.get(
+    "/service-levels", response_model=ServiceLevelsView, summary="The service-level policy"
+)
+async def service_levels(_: CurrentPrincipal, config: Config) -> dict[str, Any]:
+    """The days a case may spend at each stage before it is `breached`: to the first
+    assessment (from the case's opening), to the board's decision (from the assessment) and to
+    the minister's (from the board's approval). Kept as data
+    (`services/triage/service_levels.json`), loaded at start."""
+    levels = config.service_levels
+    return {"version": levels.version, "days": {k.value: v for k, v in levels.days.items()}}
 
 
 # --- writes -----------------------------------------------------------------------------------
@@ -182,9 +302,13 @@ async def _command(
     """Run a command on the case and answer the case as it now stands (redacted for the
     caller) with a consistency token."""
 
+    levels = request.app.state.triage_config.service_levels
+    day = await reads_today(request, runtime)  # the reads' clock, for the due dates shown
+
     async def answer(conn: AsyncConnection, _: list[Envelope], token: str) -> tuple[Any, str]:
         case = await queries.get_case(conn, request_id)
         assert case is not None  # projected inline in this transaction
+        case = with_service_level(case, levels, day)
         view = Accepted(case=CaseDetail.model_validate(shown(case, who)), consistency_token=token)
         return jsonable_encoder(view), f"/v1/cases/{request_id}"
 
@@ -253,3 +377,150 @@ async def decide(
         return await handlers.decide(conn, deps, request_id, body.to_command(), ctx)
 
     return await _command(request, runtime, decider, request_id, body, idempotency_key, run)
+
+
+# --- casework: owners, notes, the conversation ------------------------------------------------
+
+
+async def _casework(
+    request: Request,
+    runtime: RuntimeDep,
+    deps: handlers.Deps,
+    who: Principal,
+    request_id: UUID,
+    body: Any,
+    key: str | None,
+    decide: Callable[[CaseState, Staff], list[EventData]],
+) -> JSONResponse:
+    async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
+        return await handlers.casework(conn, deps, request_id, decide, ctx)
+
+    return await _command(request, runtime, who, request_id, body, key, run)
+
+
+@router.post("/{request_id}/assignment", response_model=Accepted, summary="Assign a case")
+async def assign_case(
+    request_id: UUID,
+    request: Request,
+    who: Assigner,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: AssignCase,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Give the case to a member of staff (`owner`), or to yourself; it replaces any owner
+    (event `CaseAssigned`, naming the previous owner). Triage officers and admins only. `409
+    already-owner` if they own it already; `409 case-closed` for a decided case."""
+    command = body.to_command()
+    return await _casework(
+        request,
+        runtime,
+        deps,
+        who,
+        request_id,
+        body,
+        idempotency_key,
+        lambda state, staff: work.decide_assign(state, command, who=staff),
+    )
+
+
+@router.post("/{request_id}/claim", response_model=Accepted, summary="Claim a case")
+async def claim_case(
+    request_id: UUID,
+    request: Request,
+    who: Caseworker,
+    runtime: RuntimeDep,
+    deps: Deps,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Take an unowned case (event `CaseAssigned` with `claimed: true`). A case someone owns
+    is `409 case-owned`: they release it, or an officer reassigns it."""
+    return await _casework(
+        request,
+        runtime,
+        deps,
+        who,
+        request_id,
+        None,
+        idempotency_key,
+        lambda state, staff: work.decide_claim(state, who=staff),
+    )
+
+
+@router.post("/{request_id}/release", response_model=Accepted, summary="Release a case")
+async def release_case(
+    request_id: UUID,
+    request: Request,
+    who: Caseworker,
+    runtime: RuntimeDep,
+    deps: Deps,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Give the case back to the unassigned queue (event `CaseReleased`): its owner, or a
+    triage officer or admin (`403 not-owner` for anyone else); `409 not-assigned` if nobody
+    owns it."""
+    return await _casework(
+        request,
+        runtime,
+        deps,
+        who,
+        request_id,
+        None,
+        idempotency_key,
+        lambda state, staff: work.decide_release(state, who=staff),
+    )
+
+
+@router.post("/{request_id}/notes", response_model=Accepted, summary="Add an internal note")
+async def add_note(
+    request_id: UUID,
+    request: Request,
+    who: Caseworker,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: AddNote,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """An internal note (event `CaseNoteAdded`), in the case's `history`: staff only. The
+    partner never sees it: intake's timeline leaves it out. Withheld from uncleared readers of
+    an OFFICIAL-SENSITIVE case, as every free text is."""
+    note_id = uuid7()
+    return await _casework(
+        request,
+        runtime,
+        deps,
+        who,
+        request_id,
+        body,
+        idempotency_key,
+        lambda state, staff: work.decide_note(state, body.note, who=staff, note_id=note_id),
+    )
+
+
+@router.post("/{request_id}/messages", response_model=Accepted, summary="Write to the partner")
+async def write_to_partner(
+    request_id: UUID,
+    request: Request,
+    who: Caseworker,
+    runtime: RuntimeDep,
+    deps: Deps,
+    body: WriteToPartner,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A message to the partner (event `MessageToPartner`), at any stage: it appears in the
+    partner's timeline (intake), where the partner writes back (`POST /v1/requests/{id}/messages`
+    on intake, event `MessageFromPartner`, in this case's `history`). To ask questions that
+    need answers, use `information-requests`."""
+    message_id = uuid7()
+    return await _casework(
+        request,
+        runtime,
+        deps,
+        who,
+        request_id,
+        body,
+        idempotency_key,
+        lambda state, staff: work.decide_message(
+            state, body.message, who=staff, message_id=message_id
+        ),
+    )

@@ -14,6 +14,7 @@ from services.triage.scoring import Policy
 from shared.api import supported
 from shared.reference.data import RiskTier
 from shared.refusals import invalid
+from shared.text import require_visible
 
 Day = Annotated[date | None, AfterValidator(supported)]
 
@@ -197,3 +198,35 @@ class AdoptPolicyBody(_Strict):
 
     def to_command(self) -> domain.AdoptPolicy:
         return domain.AdoptPolicy(self.policy, self.rationale)
+
+
+# --- casework -------------------------------------------------------------------------------
+#: Free text written by staff: the text rule (at the input boundary), visible text, bounded.
+Written = Annotated[str, Field(min_length=1, max_length=5000), AfterValidator(require_visible)]
+
+
+class AssignCase(_Strict):
+    """Give the case to a member of staff."""
+
+    owner: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="The staff member's subject (the `sub` of their token); compared in "
+        "canonical form (case folded)",
+        examples=["alice"],
+    )
+
+    def to_command(self) -> domain.Assign:
+        return domain.Assign(self.owner)
+
+
+class AddNote(_Strict):
+    """An internal note: staff only, never shown to the partner."""
+
+    note: Written = Field(examples=["Spoke to the desk officer: host-state consent is in hand."])
+
+
+class WriteToPartner(_Strict):
+    """A message to the partner: it appears in the partner's timeline."""
+
+    message: Written = Field(
+        examples=["Could you send the mission's latest force generation plan?"]
+    )

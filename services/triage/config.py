@@ -3,14 +3,41 @@ version, so an old score can be recomputed) and the reference data with the rule
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.triage.domain import Rules
+from services.triage.domain.service_levels import ServiceLevels, SlaStage
 from services.triage.scoring import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
 from shared.reference.data import ReferenceData, load_reference_data
 
 POLICY_DIR = DEFAULT_POLICY_PATH.parent
+SERVICE_LEVELS_PATH = Path(__file__).parent / "service_levels.json"
+
+Days = Annotated[int, Field(ge=0, le=3660)]
+
+
+class ServiceLevelsFile(BaseModel):
+    """`service_levels.json`: days allowed per stage (every stage named, nothing else)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: Annotated[str, Field(min_length=1, max_length=80)]
+    description: str = ""
+    days: dict[SlaStage, Days]
+
+    def levels(self) -> ServiceLevels:
+        missing = set(SlaStage) - set(self.days)
+        if missing:
+            raise ValueError(f"service levels name no days for {sorted(missing)}")
+        return ServiceLevels(self.version, dict(self.days))
+
+
+def load_service_levels(path: Path = SERVICE_LEVELS_PATH) -> ServiceLevels:
+    return ServiceLevelsFile.model_validate(json.loads(path.read_text())).levels()
 
 
 def load_policies(directory: Path = POLICY_DIR) -> dict[str, Policy]:
@@ -30,6 +57,7 @@ class TriageConfig:
     policies: dict[str, Policy]  # every published version, for recomputation
     reference: ReferenceData
     rules: Rules
+    service_levels: ServiceLevels
 
     @classmethod
     def load(cls, policy_path: Path = DEFAULT_POLICY_PATH) -> TriageConfig:
@@ -37,4 +65,6 @@ class TriageConfig:
         reference = load_reference_data()
         policies = load_policies(policy_path.parent)
         policies.setdefault(policy.version, policy)
-        return cls(policy, policies, reference, Rules.from_reference(reference))
+        return cls(
+            policy, policies, reference, Rules.from_reference(reference), load_service_levels()
+        )

@@ -10,6 +10,7 @@ from typing import Any
 
 from services.triage import domain
 from services.triage.domain import CaseState
+from services.triage.domain.service_levels import sla_stage
 from shared.events import REGISTRY
 
 
@@ -18,6 +19,8 @@ class CaseHistory:
     state: CaseState | None
     submitted_at: datetime | None
     updated_at: datetime | None
+    #: When the case entered its service-level stage (None when no clock runs).
+    stage_since: datetime | None = None
 
 
 def fold_rows(rows: Iterable[Mapping[Any, Any]]) -> CaseHistory:
@@ -28,10 +31,20 @@ def fold_rows(rows: Iterable[Mapping[Any, Any]]) -> CaseHistory:
         (r["occurred_at"] for r in items if r["event_type"] == "RequestSubmitted"), None
     )
     updated_at = max((r["occurred_at"] for r in items), default=None)
-    state = domain.fold(
-        REGISTRY.decode(r["event_type"], r["schema_version"], r["data"]) for r in items
-    )
-    return CaseHistory(state, submitted_at, updated_at)
+    if not items or items[0]["event_type"] != "RequestSubmitted":
+        return CaseHistory(None, submitted_at, updated_at)
+    # Folded one event at a time to see when the case entered the stage it is at: stages change
+    # only with the case's own events, which come in stream order.
+    state: CaseState | None = None
+    stage, since = None, None
+    for row in items:
+        state = domain.evolve(
+            state, REGISTRY.decode(row["event_type"], row["schema_version"], row["data"])
+        )
+        now_at = sla_stage(state.status) if state.triaged else None
+        if now_at != stage:
+            stage, since = now_at, (row["occurred_at"] if now_at else None)
+    return CaseHistory(state, submitted_at, updated_at, since)
 
 
 def document_of(history: CaseHistory) -> dict[str, Any] | None:
@@ -40,7 +53,13 @@ def document_of(history: CaseHistory) -> dict[str, Any] | None:
     if state is None or not state.triaged or history.submitted_at is None:
         return None
     assert history.updated_at is not None
-    return case_document(state, history.submitted_at, history.updated_at)
+    document = case_document(state, history.submitted_at, history.updated_at)
+    stage = sla_stage(state.status)
+    return document | {
+        "owner": state.owner,
+        "sla_stage": stage.value if stage and history.stage_since else None,
+        "stage_since": history.stage_since.isoformat() if stage and history.stage_since else None,
+    }
 
 
 def history_entry(row: Mapping[Any, Any]) -> dict[str, Any]:

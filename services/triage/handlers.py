@@ -16,7 +16,7 @@ from uuid6 import uuid7
 from services.triage import domain, policies, queries
 from services.triage.config import TriageConfig
 from shared.commands import History, Writer
-from shared.events import Envelope
+from shared.events import Envelope, EventData
 from shared.eventstore import CommandContext
 from shared.refusals import NotFound
 from shared.topics import INTAKE_EVENTS
@@ -94,3 +94,17 @@ async def adopt_policy(
     book = policies.book_from(history.own, deps.config)
     events = domain.decide_adopt(book, command, author=ctx.actor.subject)
     return await deps.writer.append(conn, history, events, ctx)
+
+
+async def casework(
+    conn: AsyncConnection,
+    deps: Deps,
+    request_id: UUID,
+    decide: Callable[[domain.CaseState, domain.Staff], list[EventData]],
+    ctx: CommandContext,
+) -> list[Envelope]:
+    """Assign, claim, release, a note or a message: `decide` is the domain's, given the case
+    and who asks."""
+    history, state = await load(conn, deps.writer, request_id)
+    who = domain.Staff(subject=ctx.actor.subject, role=ctx.actor.role)
+    return await deps.writer.append(conn, history, decide(state, who), ctx)

@@ -8,6 +8,7 @@ import shared.catalogue  # noqa: F401  (registers the event types)
 from services.triage import queries
 from services.triage.api import reference_router, router
 from services.triage.api_policy import policy_router
+from services.triage.breaches import breach_gauge
 from services.triage.config import TriageConfig
 from services.triage.projection import build_projection
 from shared.service import ServiceDefinition, create_service_app
@@ -41,6 +42,7 @@ DEFINITION = ServiceDefinition(
     routers=(router, policy_router, reference_router),
     projection=PROJECTION,
     describe_request=queries.describe,
+    background=(breach_gauge(CONFIG.service_levels),),
     openapi_tags=(
         {"name": "cases", "description": "The queue; assess, ask, decide"},
         {

@@ -107,6 +107,9 @@ async def refresh(conn: AsyncConnection, request_id: UUID) -> None:
         "submitted_at": submitted_at,
         "updated_at": updated_at,
         "document": document,
+        "owner": state.owner,
+        "sla_stage": document["sla_stage"],
+        "stage_since": history.stage_since if document["sla_stage"] else None,
     }
     stmt = insert(cases).values(request_id=request_id, **values)
     await conn.execute(stmt.on_conflict_do_update(index_elements=[cases.c.request_id], set_=values))

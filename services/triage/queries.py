@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -11,9 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage.document import CaseHistory, document_of, fold_rows, history_entry
+from services.triage.domain import CLOSED
+from services.triage.domain.service_levels import ServiceLevels
 from services.triage.tables import capability_offers, case_history, cases
+from shared.api import supported
 from shared.as_of import AsOf, cut, too_early
 from shared.db import driver, qualified
+from shared.redaction import OFFICIAL
+from shared.search import matches
 from shared.topics import TRIAGE_EVENTS
 
 
@@ -53,23 +60,120 @@ class CaseFilters:
     capability: str | None = None
     risk_tier: str | None = None
     partner_type: str | None = None
+    partner_id: str | None = None
+    reference: str | None = None
+    owner: str | None = None
+    assigned: bool | None = None
+    sla_stage: str | None = None
+    #: With `today`: only cases past (True) or within (False) their service level.
+    breached: bool | None = None
+    #: Words to search for (websearch syntax), over what the reader may see.
+    text: str | None = None
+    #: Whether the reader may see OFFICIAL-SENSITIVE text (`shared.redaction.Reader.cleared`).
+    cleared: bool = False
 
 
-@dataclass(frozen=True)
-class QueuePosition:
-    """Where the previous page ended, in queue order (score desc, needed_by, request_id)."""
+class Sort(StrEnum):
+    PRIORITY = "priority"  # highest score first, then the earliest needed-by date
+    DUE = "due"  # the earliest due date first (cases without one last), then by priority
+    AGE = "age"  # the oldest submission first
 
-    score: float
-    needed_by: date
-    request_id: UUID
+
+def due_on_sql(levels: ServiceLevels) -> sa.ColumnElement[Any]:
+    """The case's due date (`ServiceLevels.due_on` in SQL), null when no clock runs."""
+    c = cases.c
+    days = sa.case(
+        *((c.sla_stage == stage.value, sa.literal(n)) for stage, n in levels.days.items()),
+        else_=sa.null(),
+    )
+    return sa.cast(sa.func.timezone("UTC", c.stage_since), sa.Date) + days
+
+
+def _keys(sort: Sort, due: sa.ColumnElement[Any]) -> list[tuple[sa.ColumnElement[Any], str]]:
+    """The sort's keys, every one ascending (so one row comparison pages them), each with the
+    kind of value a cursor carries. Open cases always come before decided ones."""
+    c = cases.c
+    closed = sa.case((c.status.in_([s.value for s in CLOSED]), 1), else_=0)
+    keys: list[tuple[sa.ColumnElement[Any], str]] = [(closed, "int")]
+    if sort is Sort.DUE:
+        keys.append((sa.func.coalesce(due, LAST_DAY), "date"))
+    if sort is Sort.AGE:
+        keys.append((c.submitted_at, "time"))
+    else:
+        keys += [(-c.score, "float"), (c.needed_by, "date")]
+    return [*keys, (c.request_id, "uuid")]
+
+
+LAST_DAY = date(9999, 12, 31)
+
+
+def _rank(value: Any) -> int:
+    if value not in (0, 1) or isinstance(value, bool):
+        raise ValueError("not a rank")
+    return int(value)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return float(value)
+
+
+def _moment(value: Any) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("a moment without an offset")
+    return moment
+
+
+#: How a cursor's value of each kind is read back; anything else is refused (a cursor is the
+#: caller's to tamper with: a value PostgreSQL cannot bind must be a 400, not a 500).
+_PARSE: dict[str, Any] = {
+    "int": _rank,
+    "float": _number,
+    "date": lambda v: supported(date.fromisoformat(v)) if v != LAST_DAY.isoformat() else LAST_DAY,
+    "time": _moment,
+    "uuid": UUID,
+}
+
+
+def parse_position(sort: Sort, values: list[Any]) -> list[Any]:
+    """A cursor's values for `sort`, typed; ValueError if they are not this sort's."""
+    kinds = [kind for _, kind in _keys(sort, sa.null())]
+    if not isinstance(values, list) or len(values) != len(kinds):
+        raise ValueError("cursor of another ordering")
+    return [_PARSE[kind](value) for kind, value in zip(kinds, values, strict=True)]
+
+
+def _search(filters: CaseFilters) -> sa.ColumnElement[bool]:
+    c = cases.c
+    assert filters.text is not None
+    if filters.cleared:
+        return matches(c.search_all, filters.text)
+    # Need-to-know (shared.redaction): the OFFICIAL-SENSITIVE text an uncleared reader may not
+    # see must not be found either, or a hit would tell what it says.
+    vector = sa.case((c.classification == OFFICIAL, c.search_all), else_=c.search_open)
+    return matches(vector, filters.text)
 
 
 async def list_cases(
-    conn: AsyncConnection, filters: CaseFilters, *, after: QueuePosition | None, limit: int
+    conn: AsyncConnection,
+    filters: CaseFilters,
+    *,
+    levels: ServiceLevels,
+    today: date,
+    sort: Sort = Sort.PRIORITY,
+    after: list[Any] | None,
+    limit: int,
 ) -> list[dict[str, Any]]:
-    """The queue: highest score first, then the earliest needed-by date; keyset pagination."""
+    """The queue in `sort` order, open cases first; filtered; keyset pagination. Each item is
+    the case's document with its due date and `position` (the values a cursor carries)."""
     c = cases.c
-    q = sa.select(c.document)
+    due = due_on_sql(levels)
+    keys = _keys(sort, due)
+    q = sa.select(
+        c.document, due.label("due_on"), *(k.label(f"k{i}") for i, (k, _) in enumerate(keys))
+    )
     if filters.statuses:
         q = q.where(c.status.in_(filters.statuses))
     for column, value in (
@@ -78,23 +182,28 @@ async def list_cases(
         (c.capability, filters.capability),
         (c.risk_tier, filters.risk_tier),
         (c.partner_type, filters.partner_type),
+        (c.partner_id, filters.partner_id),
+        (c.reference, filters.reference),
+        (c.owner, filters.owner),
+        (c.sla_stage, filters.sla_stage),
     ):
         if value is not None:
             q = q.where(column == value)
+    if filters.assigned is not None:
+        q = q.where(c.owner.is_not(None) if filters.assigned else c.owner.is_(None))
+    if filters.breached is not None:
+        late = due < today
+        q = q.where(late if filters.breached else sa.or_(due.is_(None), sa.not_(late)))
+    if filters.text:
+        q = q.where(_search(filters))
     if after is not None:
-        q = q.where(
-            sa.or_(
-                c.score < after.score,
-                sa.and_(c.score == after.score, c.needed_by > after.needed_by),
-                sa.and_(
-                    c.score == after.score,
-                    c.needed_by == after.needed_by,
-                    c.request_id > after.request_id,
-                ),
-            )
-        )
-    q = q.order_by(c.score.desc(), c.needed_by, c.request_id).limit(limit)
-    return [dict(row.document) for row in await conn.execute(q)]
+        q = q.where(sa.tuple_(*(k for k, _ in keys)) > sa.tuple_(*map(sa.literal, after)))
+    q = q.order_by(*(k for k, _ in keys)).limit(limit)
+    items = []
+    for row in await conn.execute(q):
+        position = [row._mapping[f"k{i}"] for i in range(len(keys))]
+        items.append(dict(row.document) | {"due_on": row.due_on, "position": position})
+    return items
 
 
 async def get_case(conn: AsyncConnection, request_id: UUID) -> dict[str, Any] | None:

@@ -5,11 +5,17 @@ officer reads their write at once). Schema `projection`, rebuilt from the topics
 """
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 
 from shared.backbone_tables import PROJECTION_SCHEMA
+from shared.search import vector_sql
 
 metadata = sa.MetaData(schema=PROJECTION_SCHEMA)
+
+_OPEN_FIELDS = ["reference", "country", "capability", "partner_type", "requesting_body"]
+_ALL_FIELDS = [*_OPEN_FIELDS, "title", "description", "mission"]
+SEARCH_ALL = vector_sql([f"document->>'{f}'" for f in _ALL_FIELDS])
+SEARCH_OPEN = vector_sql([f"document->>'{f}'" for f in _OPEN_FIELDS])
 
 #: One row per case, re-derived from `case_history` by the domain's fold after every event.
 cases = sa.Table(
@@ -31,8 +37,18 @@ cases = sa.Table(
     sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("document", JSONB, nullable=False),  # the whole case, as the API shows it
+    sa.Column("owner", sa.Text),  # canonical subject of the staff member who owns the case
+    sa.Column("sla_stage", sa.Text),  # services.triage.domain.service_levels.SlaStage
+    sa.Column("stage_since", sa.DateTime(timezone=True)),
+    # Full-text search over what a reader may see (shared.redaction): everything, for a cleared
+    # reader or OFFICIAL material; only the fields never withheld otherwise.
+    sa.Column("search_all", TSVECTOR, sa.Computed(SEARCH_ALL, persisted=True)),
+    sa.Column("search_open", TSVECTOR, sa.Computed(SEARCH_OPEN, persisted=True)),
     sa.Index("cases_queue", sa.text("score DESC"), "needed_by", "request_id"),
     sa.Index("cases_by_status", "status"),
+    sa.Index("cases_by_owner", "owner"),
+    sa.Index("cases_search_all", "search_all", postgresql_using="gin"),
+    sa.Index("cases_search_open", "search_open", postgresql_using="gin"),
 )
 
 #: Every event about a request that triage follows: the partner's (intake) and the case's own.

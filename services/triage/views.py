@@ -43,6 +43,16 @@ class CaseSummary(BaseModel):
     withheld: list[str] = Field(
         default=[], description="The names of the fields withheld (null wherever they stand)"
     )
+    owner: str | None = Field(default=None, description="Who owns the case (a staff subject)")
+    sla_stage: Literal["assessment", "board", "ministerial"] | None = Field(
+        default=None, description="The service-level stage whose clock runs; null if none"
+    )
+    stage_since: datetime | None = Field(default=None, description="When it entered the stage")
+    due_on: date | None = Field(
+        default=None, description="The last day within the stage's service level"
+    )
+    breached: bool = Field(default=False, description="Past `due_on` (as of today, UTC)")
+    age_days: int = Field(default=0, description="Days since the submission")
 
 
 class AssessmentView(BaseModel):
@@ -151,3 +161,10 @@ class ReasonCode(BaseModel):
 
 class ReasonCodeList(BaseModel):
     items: list[ReasonCode]
+
+
+class ServiceLevelsView(BaseModel):
+    version: str = Field(examples=["sla-2026-v1"])
+    days: dict[str, int] = Field(
+        description="Days allowed per stage", examples=[{"assessment": 10, "board": 15}]
+    )

@@ -163,3 +163,14 @@ class PartnerReactivated(_PartnerEvent):
 
     event_type: ClassVar[str] = "PartnerReactivated"
     reason: LongText = ""
+
+
+@event
+class MessageFromPartner(_IntakeEvent):
+    """The partner wrote to the hub about its request (the conversation the hub's
+    `MessageToPartner` is the other half of)."""
+
+    event_type: ClassVar[str] = "MessageFromPartner"
+    partner_id: Identity
+    message_id: UUID
+    partner_message: LongText = Field(description="What the partner wrote")

@@ -310,3 +310,48 @@ for _event_type in ("RequestAssessed", "ApprovalGiven", "RequestRejected"):
 def _hold_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     """Version 1 holds and resumptions had no stage: only the board held cases then."""
     return {**data, "stage": "board"}
+
+
+# --- casework: owners, internal notes, the conversation with the partner ----------------------
+@event
+class CaseAssigned(_TriageEvent):
+    """A case has a named owner now: given by a colleague (`assigned_by`) or taken by the owner
+    (`claimed`). The event a staff notification ("a case assigned to you") reacts to."""
+
+    event_type: ClassVar[str] = "CaseAssigned"
+    owner: Identity = Field(description="Who owns the case from now on (a staff subject)")
+    assigned_by: Identity = Field(description="Who gave it (the owner, for a claim)")
+    claimed: bool = Field(description="True when the owner took the case themselves")
+    previous_owner: Identity | None = Field(
+        default=None, description="Who owned it until now, if anyone"
+    )
+
+
+@event
+class CaseReleased(_TriageEvent):
+    """The case has no owner any more: back in the unassigned queue."""
+
+    event_type: ClassVar[str] = "CaseReleased"
+    previous_owner: Identity = Field(description="Who owned it until now")
+    released_by: Identity = Field(description="Who released it")
+
+
+@event
+class CaseNoteAdded(_TriageEvent):
+    """An internal note on the case: staff only, in the case's history; never shown to the
+    partner (intake's timeline leaves it out)."""
+
+    event_type: ClassVar[str] = "CaseNoteAdded"
+    note_id: UUID
+    note: LongText = Field(description="The note (internal)")
+    author: Identity
+
+
+@event
+class MessageToPartner(_TriageEvent):
+    """The hub wrote to the partner about the request: shown in the partner's timeline."""
+
+    event_type: ClassVar[str] = "MessageToPartner"
+    message_id: UUID
+    partner_message: LongText = Field(description="What the partner reads")
+    author: Identity

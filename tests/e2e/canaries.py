@@ -4,7 +4,7 @@ per classification: for the need-to-know tests (no tests here).
 Every free text a partner or a member of staff writes along the way carries a canary
 `CANARY-<OS|OF>-<field>-<run>`, so a search of any response says which field of which
 classification's story reached it. The story: a request (title, description, mission, contact),
-information asked for and given, an assessment (notes, an override's rationale), a hold and a
+information asked for and given, an internal note and a message each way, an assessment (notes, an override's rationale), a hold and a
 resumption, the board's and the minister's approvals (reasons, messages for the partner), a
 deployment planned and cancelled, a second one staffed, started and one officer brought home early;
 and a second request assessed and rejected.
@@ -38,13 +38,25 @@ INTERNAL = frozenset(
         "reject_reason",
         "cancel_reason",
         "repatriation_notes",
+        "case_note",
     }
 )
 #: What staff wrote for the partner: partners read it, uncleared staff of OS material do not.
-FOR_PARTNER = frozenset({"hold_message", "board_message", "cancel_message", "reject_message"})
+FOR_PARTNER = frozenset(
+    {"hold_message", "board_message", "cancel_message", "reject_message", "hub_message"}
+)
 #: What the partner wrote, or was asked.
 PARTNERS_OWN = frozenset(
-    {"title", "description", "mission", "contact_name", "contact_email", "questions", "answers"}
+    {
+        "title",
+        "description",
+        "mission",
+        "contact_name",
+        "contact_email",
+        "questions",
+        "answers",
+        "partner_reply",
+    }
 )
 FIELDS = INTERNAL | FOR_PARTNER | PARTNERS_OWN | {"deployment_mission"}
 
@@ -128,6 +140,24 @@ async def tell(clients: Clients, token: TokenFactory, hub: Hub, story: Story, fo
         )
     )
     await eventually(clients.triage, case, hub.officer, status="in_triage")
+    # Casework: an internal note, and the conversation both ways.
+    _ok(
+        await clients.triage.post(
+            f"{case}/notes", json={"note": c("case_note")}, headers=hub.officer
+        )
+    )
+    _ok(
+        await clients.triage.post(
+            f"{case}/messages", json={"message": c("hub_message")}, headers=hub.officer
+        )
+    )
+    _ok(
+        await clients.intake.post(
+            f"/v1/requests/{rid}/messages",
+            json={"message": c("partner_reply")},
+            headers=story.partner,
+        )
+    )
     _ok(
         await clients.triage.post(
             f"{case}/assessment",

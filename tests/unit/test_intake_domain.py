@@ -7,7 +7,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.intake.domain import DomainError, Status, decide_amend, decide_withdraw, fold
+from services.intake.domain import (
+    DomainError,
+    Status,
+    decide_amend,
+    decide_message,
+    decide_withdraw,
+    fold,
+)
 from shared.catalogue.deployment import DeploymentPlanned, DeploymentStarted
 from shared.catalogue.intake import (
     Contact,
@@ -202,3 +209,26 @@ def test_withdrawal_until_deployment_starts_and_only_once() -> None:
     with pytest.raises(DomainError) as again:
         decide_withdraw(given(withdrawn()), "r")
     assert again.value.rule == "already-withdrawn"
+
+
+def test_a_two_question_information_request_needs_two_answers() -> None:
+    open_id = uuid4()
+    two = InformationRequested(
+        request_id=RID, information_request_id=open_id, questions=["Consent?", "Transport?"]
+    )
+    state = given(triaged(), two)
+    with pytest.raises(DomainError) as one:
+        amend(state, answers=["Consent is given."])
+    assert one.value.rule == "answers-per-question"
+    assert one.value.errors[0]["field"] == "body.answers" and "2 question" in one.value.detail
+    [answered] = amend(state, answers=["Consent is given.", "Armoured vehicles."])
+    after = given(triaged(), two, answered)
+    assert after.status == Status.IN_TRIAGE and after.open_information_request is None
+
+
+def test_the_partner_writes_to_the_hub_until_it_withdraws() -> None:
+    [message] = decide_message(given(triaged(), assessed()), "Consent signed.", message_id=RID)
+    assert message.partner_message == "Consent signed."  # type: ignore[attr-defined]
+    with pytest.raises(DomainError) as gone:
+        decide_message(given(withdrawn()), "Hello?", message_id=RID)
+    assert gone.value.rule == "already-withdrawn"

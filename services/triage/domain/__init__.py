@@ -22,6 +22,14 @@ from services.triage.domain.case import (
     evolve,
     fold,
 )
+from services.triage.domain.casework import (
+    Assign,
+    decide_assign,
+    decide_claim,
+    decide_message,
+    decide_note,
+    decide_release,
+)
 from services.triage.domain.decisions import (
     AskForInformation,
     Assess,
@@ -61,6 +69,7 @@ __all__ = [
     "AskForInformation",
     "Assess",
     "Assessment",
+    "Assign",
     "CaseState",
     "CaseStatus",
     "Decide",
@@ -76,8 +85,13 @@ __all__ = [
     "case_stream_id",
     "decide_adopt",
     "decide_assess",
+    "decide_assign",
+    "decide_claim",
     "decide_decision",
+    "decide_message",
+    "decide_note",
     "decide_open_case",
+    "decide_release",
     "decide_request_information",
     "decide_rescore",
     "evolve",

@@ -13,12 +13,21 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from shared.catalogue.intake import RequestAmended, RequestSubmitted, RequestWithdrawn
+from shared.catalogue.intake import (
+    MessageFromPartner,
+    RequestAmended,
+    RequestSubmitted,
+    RequestWithdrawn,
+)
 from shared.catalogue.triage import (
     ApprovalGiven,
+    CaseAssigned,
+    CaseNoteAdded,
+    CaseReleased,
     CaseRescored,
     CriterionScore,
     InformationRequested,
+    MessageToPartner,
     RequestApproved,
     RequestAssessed,
     RequestPutOnHold,
@@ -114,6 +123,8 @@ class CaseState:
     board_deciders: frozenset[str] = field(default_factory=frozenset)
     #: Every risk tier the case was assessed at: once high or serious, the minister stays.
     tiers_assessed: frozenset[str] = field(default_factory=frozenset)
+    #: The staff member who owns the case (canonical subject), if anyone.
+    owner: str | None = None
 
     @property
     def status(self) -> CaseStatus:
@@ -234,6 +245,12 @@ def evolve(state: CaseState | None, event: EventData) -> CaseState:
             )
         case RequestSubmitted():
             return state  # a request is submitted once; a repeat changes nothing
+        case CaseAssigned():
+            return replace(state, owner=event.owner)
+        case CaseReleased():
+            return replace(state, owner=None)
+        case CaseNoteAdded() | MessageToPartner() | MessageFromPartner():
+            return state  # the conversation and the notes are in the history, not the state
     raise ValueError(f"a case does not take {type(event).__name__}")
 
 
