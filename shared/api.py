@@ -86,10 +86,11 @@ def refusals_as_problems() -> Iterator[None]:
 
 class CommandResponse(JSONResponse):
     """A command's answer, encoded by orjson: the standard library's encoder was a visible share
-    of a submission's CPU. (The content is ready for JSON already.)"""
+    of a submission's CPU. (The content is ready for JSON already; keys that are not strings,
+    such as numbers and enumerations, become strings as with the standard library.)"""
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 async def run_command(

@@ -34,6 +34,18 @@ class ThingHappened(EventData):
         return self.thing_id
 
 
+@event
+class ThingNoticed(EventData):
+    """A test event no test projection handles: another service's news."""
+
+    event_type: ClassVar[str] = "TestThingNoticed"
+    topic: ClassVar[str] = "test.unused"
+    thing_id: str
+
+    def partition_key(self) -> str:
+        return self.thing_id
+
+
 CONTEXT = CommandContext(actor=Actor(subject="tester", role="operator"), correlation_id="test")
 
 tally_metadata = sa.MetaData(schema=PROJECTION_SCHEMA)

@@ -207,8 +207,7 @@ class ProjectionApplier:
         applied = await self._apply_all_at_once(conn, items, done, parked)
         if applied is None:  # something failed: one by one, with retries and dead letters
             applied = await self._apply_one_by_one(conn, items, done, parked)
-        await state.mark_applied(conn, applied)
-        await self._store_offsets(conn, records, rewound, deferred or {})
+        await self._store_offsets(conn, records, rewound, deferred or {}, applied)
         return applied
 
     def _plan(
@@ -388,6 +387,8 @@ class ProjectionApplier:
         records: Sequence[Record],
         rewound: Collection[tuple[str, int]] = (),
         deferred: dict[tuple[str, int], int] | None = None,
+        applied: Collection[UUID] = (),
     ) -> None:
-        """The last step of every batch's transaction (crash tests stop a process here)."""
-        await state.store_next_offsets(conn, records, rewound, deferred)
+        """The last step of every batch's transaction, which also records the ids of the events
+        it applied (crash tests stop a process here)."""
+        await state.store_next_offsets(conn, records, rewound, deferred, applied)

@@ -131,10 +131,14 @@ async def parked_among(conn: AsyncConnection, keys: Collection[str]) -> set[str]
 
 
 async def store_offsets(
-    conn: AsyncConnection, latest: Mapping[Partition, int], rewound: Collection[Partition]
+    conn: AsyncConnection,
+    latest: Mapping[Partition, int],
+    rewound: Collection[Partition],
+    applied: Collection[UUID] = (),
 ) -> None:
     """Write each partition's next offset. It only moves forward, except on a partition whose
-    log was found to be a new one (`rewound`), where it follows that log."""
+    log was found to be a new one (`rewound`), where it follows that log. The ids of the events
+    `applied` are recorded in the same round trip (`mark_applied`)."""
     table = qualified(conn, consumer_offsets)
     db = await driver(conn)
     for follow_new_log in (False, True):
@@ -146,12 +150,21 @@ async def store_offsets(
             if follow_new_log
             else "greatest(o.next_offset, excluded.next_offset)"
         )
+        marking = (
+            f"WITH applied AS (INSERT INTO {qualified(conn, processed_events)} (event_id)"
+            " SELECT unnest($4::uuid[]) ON CONFLICT DO NOTHING) "
+            if applied
+            else ""
+        )
         await db.execute(
-            f"INSERT INTO {table} AS o (topic, partition, next_offset)"
+            f"{marking}INSERT INTO {table} AS o (topic, partition, next_offset)"
             " SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])"
             f" ON CONFLICT (topic, partition) DO UPDATE SET next_offset = {offset}",
             *_columns(rows),
+            *([list(applied)] if applied else []),
         )
+        applied = ()
+    await mark_applied(conn, applied)  # only when no offset was written
 
 
 def _columns(rows: Iterable[tuple[str, int, int]]) -> tuple[list[str], list[int], list[int]]:
@@ -189,6 +202,7 @@ async def store_next_offsets(
     records: Sequence[Record],
     rewound: Collection[tuple[str, int]] = (),
     deferred: dict[tuple[str, int], int] | None = None,
+    applied: Collection[UUID] = (),
 ) -> None:
     """Next offset per partition (of these records, and those `deferred`); it only moves
     forward, except on a partition whose log was found to be a new one (`rewound`), where
@@ -200,4 +214,4 @@ async def store_next_offsets(
     }
     for r in records:
         latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), 0), r.offset + 1)
-    await store_offsets(conn, latest, rewound)
+    await store_offsets(conn, latest, rewound, applied)

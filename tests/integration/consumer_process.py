@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Collection, Sequence
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,12 +32,13 @@ class CrashingApplier(ProjectionApplier):
         records: Sequence[Record],
         rewound: Collection[tuple[str, int]] = (),
         deferred: dict[tuple[str, int], int] | None = None,
+        applied: Collection[UUID] = (),
     ) -> None:
         self.batches += 1
         if self.kill_every and self.batches % self.kill_every == 0:
             # The projection rows of this batch are written, its offsets are not: die now.
             os.kill(os.getpid(), signal.SIGKILL)
-        await super()._store_offsets(conn, records, rewound, deferred)
+        await super()._store_offsets(conn, records, rewound, deferred, applied)
 
 
 async def main(url: str, bootstrap: str, topic: str, group: str, kill_every: int) -> None:

@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.backbone_tables import REBUILD_SCHEMA, consumer_offsets
-from shared.consumer import ProjectionApplier, ProjectionConsumer
+from shared.consumer import ProjectionApplier, ProjectionConsumer, state
 from shared.consumer.rebuild import ProjectionRebuild
 from shared.consumer.redrive import list_dead_letters, resolve
 from shared.events import Envelope
@@ -27,9 +27,11 @@ from tests.support import (
     CONTEXT,
     PoisonSwitch,
     ThingHappened,
+    ThingNoticed,
     create_tally_tables,
     read_tally,
     read_topic,
+    record_of,
     tally_projection,
 )
 
@@ -418,3 +420,40 @@ async def test_offsets_stored_in_postgresql_are_committed_to_kafkas_group_too(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await admin.close()
+
+
+async def test_events_a_projection_ignores_cost_no_batch_yet_count_as_applied(
+    backbone_engine: AsyncEngine,
+) -> None:
+    # Another service's news the projection neither projects, reacts to nor keeps: no batch
+    # transaction, but reads waiting on them (consistency tokens) see them applied.
+    await create_tally_tables(backbone_engine)
+    applier = ProjectionApplier(backbone_engine, tally_projection("t"), service="tally-ignores")
+    told: list[uuid.UUID] = []
+    applier.on_applied = told.extend
+    noticed = [
+        Envelope.wrap(
+            ThingNoticed(thing_id=f"n{i}"),
+            stream_id=f"n{i}",
+            stream_version=1,
+            producer="other",
+            actor=CONTEXT.actor,
+            correlation_id="test",
+        )
+        for i in range(3)
+    ]
+    records = [record_of(env, offset) for offset, env in enumerate(noticed)]
+    assert await applier.skip_if_all_applied(records)
+    ids = [env.event_id for env in noticed]
+    assert told == ids
+    async with backbone_engine.connect() as conn:
+        assert await state.applied_among(conn, ids) == set(ids)
+        assert await applier.stored_offsets(conn) == {}  # remembered, written later
+    assert applier.deferred == {(records[0].topic, 0): 3}
+
+    # One event it does project, not yet applied: the whole batch goes the full way.
+    fresh = envelope("t-new", 1)
+    mixed = [*records, record_of(fresh, 3)]
+    assert not await applier.skip_if_all_applied(mixed)
+    assert await applier.apply_records(mixed) == 1
+    assert await read_tally(backbone_engine) == {"t-new": [1]}

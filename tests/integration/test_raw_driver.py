@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.intake import handlers
 from services.intake.handlers import next_reference
 from shared.backbone_tables import processed_events
 from shared.db import driver, qualified
@@ -64,3 +65,17 @@ async def test_a_rolled_back_first_submission_of_the_year_leaves_its_reference_s
     async with backbone_engine.begin() as conn:
         # Sequences do not roll back: the number is spent, never handed out twice.
         assert await next_reference(conn, year) == f"JIPH-{year}-000002"
+
+
+async def test_references_come_in_blocks_and_no_two_processes_share_one(
+    backbone_engine: AsyncEngine,
+) -> None:
+    # A second process is this one with its block forgotten: it claims the next block.
+    year = 3000 + secrets.randbelow(6000)
+    async with backbone_engine.begin() as conn:
+        first = [await next_reference(conn, year) for _ in range(3)]
+        handlers._blocks.pop(year)
+        other = [await next_reference(conn, year) for _ in range(2)]
+    assert first == [f"JIPH-{year}-{n:06d}" for n in (1, 2, 3)]
+    block = handlers.REFERENCE_BLOCK
+    assert other == [f"JIPH-{year}-{n:06d}" for n in (block + 1, block + 2)]
