@@ -16,6 +16,7 @@ from services.deployment.domain.deployment import (
     DeploymentStatus,
     Nominee,
     OfficerStatus,
+    Post,
 )
 from services.deployment.domain.offers import Offer, OfferTerms
 from shared.catalogue.deployment import (
@@ -47,6 +48,35 @@ def _require(
         raise DomainError(rule, f"the deployment is {state.status.value}: cannot {doing}")
 
 
+def _require_staffing_of(state: Deployment, nominee: Nominee, doing: str) -> None:
+    """Before the start; or, under way, for a backfill nominee who has not joined yet."""
+    backfill = state.status in DEPLOYED and nominee.starts_on is not None
+    if not backfill:
+        _require(state, CANCELLABLE, "not-staffing", doing)
+    if nominee.status == OfficerStatus.WITHDRAWN:
+        raise DomainError("not-nominated", f"{nominee.officer_ref}'s nomination was withdrawn")
+
+
+def availability_problems(terms: OfferTerms, start: date, end: date) -> list[dict[str, str]]:
+    """The offer's availability window must cover the officer's part of the tour."""
+    problems = []
+    if terms.available_from > start:
+        problems.append(
+            {
+                "field": "available_from",
+                "message": f"available from {terms.available_from}, after {start}",
+            }
+        )
+    if terms.available_to < end:
+        problems.append(
+            {
+                "field": "available_to",
+                "message": f"available until {terms.available_to}, before {end}",
+            }
+        )
+    return problems
+
+
 def validity_problems(
     terms: OfferTerms, until: date, classification: str, ref: ReferenceData
 ) -> list[dict[str, str]]:
@@ -75,6 +105,39 @@ def validity_problems(
     return problems
 
 
+def _post_to_fill(state: Deployment, post_id: str | None) -> Post:
+    """The post a nomination fills: the one named, or the first vacant one. While the tour is
+    under way only a post reopened by an early repatriation can be filled (a backfill)."""
+    if state.status in DEPLOYED:
+        if (
+            not any(n.status == OfficerStatus.REPATRIATED_EARLY for n in state.nominees)
+            or not state.vacant
+        ):
+            raise DomainError(
+                "not-staffing", "the deployment is deployed: only a vacated post can be backfilled"
+            )
+    else:
+        _require(state, NOMINATING | {DeploymentStatus.READY}, "not-staffing", "nominate officers")
+    if post_id is None:
+        if not state.vacant:
+            raise DomainError(
+                "headcount-reached",
+                f"all {state.headcount} posts of this deployment have a nominee",
+            )
+        return state.vacant[0]
+    post = state.post(post_id)
+    if post is None:
+        raise DomainError(
+            "unknown-post",
+            f"this deployment has posts {state.posts[0].post_id} to {state.posts[-1].post_id}",
+            kind=Kind.INVALID,
+            errors=[{"field": "post_id", "message": f"no post {post_id!r} here"}],
+        )
+    if post.holder is not None:
+        raise DomainError("post-filled", f"post {post_id} is held by {post.holder}")
+    return post
+
+
 def decide_nominate(
     state: Deployment,
     officer_ref: str,
@@ -83,17 +146,16 @@ def decide_nominate(
     booked_elsewhere: Sequence[UUID],
     erased: bool,
     ref: ReferenceData,
+    post_id: str | None = None,
 ) -> list[EventData]:
-    """Pick the officer's offer that fits this deployment, or say why none does."""
-    _require(state, NOMINATING, "not-staffing", "nominate officers")
+    """Pick the officer's offer that fits the post for the rest of the tour, or say why none
+    does. `booked_elsewhere` are the officer's other tours overlapping the post's window."""
+    post = _post_to_fill(state, post_id)
     if erased:
         raise DomainError("officer-erased", f"the personal data of {officer_ref} was erased")
-    if state.nominee(officer_ref) is not None:
+    current = state.nominee(officer_ref)
+    if current is not None and current.status != OfficerStatus.WITHDRAWN:
         raise DomainError("already-nominated", f"{officer_ref} is already nominated here")
-    if len(state.nominees) >= state.headcount:
-        raise DomainError(
-            "headcount-reached", f"all {state.headcount} posts of this deployment have a nominee"
-        )
     candidates = [o for o in offers if not o.withdrawn and o.officer_ref == officer_ref]
     if not candidates:
         raise DomainError("no-active-offer", f"{officer_ref} has no active offer")
@@ -102,17 +164,18 @@ def decide_nominate(
         raise DomainError(
             "capability-mismatch", f"{officer_ref} is not offered for {state.capability}"
         )
+    start = max(post.needed_from, state.tour_start)
     candidates = [
         o
         for o in candidates
-        if o.terms.available_from <= state.tour_start and o.terms.available_to >= state.tour_end
+        if o.terms.available_from <= start and o.terms.available_to >= state.tour_end
     ]
     if not candidates:
         raise DomainError(
             "officer-unavailable",
-            f"{officer_ref} is not available from {state.tour_start} to {state.tour_end}",
+            f"{officer_ref} is not available from {start} to {state.tour_end}",
         )
-    need = ref.required_vetting(state.classification)
+    need = required_vetting(state, ref)
     candidates = [o for o in candidates if ref.vetting_at_least(o.terms.vetting_level, need)]
     if not candidates:
         raise DomainError(
@@ -132,8 +195,17 @@ def decide_nominate(
             offer_id=offer.offer_id,
             force=offer.force,
             gender=offer.terms.gender,
+            post_id=post.post_id,
+            starts_on=start if state.status in DEPLOYED else None,
         )
     ]
+
+
+def required_vetting(state: Deployment, ref: ReferenceData) -> str:
+    """The post's vetting level: as planned, and never below what the classification needs."""
+    need = ref.required_vetting(state.classification)
+    planned = state.vetting_level
+    return planned if planned and ref.vetting_at_least(planned, need) else need
 
 
 def decide_release(state: Deployment, officer_ref: str, *, force: str) -> list[EventData]:
@@ -145,7 +217,7 @@ def decide_release(state: Deployment, officer_ref: str, *, force: str) -> list[E
     nominee = state.nominee(officer_ref)
     if nominee is None or nominee.force != force:
         raise NotFound("officer")
-    _require(state, CANCELLABLE, "not-staffing", "release officers")
+    _require_staffing_of(state, nominee, "release officers")
     if nominee.status != OfficerStatus.NOMINATED:
         raise DomainError("already-released", f"{officer_ref} is already {nominee.status.value}")
     return [
@@ -162,14 +234,17 @@ def decide_clear(
     state: Deployment, officer_ref: str, *, offer: Offer | None, ref: ReferenceData
 ) -> list[EventData]:
     """`offer` is the one the officer was nominated under (None only if they were not)."""
-    _require(state, CANCELLABLE, "not-staffing", "clear officers")
     nominee = _nominee(state, officer_ref)
+    _require_staffing_of(state, nominee, "clear officers")
     if nominee.status == OfficerStatus.NOMINATED:
         raise DomainError("not-released", f"{officer_ref}'s home force has not released them yet")
     if nominee.status != OfficerStatus.RELEASED:
         raise DomainError("already-cleared", f"{officer_ref} is already {nominee.status.value}")
     assert offer is not None and offer.offer_id == nominee.offer_id
     problems = validity_problems(offer.terms, state.tour_end, state.classification, ref)
+    problems += availability_problems(
+        offer.terms, nominee.starts_on or state.tour_start, state.tour_end
+    )
     if problems:
         raise DomainError(
             "clearance-failed",
@@ -205,9 +280,9 @@ def decide_start(state: Deployment, *, on: date, today: date) -> list[EventData]
         missing = [
             {"field": f"officers.{n.officer_ref}", "message": f"is {n.status.value}, not cleared"}
             for n in state.nominees
-            if n.status != OfficerStatus.CLEARED
+            if n.status not in (OfficerStatus.CLEARED, OfficerStatus.WITHDRAWN)
         ]
-        vacant = state.headcount - len(state.nominees)
+        vacant = len(state.vacant)
         if vacant > 0:
             missing.append({"field": "headcount", "message": f"{vacant} post(s) have no nominee"})
         raise DomainError(
