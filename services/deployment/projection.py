@@ -9,6 +9,7 @@ A withdrawal or hold also reacts on the write side (see `reactions`), once per c
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -17,9 +18,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.deployment.domain import requirement_status
+from services.deployment.domain.deployment import post_ids
 from services.deployment.reactions import add_reactions
 from services.deployment.tables import (
     deployment_officers,
+    deployment_posts,
     deployment_timeline,
     deployments,
     metadata,
@@ -33,13 +36,21 @@ from shared.catalogue.deployment import (
     DeploymentCompleted,
     DeploymentPlanned,
     DeploymentStarted,
+    NominationWithdrawn,
+    OfferUpdated,
     OfficerCleared,
+    OfficerDeployed,
     OfficerNominated,
     OfficerReleased,
     OfficerRepatriated,
     TourExtended,
 )
-from shared.catalogue.intake import RequestWithdrawn
+from shared.catalogue.intake import (
+    RequestAmended,
+    RequestSubmitted,
+    RequestWithdrawn,
+    RoleProfile,
+)
 from shared.catalogue.triage import RequestApproved, RequestPutOnHold, RequestResumed
 from shared.events import Envelope, EventData
 from shared.projection import Projection
@@ -106,6 +117,24 @@ async def approved(conn: AsyncConnection, env: Envelope) -> None:
     )
 
 
+def _profile(profile: RoleProfile) -> dict[str, Any]:
+    return {"rank": profile.rank, "skills": profile.skills, "languages": profile.languages}
+
+
+@PROJECTION.on(RequestSubmitted.event_type)
+async def submitted(conn: AsyncConnection, env: Envelope) -> None:
+    """The role profile the partner asked for (and, kept in the inbox, what planning reads)."""
+    e = _typed(env, RequestSubmitted)
+    await _upsert_requirement(conn, e.request_id, env, **_profile(e.role_profile))
+
+
+@PROJECTION.on(RequestAmended.event_type)
+async def amended(conn: AsyncConnection, env: Envelope) -> None:
+    e = _typed(env, RequestAmended)
+    if e.changes.role_profile is not None:
+        await _upsert_requirement(conn, e.request_id, env, **_profile(e.changes.role_profile))
+
+
 @PROJECTION.on(RequestResumed.event_type)
 async def resumed(conn: AsyncConnection, env: Envelope) -> None:
     await _upsert_requirement(conn, UUID(env.data["request_id"]), env, decision="resumed")
@@ -137,6 +166,14 @@ async def offered(conn: AsyncConnection, env: Envelope) -> None:
     )
 
 
+@PROJECTION.on(OfferUpdated.event_type)
+async def offer_updated(conn: AsyncConnection, env: Envelope) -> None:
+    """In place: the fields the event names (a re-sealed personal data blob among them)."""
+    e = _typed(env, OfferUpdated)
+    changed = e.model_dump(exclude={"offer_id", "officer_ref"}, exclude_none=True)
+    await conn.execute(offers.update().where(offers.c.offer_id == e.offer_id).values(**changed))
+
+
 @PROJECTION.on(CapabilityWithdrawn.event_type)
 async def offer_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
     await conn.execute(
@@ -153,8 +190,24 @@ def _ids(env: Envelope) -> tuple[UUID, UUID]:
     return UUID(env.data["deployment_id"]), UUID(env.data["request_id"])
 
 
+async def _post_of(conn: AsyncConnection, env: Envelope) -> str | None:
+    """The post the event concerns: named in it, or the one its officer holds."""
+    if env.data.get("post_id"):
+        return str(env.data["post_id"])
+    if "officer_ref" not in env.data:
+        return None
+    post: str | None = await conn.scalar(
+        sa.select(deployment_officers.c.post_id).where(
+            deployment_officers.c.deployment_id == UUID(env.data["deployment_id"]),
+            deployment_officers.c.officer_ref == env.data["officer_ref"],
+        )
+    )
+    return post
+
+
 async def _timeline(conn: AsyncConnection, env: Envelope) -> None:
     details = {k: v for k, v in env.data.items() if k not in ("request_id", "deployment_id")}
+    post_id = await _post_of(conn, env)
     await conn.execute(
         insert(deployment_timeline)
         .values(
@@ -164,6 +217,7 @@ async def _timeline(conn: AsyncConnection, env: Envelope) -> None:
             event_type=env.event_type,
             actor_role=env.actor.role,
             details=details,
+            post_id=post_id,
         )
         .on_conflict_do_nothing()
     )
@@ -210,7 +264,10 @@ async def _restaff(conn: AsyncConnection, env: Envelope) -> None:
     )
     await conn.execute(
         deployments.update()
-        .where(deployments.c.deployment_id == deployment_id)
+        .where(
+            deployments.c.deployment_id == deployment_id,
+            deployments.c.status.in_(("planned", "staffing", "ready")),
+        )
         .values(status=sa.case((cleared >= deployments.c.headcount, "ready"), else_="staffing"))
     )
 
@@ -254,7 +311,35 @@ async def planned(conn: AsyncConnection, env: Envelope) -> None:
     )
     if inserted is not None:
         await _timeline(conn, env)
+        await conn.execute(
+            deployment_posts.insert().values(
+                [
+                    {
+                        "deployment_id": e.deployment_id,
+                        "post_id": post_id,
+                        "number": number,
+                        "status": "vacant",
+                        "needed_from": e.tour_start,
+                        "vacant_since": env.occurred_at,
+                    }
+                    for number, post_id in enumerate(post_ids(e.headcount), start=1)
+                ]
+            )
+        )
         await _requirement_follows(conn, env, "planned")
+
+
+async def _vacate(conn: AsyncConnection, env: Envelope, **values: Any) -> None:
+    """The officer's post is vacant again, from now."""
+    deployment_id, _ = _ids(env)
+    await conn.execute(
+        deployment_posts.update()
+        .where(
+            deployment_posts.c.deployment_id == deployment_id,
+            deployment_posts.c.holder == env.data["officer_ref"],
+        )
+        .values(status="vacant", holder=None, vacant_since=env.occurred_at, **values)
+    )
 
 
 @PROJECTION.on(OfficerNominated.event_type)
@@ -262,15 +347,76 @@ async def nominated(conn: AsyncConnection, env: Envelope) -> None:
     if not await _advance(conn, env):
         return
     e = _typed(env, OfficerNominated)
-    await conn.execute(
-        insert(deployment_officers)
-        .values(
-            **e.model_dump(exclude={"request_id"}), status="nominated", nominated_at=env.occurred_at
+    post_id = e.post_id or await conn.scalar(  # an older nomination: the first vacant post
+        sa.select(deployment_posts.c.post_id)
+        .where(
+            deployment_posts.c.deployment_id == e.deployment_id,
+            deployment_posts.c.status == "vacant",
         )
-        .on_conflict_do_nothing()
+        .order_by(deployment_posts.c.number)
+        .limit(1)
+    )
+    values = e.model_dump(exclude={"request_id", "deployment_id", "officer_ref", "post_id"})
+    renominated = {
+        **values,
+        "post_id": post_id,
+        "status": "nominated",
+        "nominated_at": env.occurred_at,
+        "released_at": None,
+        "cleared_at": None,
+        "valid_until": None,
+        "withdrawn_at": None,
+        "withdrawal_reason": None,
+        "replaced_by": None,
+    }
+    stmt = insert(deployment_officers).values(
+        deployment_id=e.deployment_id, officer_ref=e.officer_ref, **renominated
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[deployment_officers.c.deployment_id, deployment_officers.c.officer_ref],
+            set_=renominated,
+        )
+    )
+    await conn.execute(
+        deployment_posts.update()
+        .where(
+            deployment_posts.c.deployment_id == e.deployment_id,
+            deployment_posts.c.post_id == post_id,
+        )
+        .values(
+            status="filled",
+            holder=e.officer_ref,
+            filled_at=env.occurred_at,
+            fills=deployment_posts.c.fills + 1,
+        )
     )
     await _restaff(conn, env)
-    await _requirement_follows(conn, env, "staffing")
+    if e.starts_on is None:
+        await _requirement_follows(conn, env, "staffing")
+
+
+@PROJECTION.on(NominationWithdrawn.event_type)
+async def nomination_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
+    if not await _advance(conn, env):
+        return
+    e = _typed(env, NominationWithdrawn)
+    await _officer(
+        conn,
+        env,
+        status="withdrawn",
+        withdrawn_at=env.occurred_at,
+        withdrawal_reason=e.reason,
+        replaced_by=e.replaced_by,
+    )
+    await _vacate(conn, env)
+    await _restaff(conn, env)
+
+
+@PROJECTION.on(OfficerDeployed.event_type)
+async def officer_deployed(conn: AsyncConnection, env: Envelope) -> None:
+    if await _advance(conn, env):
+        await _officer(conn, env, status="deployed", joined_on=_typed(env, OfficerDeployed).on)
 
 
 @PROJECTION.on(OfficerReleased.event_type)
@@ -327,6 +473,7 @@ async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
             repatriation_reason=e.reason_code,
             repatriation_notes=e.reason,
         )
+        await _vacate(conn, env, needed_from=e.on + timedelta(days=1))
 
 
 @PROJECTION.on(DeploymentCompleted.event_type)

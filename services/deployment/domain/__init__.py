@@ -27,8 +27,6 @@ from services.deployment.domain.decisions import (
     decide_release,
     decide_repatriate,
     decide_start,
-    required_vetting,
-    validity_problems,
 )
 from services.deployment.domain.deployment import (
     CANCELLABLE,
@@ -60,6 +58,11 @@ from services.deployment.domain.offers import (
     evolve_offer,
     fold_offer,
 )
+from services.deployment.domain.readiness import (
+    availability_problems,
+    required_vetting,
+    validity_problems,
+)
 from services.deployment.domain.requirement import (
     Requirement,
     decide_plan,
@@ -89,6 +92,7 @@ __all__ = [
     "Requirement",
     "RoleProfile",
     "add_months",
+    "availability_problems",
     "decide_cancel",
     "decide_clear",
     "decide_complete",

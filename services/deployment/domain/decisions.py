@@ -18,7 +18,12 @@ from services.deployment.domain.deployment import (
     OfficerStatus,
     Post,
 )
-from services.deployment.domain.offers import Offer, OfferTerms
+from services.deployment.domain.offers import Offer
+from services.deployment.domain.readiness import (
+    availability_problems,
+    required_vetting,
+    validity_problems,
+)
 from shared.catalogue.deployment import (
     DeploymentCancelled,
     DeploymentCompleted,
@@ -55,54 +60,6 @@ def _require_staffing_of(state: Deployment, nominee: Nominee, doing: str) -> Non
         _require(state, CANCELLABLE, "not-staffing", doing)
     if nominee.status == OfficerStatus.WITHDRAWN:
         raise DomainError("not-nominated", f"{nominee.officer_ref}'s nomination was withdrawn")
-
-
-def availability_problems(terms: OfferTerms, start: date, end: date) -> list[dict[str, str]]:
-    """The offer's availability window must cover the officer's part of the tour."""
-    problems = []
-    if terms.available_from > start:
-        problems.append(
-            {
-                "field": "available_from",
-                "message": f"available from {terms.available_from}, after {start}",
-            }
-        )
-    if terms.available_to < end:
-        problems.append(
-            {
-                "field": "available_to",
-                "message": f"available until {terms.available_to}, before {end}",
-            }
-        )
-    return problems
-
-
-def validity_problems(
-    terms: OfferTerms, until: date, classification: str, ref: ReferenceData
-) -> list[dict[str, str]]:
-    """Every reason the officer may not serve through `until`, one entry per failing item."""
-    problems = []
-    need = ref.required_vetting(classification)
-    if not ref.vetting_at_least(terms.vetting_level, need):
-        problems.append(
-            {
-                "field": "vetting_level",
-                "message": f"{classification} work needs {need} vetting or above; "
-                f"the officer holds {terms.vetting_level}",
-            }
-        )
-    for item, expires in (
-        ("vetting_expires", terms.vetting_expires),
-        ("medical_expires", terms.medical_expires),
-        ("training_expires", terms.training_expires),
-        ("passport_expires", terms.passport_expires),
-    ):
-        if expires < until:
-            what = item.removesuffix("_expires").replace("training", "hostile-environment training")
-            problems.append(
-                {"field": item, "message": f"{what} expires on {expires}, before {until}"}
-            )
-    return problems
 
 
 def _post_to_fill(state: Deployment, post_id: str | None) -> Post:
@@ -201,13 +158,6 @@ def decide_nominate(
     ]
 
 
-def required_vetting(state: Deployment, ref: ReferenceData) -> str:
-    """The post's vetting level: as planned, and never below what the classification needs."""
-    need = ref.required_vetting(state.classification)
-    planned = state.vetting_level
-    return planned if planned and ref.vetting_at_least(planned, need) else need
-
-
 def decide_release(state: Deployment, officer_ref: str, *, force: str) -> list[EventData]:
     """By the officer's own force. To another force's liaison officer, a deployment without any
     of their officers, and another force's officer on it, look like ones that do not exist
@@ -241,7 +191,9 @@ def decide_clear(
     if nominee.status != OfficerStatus.RELEASED:
         raise DomainError("already-cleared", f"{officer_ref} is already {nominee.status.value}")
     assert offer is not None and offer.offer_id == nominee.offer_id
-    problems = validity_problems(offer.terms, state.tour_end, state.classification, ref)
+    problems = validity_problems(
+        offer.terms, state.tour_end, state.classification, ref, required_vetting(state, ref)
+    )
     problems += availability_problems(
         offer.terms, nominee.starts_on or state.tour_start, state.tour_end
     )
@@ -333,7 +285,9 @@ def decide_extend(
         if n.status != OfficerStatus.DEPLOYED:
             continue
         offer = offers[n.officer_ref]
-        for p in validity_problems(offer.terms, new_end, state.classification, ref):
+        for p in validity_problems(
+            offer.terms, new_end, state.classification, ref, required_vetting(state, ref)
+        ):
             problems.append(
                 {"field": f"officers.{n.officer_ref}.{p['field']}", "message": p["message"]}
             )

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from services.deployment.domain.decisions import required_vetting
 from services.deployment.domain.deployment import Deployment, Post
 from services.deployment.domain.offers import Offer
+from services.deployment.domain.readiness import required_vetting
 from shared.reference.data import ReferenceData
 
 WEIGHTS = {"readiness": 0.4, "languages": 0.25, "skills": 0.2, "rank": 0.15}

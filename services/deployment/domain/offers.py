@@ -75,7 +75,8 @@ def evolve_offer(state: Offer | None, event: EventData, version: int) -> Offer:
                 for f in fields(OfferTerms)
                 if getattr(event, f.name) is not None
             }
-            return replace(state, terms=replace(state.terms, **changed), version=version)
+            terms = replace(state.terms, **changed)  # type: ignore[arg-type]
+            return replace(state, terms=terms, version=version)
     raise ValueError(f"cannot apply {type(event).__name__} to {state}")
 
 
@@ -126,7 +127,7 @@ def decide_update_offer(
     old, new = asdict(offer.terms), asdict(new_terms)
     changed = {k: list(v) if isinstance(v, tuple) else v for k, v in new.items() if old[k] != v}
     if not changed and personal_data is None:
-        return []
+        raise DomainError("offer-unchanged", "the offer already says that")
     return [
         OfferUpdated(
             offer_id=offer.offer_id,
