@@ -10,15 +10,19 @@ A withdrawal or hold also reacts on the write side (see `reactions`), once per c
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.deployment.domain import requirement_status
 from services.deployment.domain.deployment import post_ids
+from services.deployment.projection_register import (
+    add_register_handlers,
+    typed,
+    upsert_requirement,
+)
 from services.deployment.reactions import add_reactions
 from services.deployment.tables import (
     deployment_officers,
@@ -26,18 +30,14 @@ from services.deployment.tables import (
     deployment_timeline,
     deployments,
     metadata,
-    offers,
     requirements,
 )
 from shared.catalogue.deployment import (
-    CapabilityOffered,
-    CapabilityWithdrawn,
     DeploymentCancelled,
     DeploymentCompleted,
     DeploymentPlanned,
     DeploymentStarted,
     NominationWithdrawn,
-    OfferUpdated,
     OfficerCleared,
     OfficerDeployed,
     OfficerNominated,
@@ -45,144 +45,12 @@ from shared.catalogue.deployment import (
     OfficerRepatriated,
     TourExtended,
 )
-from shared.catalogue.intake import (
-    RequestAmended,
-    RequestSubmitted,
-    RequestWithdrawn,
-    RoleProfile,
-)
-from shared.catalogue.triage import RequestApproved, RequestPutOnHold, RequestResumed
-from shared.events import Envelope, EventData
+from shared.events import Envelope
 from shared.projection import Projection
-
-E = TypeVar("E", bound=EventData)
-
-
-def _typed(env: Envelope, kind: type[E]) -> E:
-    """The payload as its model (dates as dates), upcast to the newest schema version."""
-    payload = env.payload()
-    assert isinstance(payload, kind), f"{env.event_type} is not {kind.__name__}"
-    return payload
-
 
 PROJECTION = Projection(name="deployment", metadata=metadata)
 add_reactions(PROJECTION)
-
-
-# --- requirements ------------------------------------------------------------------------------
-async def _upsert_requirement(
-    conn: AsyncConnection, request_id: UUID, env: Envelope, **values: Any
-) -> None:
-    stmt = insert(requirements).values(
-        request_id=request_id, status="awaiting_approval", updated_at=env.occurred_at, **values
-    )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[requirements.c.request_id],
-            set_={
-                **values,
-                "updated_at": sa.func.greatest(requirements.c.updated_at, env.occurred_at),
-            },
-        )
-    )
-    row = (
-        await conn.execute(
-            sa.select(
-                requirements.c.decision, requirements.c.withdrawn, requirements.c.deployment_status
-            ).where(requirements.c.request_id == request_id)
-        )
-    ).one()
-    status = requirement_status(row.decision, row.withdrawn, row.deployment_status)
-    await conn.execute(
-        requirements.update().where(requirements.c.request_id == request_id).values(status=status)
-    )
-
-
-@PROJECTION.on(RequestApproved.event_type)
-async def approved(conn: AsyncConnection, env: Envelope) -> None:
-    e = _typed(env, RequestApproved)
-    await _upsert_requirement(
-        conn,
-        e.request_id,
-        env,
-        reference=e.reference,
-        country=e.country,
-        capability=e.capability,
-        headcount=e.headcount,
-        classification=e.classification,
-        needed_by=e.needed_by,
-        tour_length_months=e.tour_length_months,
-        decision="approved",
-        approved_at=env.occurred_at,
-    )
-
-
-def _profile(profile: RoleProfile) -> dict[str, Any]:
-    return {"rank": profile.rank, "skills": profile.skills, "languages": profile.languages}
-
-
-@PROJECTION.on(RequestSubmitted.event_type)
-async def submitted(conn: AsyncConnection, env: Envelope) -> None:
-    """The role profile the partner asked for (and, kept in the inbox, what planning reads)."""
-    e = _typed(env, RequestSubmitted)
-    await _upsert_requirement(conn, e.request_id, env, **_profile(e.role_profile))
-
-
-@PROJECTION.on(RequestAmended.event_type)
-async def amended(conn: AsyncConnection, env: Envelope) -> None:
-    e = _typed(env, RequestAmended)
-    if e.changes.role_profile is not None:
-        await _upsert_requirement(conn, e.request_id, env, **_profile(e.changes.role_profile))
-
-
-@PROJECTION.on(RequestResumed.event_type)
-async def resumed(conn: AsyncConnection, env: Envelope) -> None:
-    await _upsert_requirement(conn, UUID(env.data["request_id"]), env, decision="resumed")
-
-
-@PROJECTION.on(RequestPutOnHold.event_type)
-async def put_on_hold(conn: AsyncConnection, env: Envelope) -> None:
-    await _upsert_requirement(conn, UUID(env.data["request_id"]), env, decision="on_hold")
-
-
-@PROJECTION.on(RequestWithdrawn.event_type)
-async def withdrawn(conn: AsyncConnection, env: Envelope) -> None:
-    await _upsert_requirement(conn, UUID(env.data["request_id"]), env, withdrawn=True)
-
-
-# --- offers ------------------------------------------------------------------------------------
-@PROJECTION.on(CapabilityOffered.event_type)
-async def offered(conn: AsyncConnection, env: Envelope) -> None:
-    e = _typed(env, CapabilityOffered)
-    await conn.execute(
-        insert(offers)
-        .values(
-            **e.model_dump(exclude={"offer_id"}),
-            offer_id=e.offer_id,
-            status="active",
-            offered_at=env.occurred_at,
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-@PROJECTION.on(OfferUpdated.event_type)
-async def offer_updated(conn: AsyncConnection, env: Envelope) -> None:
-    """In place: the fields the event names (a re-sealed personal data blob among them)."""
-    e = _typed(env, OfferUpdated)
-    changed = e.model_dump(exclude={"offer_id", "officer_ref"}, exclude_none=True)
-    await conn.execute(offers.update().where(offers.c.offer_id == e.offer_id).values(**changed))
-
-
-@PROJECTION.on(CapabilityWithdrawn.event_type)
-async def offer_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
-    await conn.execute(
-        offers.update()
-        .where(offers.c.offer_id == UUID(env.data["offer_id"]), offers.c.status == "active")
-        .values(
-            status="withdrawn", withdrawn_at=env.occurred_at, withdrawal_reason=env.data["reason"]
-        )
-    )
+add_register_handlers(PROJECTION)
 
 
 # --- deployments -------------------------------------------------------------------------------
@@ -284,7 +152,7 @@ async def _requirement_follows(
     ).first()
     if row is not None and row.deployment_id not in (None, deployment_id) and not live:
         return  # an older deployment's cancellation says nothing about the current one
-    await _upsert_requirement(
+    await upsert_requirement(
         conn,
         request_id,
         env,
@@ -295,7 +163,7 @@ async def _requirement_follows(
 
 @PROJECTION.on(DeploymentPlanned.event_type)
 async def planned(conn: AsyncConnection, env: Envelope) -> None:
-    e = _typed(env, DeploymentPlanned)
+    e = typed(env, DeploymentPlanned)
     inserted = await conn.scalar(
         insert(deployments)
         .values(
@@ -346,7 +214,7 @@ async def _vacate(conn: AsyncConnection, env: Envelope, **values: Any) -> None:
 async def nominated(conn: AsyncConnection, env: Envelope) -> None:
     if not await _advance(conn, env):
         return
-    e = _typed(env, OfficerNominated)
+    e = typed(env, OfficerNominated)
     post_id = e.post_id or await conn.scalar(  # an older nomination: the first vacant post
         sa.select(deployment_posts.c.post_id)
         .where(
@@ -400,7 +268,7 @@ async def nominated(conn: AsyncConnection, env: Envelope) -> None:
 async def nomination_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
     if not await _advance(conn, env):
         return
-    e = _typed(env, NominationWithdrawn)
+    e = typed(env, NominationWithdrawn)
     await _officer(
         conn,
         env,
@@ -416,7 +284,7 @@ async def nomination_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
 @PROJECTION.on(OfficerDeployed.event_type)
 async def officer_deployed(conn: AsyncConnection, env: Envelope) -> None:
     if await _advance(conn, env):
-        await _officer(conn, env, status="deployed", joined_on=_typed(env, OfficerDeployed).on)
+        await _officer(conn, env, status="deployed", joined_on=typed(env, OfficerDeployed).on)
 
 
 @PROJECTION.on(OfficerReleased.event_type)
@@ -433,14 +301,14 @@ async def cleared(conn: AsyncConnection, env: Envelope) -> None:
             env,
             status="cleared",
             cleared_at=env.occurred_at,
-            valid_until=_typed(env, OfficerCleared).valid_until,
+            valid_until=typed(env, OfficerCleared).valid_until,
         )
         await _restaff(conn, env)
 
 
 @PROJECTION.on(DeploymentStarted.event_type)
 async def started(conn: AsyncConnection, env: Envelope) -> None:
-    e = _typed(env, DeploymentStarted)
+    e = typed(env, DeploymentStarted)
     if not await _advance(conn, env, status="deployed", started_on=e.started_on):
         return
     deployment_id, _ = _ids(env)
@@ -457,14 +325,14 @@ async def started(conn: AsyncConnection, env: Envelope) -> None:
 
 @PROJECTION.on(TourExtended.event_type)
 async def extended(conn: AsyncConnection, env: Envelope) -> None:
-    new_end = _typed(env, TourExtended).new_end
+    new_end = typed(env, TourExtended).new_end
     await _advance(conn, env, tour_end=new_end, extensions=deployments.c.extensions + 1)
 
 
 @PROJECTION.on(OfficerRepatriated.event_type)
 async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
     if await _advance(conn, env):
-        e = _typed(env, OfficerRepatriated)
+        e = typed(env, OfficerRepatriated)
         await _officer(
             conn,
             env,
@@ -478,7 +346,7 @@ async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
 
 @PROJECTION.on(DeploymentCompleted.event_type)
 async def completed(conn: AsyncConnection, env: Envelope) -> None:
-    completed_on = _typed(env, DeploymentCompleted).completed_on
+    completed_on = typed(env, DeploymentCompleted).completed_on
     if not await _advance(conn, env, status="completed", completed_on=completed_on):
         return
     deployment_id, _ = _ids(env)

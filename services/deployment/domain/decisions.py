@@ -393,6 +393,8 @@ def decide_cancel(
             deployment_id=state.deployment_id,
             reason=reason,
             partner_message=partner_message,
-            released_officer_refs=[n.officer_ref for n in state.nominees],
+            released_officer_refs=[
+                n.officer_ref for n in state.nominees if n.status != OfficerStatus.WITHDRAWN
+            ],
         )
     ]
