@@ -284,8 +284,8 @@ async def test_matching_ranks_a_full_fit_above_a_partial_one_and_leaves_out_a_do
 
     first_page = await api.client.get(path, headers=api.manager, params={"limit": 1})
     assert len(first_page.json()["items"]) == 1 and first_page.json()["next_cursor"]
-    for bad, status in (({"post": "x"}, 422), ({"cursor": "nonsense"}, 400)):
-        assert (await api.client.get(path, headers=api.manager, params=bad)).status_code == status
+    bad_cursor = await api.client.get(path, headers=api.manager, params={"cursor": "nonsense"})
+    assert bad_cursor.status_code == 400
     assert (
         await api.client.get(f"/v1/deployments/{did}/posts/P7/matches", headers=api.manager)
     ).status_code == 404
