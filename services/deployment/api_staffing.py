@@ -23,6 +23,7 @@ from shared.api import (
     Today,
     encode_cursor,
     read_cursor,
+    refusals_as_problems,
 )
 from shared.problems import PROBLEM_RESPONSES
 
@@ -147,8 +148,9 @@ async def post_matches(
     to the longest readiness margin, then `officer_ref`. `left_out` names each officer a
     nomination would refuse (vetting, availability, another overlapping tour...) and why."""
     start = _offset(cursor)
-    async with runtime.engine.connect() as conn:
-        needs, found = await handlers.match_post(conn, deps, deployment_id, post_id)
+    with refusals_as_problems():
+        async with runtime.engine.connect() as conn:
+            needs, found = await handlers.match_post(conn, deps, deployment_id, post_id)
     window = found.ranked[start : start + limit]
     more = start + limit < len(found.ranked)
     return {

@@ -286,9 +286,9 @@ async def test_matching_ranks_a_full_fit_above_a_partial_one_and_leaves_out_a_do
     assert len(first_page.json()["items"]) == 1 and first_page.json()["next_cursor"]
     bad_cursor = await api.client.get(path, headers=api.manager, params={"cursor": "nonsense"})
     assert bad_cursor.status_code == 400
-    assert (
-        await api.client.get(f"/v1/deployments/{did}/posts/P7/matches", headers=api.manager)
-    ).status_code == 404
+    for missing in (f"/v1/deployments/{did}/posts/P7", f"/v1/deployments/{uuid.uuid4()}/posts/P1"):
+        answer = await api.client.get(f"{missing}/matches", headers=api.manager)
+        assert answer.status_code == 404 and answer.json()["type"] == "/problems/not-found"
     liaison = await api.client.get(path, headers=api.liaison(home))
     assert liaison.status_code == 403
 
