@@ -129,7 +129,8 @@ async def offer_updated(conn: AsyncConnection, env: Envelope) -> None:
     """In place: the fields the event names (a re-sealed personal data blob among them)."""
     e = typed(env, OfferUpdated)
     changed = e.model_dump(exclude={"offer_id", "officer_ref"}, exclude_none=True)
-    await conn.execute(offers.update().where(offers.c.offer_id == e.offer_id).values(**changed))
+    if changed:  # an update naming nothing (valid on the wire) changes nothing
+        await conn.execute(offers.update().where(offers.c.offer_id == e.offer_id).values(**changed))
 
 
 async def offer_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
