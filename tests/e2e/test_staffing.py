@@ -21,7 +21,7 @@ from tests.e2e.test_deployment_support import (
     publish_approved,
     wait_until,
 )
-from tests.running_services import TokenFactory
+from tests.running_services import TokenFactory, bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,12 @@ def post(view: dict[str, Any], post_id: str = "P1") -> dict[str, Any]:
 
 
 async def requirement_with_profile(
-    api: Api, bootstrap: str, *, capability: str = "public-order", headcount: int = 1
+    api: Api,
+    bootstrap: str,
+    *,
+    capability: str = "public-order",
+    headcount: int = 1,
+    country: str = "SO",
 ) -> uuid.UUID:
     """A request submitted to intake with a role profile, then approved by triage."""
     request_id = uuid.uuid4()
@@ -55,7 +60,7 @@ async def requirement_with_profile(
         partner_id="un-dpo",
         title="Public order advisers",
         description="Advise the host police on public order.",
-        country="SO",
+        country=country,
         requesting_body="UNSOM",
         partner_type="un",
         capability=capability,
@@ -78,7 +83,9 @@ async def requirement_with_profile(
         producer="intake",
         role="partner",
     )
-    await publish_approved(bootstrap, request_id, capability=capability, headcount=headcount)
+    await publish_approved(
+        bootstrap, request_id, capability=capability, headcount=headcount, country=country
+    )
 
     async def profiled() -> bool:
         r = await api.client.get(f"/v1/requirements/{request_id}", headers=api.manager)
@@ -360,3 +367,31 @@ async def test_an_early_repatriation_is_backfilled_for_the_rest_of_the_tour(
     theirs = await api.client.get(f"/v1/deployments/{did}", headers=api.liaison(south))
     assert [o["officer_ref"] for o in theirs.json()["officers"]] == [backfill]
     assert theirs.json()["posts"] == []
+
+
+async def test_reporting_shows_the_post_fill_rate_and_time_to_fill(
+    api: Api, bootstrap: str, services: dict[str, str], token: TokenFactory
+) -> None:
+    request_id = await requirement_with_profile(api, bootstrap, headcount=2, country="TV")
+    home = force()
+    did = (await api.plan(request_id))["id"]
+    ref = (await api.offer(home))["officer_ref"]
+    nominated = await api.post(f"/v1/deployments/{did}/nominations", officer_ref=ref)
+    assert nominated.status_code == 201, nominated.text
+    token_header = {"X-Consistency-Token": nominated.headers["X-Consistency-Token"]}
+    analyst = bearer(token("analyst"))
+    async with httpx.AsyncClient(base_url=services["reporting"], timeout=30) as reporting:
+        params = {"country": "TV"}
+        summary = await reporting.get("/v1/summary", params=params, headers=analyst | token_header)
+        assert summary.status_code == 200, summary.text
+
+        async def counted() -> bool:  # the submission comes on intake's topic, in its own time
+            nonlocal summary
+            summary = await reporting.get("/v1/summary", params=params, headers=analyst)
+            return bool(summary.json()["posts"]["total"] == 2)
+
+        await wait_until(counted, "reporting did not count the deployment's posts")
+    posts = summary.json()["posts"]
+    assert (posts["total"], posts["filled"], posts["vacant"]) == (2, 1, 1)
+    assert posts["fill_rate"] == 0.5
+    assert posts["hours_to_fill"]["count"] == 1 and posts["hours_to_fill"]["median"] >= 0
