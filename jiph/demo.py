@@ -17,18 +17,12 @@ from typing import Any
 
 from jiph import demo_cast as cast
 from jiph import demo_data as d
-from jiph.demo_client import TOKEN_HEADER, Api, DemoError, Progress, Tokens
+from jiph import demo_staffing as staffing
+from jiph.demo_client import TOKEN_HEADER, Api, DemoError, Progress, Tokens, fast_forward
 from jiph.stack.config import StackConfig
-from shared.api import TODAY_HEADER
 
 
 # --- the run ---------------------------------------------------------------------------------
-def fast_forward(day: date) -> dict[str, str]:
-    """The demo plays whole tours in seconds: it records a repatriation or a completion on the
-    day it happens (the services' development clock, `X-Jiph-Today`; production refuses it)."""
-    return {TODAY_HEADER: day.isoformat()}
-
-
 @dataclass
 class Outcome:
     submitted: int = 0
@@ -42,6 +36,8 @@ class Outcome:
     extended: int = 0
     completed: int = 0
     repatriated: int = 0
+    replaced: int = 0
+    backfilled: int = 0
     request_ids: dict[int, str] = field(default_factory=dict)
     last_deployment_token: str | None = None
 
@@ -322,6 +318,8 @@ class Demo:
                 self.tokens.liaison(force),
                 what=f"{force} releasing {ref}",
             )
+            if slot == 0 and plan.replace_first:
+                ref, force = staffing.replace_at_clearance(self, plan, did, ref)
             self.api.call(
                 "POST",
                 "deployment",
@@ -357,6 +355,8 @@ class Demo:
             )
             self.out.repatriated += 1
             self.progress.step(f"{label}: officer repatriated")
+            if plan.backfill:
+                staffing.backfill(self, plan, did, on)
         if plan.extend_months:
             extended, token = self.api.call(
                 "POST",

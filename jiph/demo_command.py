@@ -145,6 +145,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"Summary: {out.submitted} requests submitted, {out.approved} approved, "
         f"{out.rejected} rejected, {out.deployments_started} deployments started, "
-        f"{out.officers_deployed} officers deployed"
+        f"{out.officers_deployed} officers deployed, {out.replaced} nominee(s) replaced, "
+        f"{out.backfilled} post(s) backfilled"
     )
     return 0

@@ -64,6 +64,10 @@ class RequestPlan:
     extend_months: int = 0
     complete: bool = False
     repatriate: bool = False
+    #: The first nominee fails clearance (medical lapsing mid-tour) and is replaced.
+    replace_first: bool = False
+    #: After the early repatriation, the reopened post is backfilled for the rest of the tour.
+    backfill: bool = False
 
     @property
     def capability(self) -> str:
@@ -78,6 +82,14 @@ class RequestPlan:
         if self.staffing == START:
             return self.headcount
         return 1 if self.staffing == STAFFING else 0
+
+    def officers_needed(self) -> int:
+        """Nominees, and the officers who replace one and backfill one."""
+        return self.nominees() + self.replace_first + self.backfill
+
+
+#: Slots of the officers who replace a nominee, and who backfill a repatriated one.
+REPLACEMENT_SLOT, BACKFILL_SLOT = 100, 101
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,7 @@ class Scenario:
             if r.outcome in APPROVED_OUTCOMES and r.staffing != OPEN:
                 total += 2 + 3 * r.nominees() + (1 if r.staffing == START else 0)
                 total += (r.extend_months > 0) + r.complete + r.repatriate
+                total += 3 * r.replace_first + 5 * r.backfill
         return total + 1
 
 
@@ -323,7 +336,7 @@ def _plan_deployments(
         if kind != START:
             out[index] = replace(out[index], staffing=kind)
     # Fit the officers: drop partial staffing, then shrink tours to one officer, then start fewer.
-    while sum(r.nominees() for r in out) > n_officers:
+    while sum(r.nominees() for r in out) + 2 > n_officers:
         staffing = [r for r in out if r.staffing == STAFFING]
         big = [r for r in out if r.staffing == START and r.headcount > 1]
         starts = [r for r in out if r.staffing == START]
@@ -339,7 +352,11 @@ def _plan_deployments(
     crews = [r for r in out if r.staffing == START and r.headcount > 1]
     if crews:
         pick = next((r for r in crews if not r.complete), crews[0])
-        out[pick.index] = replace(pick, repatriate=True)
+        out[pick.index] = replace(pick, repatriate=True, backfill=True)
+    # One replacement: the first tour to start loses a nominee at clearance and goes on.
+    first = next((r for r in out if r.staffing == START), None)
+    if first is not None:
+        out[first.index] = replace(out[first.index], replace_first=True)
     return out
 
 
@@ -353,6 +370,13 @@ def _plan_officers(
             force, _, domain = _weighted(rng, forces, FORCE_WEIGHTS)
             vetting = "dv" if rng.random() < 0.1 else "sc"
             body = _officer_body(rng, today, r.capability, domain, vetting, soon=True)
+            if slot == 0 and r.replace_first:
+                # Medical lapses a month into the tour: clearance names it and refuses.
+                body["medical_expires"] = (today + timedelta(days=30)).isoformat()
+            officers.append(OfficerPlan(force, body, (r.index, slot)))
+        for slot in (REPLACEMENT_SLOT,) * r.replace_first + (BACKFILL_SLOT,) * r.backfill:
+            force, _, domain = _weighted(rng, forces, FORCE_WEIGHTS)
+            body = _officer_body(rng, today, r.capability, domain, "sc", soon=True)
             officers.append(OfficerPlan(force, body, (r.index, slot)))
     capabilities = [c.value for c in Capability]
     while len(officers) < n_officers:

@@ -65,7 +65,8 @@ def _visible(view: dict[str, Any], who: Principal) -> dict[str, Any] | None:
         own = [o for o in view.get("officers", []) if o["force"] == who.force]
         if not own:
             return None
-        view = view | {"officers": own}
+        # Posts name the officers of other forces: a liaison sees their own officers only.
+        view = view | {"officers": own, "posts": []}
     return shown(view, who)
 
 
@@ -193,15 +194,19 @@ async def nominate(
     body: NominateOfficer,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Checks that the officer is offered for the capability, available for the whole tour,
-    vetted for the classification (SC or above for OFFICIAL-SENSITIVE), on no other overlapping
-    tour, and that the headcount is not reached."""
+    """Into `post_id`, or the first vacant post. Checks that the officer is offered for the
+    capability, available for the post's whole window, vetted to the posts' level (SC or above
+    for OFFICIAL-SENSITIVE), on no other overlapping tour, and that a post is vacant. While the
+    tour is under way, this backfills a post an early repatriation reopened, for the rest of the
+    tour (see `GET …/posts/{post_id}/matches` for who fits)."""
     return await _act(
         request,
         who,
         runtime,
         deployment_id,
-        lambda conn, ctx: handlers.nominate(conn, deps, deployment_id, body.officer_ref, ctx),
+        lambda conn, ctx: handlers.nominate(
+            conn, deps, deployment_id, body.officer_ref, ctx, body.post_id
+        ),
         status=201,
         key=idempotency_key,
         body=body,

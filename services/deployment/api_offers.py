@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.deployment import handlers, queries
 from services.deployment.api_common import Deps, Liaison, Staff, keyset_after, page
-from services.deployment.commands import OfferCapability
+from services.deployment.commands import OfferCapability, UpdateOffer
 from services.deployment.views import OfferAccepted, OfferPage, OfferView
 from shared.api import (
     Answer,
@@ -105,6 +105,35 @@ async def get_offer(
     if view is None or (who.role == Role.FORCE_LIAISON and view["force"] != who.force):
         raise not_found("offer")
     return view
+
+
+@router.patch("/{offer_id}", response_model=OfferAccepted, summary="Update an offer in place")
+async def update_offer(
+    offer_id: UUID,
+    request: Request,
+    who: Liaison,
+    runtime: RuntimeDep,
+    deps: Deps,
+    day: Today,
+    body: Annotated[UpdateOffer, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Change your force's offer in place (`OfferUpdated`): vetting level and expiry, medical,
+    hostile-environment training, passport, availability window. Fields left out stay. A
+    nominee's clearance reads the offer as it now stands. Refused while the new window would
+    not cover a tour the officer is booked on (`409 officer-committed`); `409 offer-unchanged`
+    when it already says that."""
+    return await run_command(
+        request,
+        runtime,
+        who,
+        lambda conn, ctx: handlers.update_offer(
+            conn, deps, who.force or "", offer_id, body, ctx, day
+        ),
+        _answer(offer_id),
+        body=body.model_dump(mode="json"),
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.delete("/{offer_id}", response_model=OfferAccepted, summary="Withdraw an offer")

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.deployment.domain import MAX_EXTENSION_MONTHS, OfferTerms
 from shared.reference.data import Capability, VettingLevel, load_reference_data
@@ -59,8 +60,9 @@ class OfficerIn(_Strict):
 
 class OfferCapability(_Strict):
     """An officer your force offers for a capability (the force is taken from your token). The
-    server assigns a pseudonymous `officer_ref`; send an existing one to offer the same officer
-    again (for another capability or window)."""
+    server assigns a pseudonymous `officer_ref`. An officer is offered once: send their
+    `officer_ref` again and their active offer is updated in place (every term, and their
+    personal data sealed afresh), never duplicated."""
 
     officer: OfficerIn
     officer_ref: OfficerRef | None = Field(default=None, description="Re-offer a known officer")
@@ -111,8 +113,61 @@ class PlanDeployment(_Strict):
     mission: Text | None = Field(default=None, examples=["UNSOM"])
 
 
+PostId = Annotated[str, Field(min_length=2, max_length=4, pattern=r"^P[1-9][0-9]{0,2}$")]
+
+
 class NominateOfficer(_Strict):
     officer_ref: OfficerRef = Field(examples=["OFF-7K2M9QX4TA"])
+    post_id: PostId | None = Field(
+        default=None,
+        description="The post to fill (default: the first vacant one)",
+        examples=["P1"],
+    )
+
+
+class WithdrawNomination(_Strict):
+    reason: Reason = Field(
+        description="Internal: staff read it, the partner never does",
+        examples=["Medical review found the officer unfit for the tour."],
+    )
+
+
+class ReplaceNominee(_Strict):
+    officer_ref: OfficerRef = Field(
+        description="The officer who takes the post", examples=["OFF-9R3T5WQ2ZB"]
+    )
+    reason: Reason = Field(
+        description="Internal: why the nominee is replaced",
+        examples=["Failed clearance: passport expires mid-tour."],
+    )
+
+
+class DeployOfficer(_Strict):
+    on: date | None = Field(default=None, description="The day they joined (default today)")
+
+
+class UpdateOffer(_Strict):
+    """Readiness dates and availability, changed in place; fields left out stay as they are."""
+
+    vetting_level: VettingLevel | None = None
+    vetting_expires: date | None = None
+    medical_expires: date | None = None
+    training_expires: date | None = Field(default=None, description="Hostile-environment training")
+    passport_expires: date | None = None
+    available_from: date | None = None
+    available_to: date | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateOffer:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError("name at least one field to change")
+        return self
+
+    def applied_to(self, terms: OfferTerms) -> OfferTerms:
+        changes: dict[str, Any] = self.model_dump(exclude_none=True)
+        if self.vetting_level is not None:
+            changes["vetting_level"] = self.vetting_level.value
+        return replace(terms, **changes)
 
 
 class StartDeployment(_Strict):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from uuid6 import uuid7
 
 from services.deployment import crypto, domain, privacy, queries, staffing
-from services.deployment.commands import OfferCapability, PlanDeployment
+from services.deployment.commands import OfferCapability, PlanDeployment, UpdateOffer
 from services.deployment.domain import Deployment, DomainError, Offer
 from services.deployment.keystore import KeyStore
 from shared.commands import History, Writer
@@ -65,8 +65,19 @@ async def offer(
         officer_ref, erased = known.officer_ref, known.erased_at is not None
     else:
         officer_ref, erased = await privacy.register_officer(conn, deps.keys, force), False
-    offer_id = uuid7()
     sealed = "" if erased else crypto.seal(deps.keys, officer_ref, body.officer.personal_data())
+    current = (
+        await _active_offer(conn, deps.writer.store, officer_ref) if body.officer_ref else None
+    )
+    if current is not None and not erased:
+        # An officer is offered once: a re-offer changes that offer in place.
+        history = await deps.writer.load(conn, offer_stream(current.offer_id), related=False)
+        bookings = await staffing.bookings_of(conn, officer_ref, after=today)
+        events = domain.decide_update_offer(
+            current, body.terms(), today=today, personal_data=sealed, bookings=bookings
+        )
+        return await deps.writer.append(conn, history, events, ctx)
+    offer_id = uuid7()
     events = domain.decide_offer(
         offer_id=offer_id,
         officer_ref=officer_ref,
@@ -77,6 +88,36 @@ async def offer(
         officer_erased=erased,
     )
     return await deps.writer.append(conn, History.new(offer_stream(offer_id)), events, ctx)
+
+
+async def _active_offer(conn: AsyncConnection, store: EventStore, officer_ref: str) -> Offer | None:
+    for offer_id in await queries.offer_ids_of(conn, officer_ref):
+        found = await load_offer(conn, store, offer_id)
+        if found is not None and not found.withdrawn:
+            return found
+    return None
+
+
+async def update_offer(
+    conn: AsyncConnection,
+    deps: Deps,
+    force: str,
+    offer_id: UUID,
+    changes: UpdateOffer,
+    ctx: CommandContext,
+    today: date,
+) -> list[Envelope]:
+    """Readiness dates and availability, changed in place (another force's offer: 404)."""
+    history = await deps.writer.load(conn, offer_stream(offer_id), related=False)
+    state = domain.fold_offer(history.events())
+    if state is None or state.force != force:
+        raise NotFound("offer")
+    await privacy.find_officer(conn, state.officer_ref, lock=True)  # not while being nominated
+    bookings = await staffing.bookings_of(conn, state.officer_ref, after=today)
+    events = domain.decide_update_offer(
+        state, changes.applied_to(state.terms), today=today, bookings=bookings
+    )
+    return await deps.writer.append(conn, history, events, ctx)
 
 
 async def withdraw_offer(
@@ -144,6 +185,11 @@ async def plan(
         tour_end=body.tour_end,
         mission=body.mission,
         today=today,
+        vetting_level=(
+            deps.ref.required_vetting(requirement.classification)
+            if requirement.classification
+            else None
+        ),
     )
     await staffing.record_deployment(conn, deployment_id, body.request_id)
     return await deps.writer.append(conn, history, events, ctx)
@@ -160,12 +206,20 @@ async def _decide_and_append(
     return await deps.writer.append(conn, history, decide(state), ctx)
 
 
-async def nominate(
-    conn: AsyncConnection, deps: Deps, deployment_id: UUID, officer_ref: str, ctx: CommandContext
-) -> list[Envelope]:
-    history, state = await load_deployment(conn, deps.writer, deployment_id)
-    # Then the officer's row lock: two nominations of one officer run one after the other, and
-    # the second sees the first's booking. The exclusion constraint backs this up.
+@dataclass(frozen=True)
+class NominationFacts:
+    offers: list[Offer]
+    booked: list[UUID]
+    erased: bool
+    start: date  # the first day of the post the officer would fill
+
+
+async def _nomination_facts(
+    conn: AsyncConnection, deps: Deps, state: Deployment, officer_ref: str, post_id: str | None
+) -> NominationFacts:
+    """What a nomination decides from. Takes the officer's row lock: two nominations of one
+    officer run one after the other, and the second sees the first's booking (the exclusion
+    constraint backs this up)."""
     officer = await privacy.find_officer(conn, officer_ref, lock=True)
     if officer is None:
         raise NotFound("officer")
@@ -174,22 +228,105 @@ async def nominate(
         for i in await queries.offer_ids_of(conn, officer_ref)
         if (o := await load_offer(conn, deps.writer.store, i)) is not None
     ]
+    post = state.post(post_id) if post_id else (state.vacant[0] if state.vacant else None)
+    start = max(post.needed_from, state.tour_start) if post else state.tour_start
     booked = await staffing.overlapping(
-        conn, officer_ref, state.tour_start, state.tour_end, excluding=deployment_id
+        conn, officer_ref, start, state.tour_end, excluding=state.deployment_id
     )
+    return NominationFacts(offers, booked, officer.erased_at is not None, start)
+
+
+async def _book(conn: AsyncConnection, state: Deployment, officer_ref: str, start: date) -> None:
+    try:
+        await staffing.book(conn, officer_ref, state.deployment_id, start, state.tour_end)
+    except staffing.DoubleBooked as exc:
+        raise _double_booked(officer_ref) from exc
+
+
+async def nominate(
+    conn: AsyncConnection,
+    deps: Deps,
+    deployment_id: UUID,
+    officer_ref: str,
+    ctx: CommandContext,
+    post_id: str | None = None,
+) -> list[Envelope]:
+    """Into the named post or the first vacant one; while the tour is under way, a backfill of a
+    post an early repatriation reopened."""
+    history, state = await load_deployment(conn, deps.writer, deployment_id)
+    facts = await _nomination_facts(conn, deps, state, officer_ref, post_id)
     events = domain.decide_nominate(
         state,
         officer_ref,
-        offers=offers,
-        booked_elsewhere=booked,
-        erased=officer.erased_at is not None,
+        offers=facts.offers,
+        booked_elsewhere=facts.booked,
+        erased=facts.erased,
+        ref=deps.ref,
+        post_id=post_id,
+    )
+    await _book(conn, state, officer_ref, facts.start)
+    return await deps.writer.append(conn, history, events, ctx)
+
+
+async def withdraw_nomination(
+    conn: AsyncConnection,
+    deps: Deps,
+    deployment_id: UUID,
+    officer_ref: str,
+    reason: str,
+    ctx: CommandContext,
+) -> list[Envelope]:
+    history, state = await load_deployment(conn, deps.writer, deployment_id)
+    events = domain.decide_withdraw_nomination(state, officer_ref, reason=reason)
+    await staffing.unbook(conn, deployment_id, officer_ref)
+    return await deps.writer.append(conn, history, events, ctx)
+
+
+async def replace(
+    conn: AsyncConnection,
+    deps: Deps,
+    deployment_id: UUID,
+    officer_ref: str,
+    replacement: str,
+    reason: str,
+    ctx: CommandContext,
+) -> list[Envelope]:
+    """Withdraw the nominee and nominate the replacement to the same post, in one transaction."""
+    history, state = await load_deployment(conn, deps.writer, deployment_id)
+    nominee = state.nominee(officer_ref)
+    post_id = nominee.post_id if nominee else None
+    facts = await _nomination_facts(conn, deps, state, replacement, post_id)
+    events = domain.decide_replace(
+        state,
+        officer_ref,
+        replacement,
+        reason=reason,
+        offers=facts.offers,
+        booked_elsewhere=facts.booked,
+        erased=facts.erased,
         ref=deps.ref,
     )
-    try:
-        await staffing.book(conn, officer_ref, deployment_id, state.tour_start, state.tour_end)
-    except staffing.DoubleBooked as exc:
-        raise _double_booked(officer_ref) from exc
+    await staffing.unbook(conn, deployment_id, officer_ref)
+    await _book(conn, state, replacement, facts.start)
     return await deps.writer.append(conn, history, events, ctx)
+
+
+async def deploy_officer(
+    conn: AsyncConnection,
+    deps: Deps,
+    deployment_id: UUID,
+    officer_ref: str,
+    on: date,
+    today: date,
+    ctx: CommandContext,
+) -> list[Envelope]:
+    return await _decide_and_append(
+        conn,
+        deps,
+        deployment_id,
+        lambda s: domain.decide_deploy_officer(s, officer_ref, on=on, today=today),
+        ctx,
+    )
 
 
 async def release(
@@ -323,3 +460,36 @@ async def cancel(
     )
     await staffing.release(conn, deployment_id)
     return envelopes
+
+
+# --- matching (a read: nothing is appended) ----------------------------------------------------
+async def match_post(
+    conn: AsyncConnection, deps: Deps, deployment_id: UUID, post_id: str
+) -> tuple[domain.PostNeeds, domain.Matches]:
+    """Every active offer of the deployment's capability, ranked for the post or left out."""
+    state = await _read_deployment(conn, deps.writer.store, deployment_id)
+    post = state.post(post_id)
+    if post is None:
+        raise NotFound("post")
+    needs = domain.needs_of(state, post, deps.ref)
+    offers = [
+        o
+        for i in await queries.active_offers_for(conn, state.capability)
+        if (o := await load_offer(conn, deps.writer.store, i)) is not None
+    ]
+    refs = [o.officer_ref for o in offers]
+    booked = await staffing.overlapping_many(
+        conn, refs, needs.start, needs.end, excluding=deployment_id
+    )
+    erased = await queries.erased_among(conn, refs)
+    here = {n.officer_ref for n in state.nominees if n.status != domain.OfficerStatus.WITHDRAWN}
+    candidates = [
+        domain.Candidate(
+            offer=o,
+            booked_elsewhere=tuple(booked.get(o.officer_ref, ())),
+            on_this_deployment=o.officer_ref in here,
+            erased=o.officer_ref in erased,
+        )
+        for o in offers
+    ]
+    return needs, domain.match_post(needs, candidates, deps.ref)

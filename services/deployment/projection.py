@@ -9,143 +9,48 @@ A withdrawal or hold also reacts on the write side (see `reactions`), once per c
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.deployment.domain import requirement_status
+from services.deployment.domain.deployment import post_ids
+from services.deployment.projection_register import (
+    add_register_handlers,
+    typed,
+    upsert_requirement,
+)
 from services.deployment.reactions import add_reactions
 from services.deployment.tables import (
     deployment_officers,
+    deployment_posts,
     deployment_timeline,
     deployments,
     metadata,
-    offers,
     requirements,
 )
 from shared.catalogue.deployment import (
-    CapabilityOffered,
-    CapabilityWithdrawn,
     DeploymentCancelled,
     DeploymentCompleted,
     DeploymentPlanned,
     DeploymentStarted,
+    NominationWithdrawn,
     OfficerCleared,
+    OfficerDeployed,
     OfficerNominated,
     OfficerReleased,
     OfficerRepatriated,
     TourExtended,
 )
-from shared.catalogue.intake import RequestWithdrawn
-from shared.catalogue.triage import RequestApproved, RequestPutOnHold, RequestResumed
-from shared.events import Envelope, EventData
+from shared.events import Envelope
 from shared.projection import Projection
-
-E = TypeVar("E", bound=EventData)
-
-
-def _typed(env: Envelope, kind: type[E]) -> E:
-    """The payload as its model (dates as dates), upcast to the newest schema version."""
-    payload = env.payload()
-    assert isinstance(payload, kind), f"{env.event_type} is not {kind.__name__}"
-    return payload
-
 
 PROJECTION = Projection(name="deployment", metadata=metadata)
 add_reactions(PROJECTION)
-
-
-# --- requirements ------------------------------------------------------------------------------
-async def _upsert_requirement(
-    conn: AsyncConnection, request_id: UUID, env: Envelope, **values: Any
-) -> None:
-    stmt = insert(requirements).values(
-        request_id=request_id, status="awaiting_approval", updated_at=env.occurred_at, **values
-    )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[requirements.c.request_id],
-            set_={
-                **values,
-                "updated_at": sa.func.greatest(requirements.c.updated_at, env.occurred_at),
-            },
-        )
-    )
-    row = (
-        await conn.execute(
-            sa.select(
-                requirements.c.decision, requirements.c.withdrawn, requirements.c.deployment_status
-            ).where(requirements.c.request_id == request_id)
-        )
-    ).one()
-    status = requirement_status(row.decision, row.withdrawn, row.deployment_status)
-    await conn.execute(
-        requirements.update().where(requirements.c.request_id == request_id).values(status=status)
-    )
-
-
-@PROJECTION.on(RequestApproved.event_type)
-async def approved(conn: AsyncConnection, env: Envelope) -> None:
-    e = _typed(env, RequestApproved)
-    await _upsert_requirement(
-        conn,
-        e.request_id,
-        env,
-        reference=e.reference,
-        country=e.country,
-        capability=e.capability,
-        headcount=e.headcount,
-        classification=e.classification,
-        needed_by=e.needed_by,
-        tour_length_months=e.tour_length_months,
-        decision="approved",
-        approved_at=env.occurred_at,
-    )
-
-
-@PROJECTION.on(RequestResumed.event_type)
-async def resumed(conn: AsyncConnection, env: Envelope) -> None:
-    await _upsert_requirement(conn, UUID(env.data["request_id"]), env, decision="resumed")
-
-
-@PROJECTION.on(RequestPutOnHold.event_type)
-async def put_on_hold(conn: AsyncConnection, env: Envelope) -> None:
-    await _upsert_requirement(conn, UUID(env.data["request_id"]), env, decision="on_hold")
-
-
-@PROJECTION.on(RequestWithdrawn.event_type)
-async def withdrawn(conn: AsyncConnection, env: Envelope) -> None:
-    await _upsert_requirement(conn, UUID(env.data["request_id"]), env, withdrawn=True)
-
-
-# --- offers ------------------------------------------------------------------------------------
-@PROJECTION.on(CapabilityOffered.event_type)
-async def offered(conn: AsyncConnection, env: Envelope) -> None:
-    e = _typed(env, CapabilityOffered)
-    await conn.execute(
-        insert(offers)
-        .values(
-            **e.model_dump(exclude={"offer_id"}),
-            offer_id=e.offer_id,
-            status="active",
-            offered_at=env.occurred_at,
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-@PROJECTION.on(CapabilityWithdrawn.event_type)
-async def offer_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
-    await conn.execute(
-        offers.update()
-        .where(offers.c.offer_id == UUID(env.data["offer_id"]), offers.c.status == "active")
-        .values(
-            status="withdrawn", withdrawn_at=env.occurred_at, withdrawal_reason=env.data["reason"]
-        )
-    )
+add_register_handlers(PROJECTION)
 
 
 # --- deployments -------------------------------------------------------------------------------
@@ -153,8 +58,24 @@ def _ids(env: Envelope) -> tuple[UUID, UUID]:
     return UUID(env.data["deployment_id"]), UUID(env.data["request_id"])
 
 
+async def _post_of(conn: AsyncConnection, env: Envelope) -> str | None:
+    """The post the event concerns: named in it, or the one its officer holds."""
+    if env.data.get("post_id"):
+        return str(env.data["post_id"])
+    if "officer_ref" not in env.data:
+        return None
+    post: str | None = await conn.scalar(
+        sa.select(deployment_officers.c.post_id).where(
+            deployment_officers.c.deployment_id == UUID(env.data["deployment_id"]),
+            deployment_officers.c.officer_ref == env.data["officer_ref"],
+        )
+    )
+    return post
+
+
 async def _timeline(conn: AsyncConnection, env: Envelope) -> None:
     details = {k: v for k, v in env.data.items() if k not in ("request_id", "deployment_id")}
+    post_id = await _post_of(conn, env)
     await conn.execute(
         insert(deployment_timeline)
         .values(
@@ -164,6 +85,7 @@ async def _timeline(conn: AsyncConnection, env: Envelope) -> None:
             event_type=env.event_type,
             actor_role=env.actor.role,
             details=details,
+            post_id=post_id,
         )
         .on_conflict_do_nothing()
     )
@@ -210,7 +132,10 @@ async def _restaff(conn: AsyncConnection, env: Envelope) -> None:
     )
     await conn.execute(
         deployments.update()
-        .where(deployments.c.deployment_id == deployment_id)
+        .where(
+            deployments.c.deployment_id == deployment_id,
+            deployments.c.status.in_(("planned", "staffing", "ready")),
+        )
         .values(status=sa.case((cleared >= deployments.c.headcount, "ready"), else_="staffing"))
     )
 
@@ -227,7 +152,7 @@ async def _requirement_follows(
     ).first()
     if row is not None and row.deployment_id not in (None, deployment_id) and not live:
         return  # an older deployment's cancellation says nothing about the current one
-    await _upsert_requirement(
+    await upsert_requirement(
         conn,
         request_id,
         env,
@@ -238,7 +163,7 @@ async def _requirement_follows(
 
 @PROJECTION.on(DeploymentPlanned.event_type)
 async def planned(conn: AsyncConnection, env: Envelope) -> None:
-    e = _typed(env, DeploymentPlanned)
+    e = typed(env, DeploymentPlanned)
     inserted = await conn.scalar(
         insert(deployments)
         .values(
@@ -254,23 +179,112 @@ async def planned(conn: AsyncConnection, env: Envelope) -> None:
     )
     if inserted is not None:
         await _timeline(conn, env)
+        await conn.execute(
+            deployment_posts.insert().values(
+                [
+                    {
+                        "deployment_id": e.deployment_id,
+                        "post_id": post_id,
+                        "number": number,
+                        "status": "vacant",
+                        "needed_from": e.tour_start,
+                        "vacant_since": env.occurred_at,
+                    }
+                    for number, post_id in enumerate(post_ids(e.headcount), start=1)
+                ]
+            )
+        )
         await _requirement_follows(conn, env, "planned")
+
+
+async def _vacate(conn: AsyncConnection, env: Envelope, **values: Any) -> None:
+    """The officer's post is vacant again, from now."""
+    deployment_id, _ = _ids(env)
+    await conn.execute(
+        deployment_posts.update()
+        .where(
+            deployment_posts.c.deployment_id == deployment_id,
+            deployment_posts.c.holder == env.data["officer_ref"],
+        )
+        .values(status="vacant", holder=None, vacant_since=env.occurred_at, **values)
+    )
 
 
 @PROJECTION.on(OfficerNominated.event_type)
 async def nominated(conn: AsyncConnection, env: Envelope) -> None:
     if not await _advance(conn, env):
         return
-    e = _typed(env, OfficerNominated)
-    await conn.execute(
-        insert(deployment_officers)
-        .values(
-            **e.model_dump(exclude={"request_id"}), status="nominated", nominated_at=env.occurred_at
+    e = typed(env, OfficerNominated)
+    post_id = e.post_id or await conn.scalar(  # an older nomination: the first vacant post
+        sa.select(deployment_posts.c.post_id)
+        .where(
+            deployment_posts.c.deployment_id == e.deployment_id,
+            deployment_posts.c.status == "vacant",
         )
-        .on_conflict_do_nothing()
+        .order_by(deployment_posts.c.number)
+        .limit(1)
+    )
+    values = e.model_dump(exclude={"request_id", "deployment_id", "officer_ref", "post_id"})
+    renominated = {
+        **values,
+        "post_id": post_id,
+        "status": "nominated",
+        "nominated_at": env.occurred_at,
+        "released_at": None,
+        "cleared_at": None,
+        "valid_until": None,
+        "withdrawn_at": None,
+        "withdrawal_reason": None,
+        "replaced_by": None,
+    }
+    stmt = insert(deployment_officers).values(
+        deployment_id=e.deployment_id, officer_ref=e.officer_ref, **renominated
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[deployment_officers.c.deployment_id, deployment_officers.c.officer_ref],
+            set_=renominated,
+        )
+    )
+    await conn.execute(
+        deployment_posts.update()
+        .where(
+            deployment_posts.c.deployment_id == e.deployment_id,
+            deployment_posts.c.post_id == post_id,
+        )
+        .values(
+            status="filled",
+            holder=e.officer_ref,
+            filled_at=env.occurred_at,
+            fills=deployment_posts.c.fills + 1,
+        )
     )
     await _restaff(conn, env)
-    await _requirement_follows(conn, env, "staffing")
+    if e.starts_on is None:
+        await _requirement_follows(conn, env, "staffing")
+
+
+@PROJECTION.on(NominationWithdrawn.event_type)
+async def nomination_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
+    if not await _advance(conn, env):
+        return
+    e = typed(env, NominationWithdrawn)
+    await _officer(
+        conn,
+        env,
+        status="withdrawn",
+        withdrawn_at=env.occurred_at,
+        withdrawal_reason=e.reason,
+        replaced_by=e.replaced_by,
+    )
+    await _vacate(conn, env)
+    await _restaff(conn, env)
+
+
+@PROJECTION.on(OfficerDeployed.event_type)
+async def officer_deployed(conn: AsyncConnection, env: Envelope) -> None:
+    if await _advance(conn, env):
+        await _officer(conn, env, status="deployed", joined_on=typed(env, OfficerDeployed).on)
 
 
 @PROJECTION.on(OfficerReleased.event_type)
@@ -287,14 +301,14 @@ async def cleared(conn: AsyncConnection, env: Envelope) -> None:
             env,
             status="cleared",
             cleared_at=env.occurred_at,
-            valid_until=_typed(env, OfficerCleared).valid_until,
+            valid_until=typed(env, OfficerCleared).valid_until,
         )
         await _restaff(conn, env)
 
 
 @PROJECTION.on(DeploymentStarted.event_type)
 async def started(conn: AsyncConnection, env: Envelope) -> None:
-    e = _typed(env, DeploymentStarted)
+    e = typed(env, DeploymentStarted)
     if not await _advance(conn, env, status="deployed", started_on=e.started_on):
         return
     deployment_id, _ = _ids(env)
@@ -311,14 +325,14 @@ async def started(conn: AsyncConnection, env: Envelope) -> None:
 
 @PROJECTION.on(TourExtended.event_type)
 async def extended(conn: AsyncConnection, env: Envelope) -> None:
-    new_end = _typed(env, TourExtended).new_end
+    new_end = typed(env, TourExtended).new_end
     await _advance(conn, env, tour_end=new_end, extensions=deployments.c.extensions + 1)
 
 
 @PROJECTION.on(OfficerRepatriated.event_type)
 async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
     if await _advance(conn, env):
-        e = _typed(env, OfficerRepatriated)
+        e = typed(env, OfficerRepatriated)
         await _officer(
             conn,
             env,
@@ -327,11 +341,12 @@ async def repatriated(conn: AsyncConnection, env: Envelope) -> None:
             repatriation_reason=e.reason_code,
             repatriation_notes=e.reason,
         )
+        await _vacate(conn, env, needed_from=e.on + timedelta(days=1))
 
 
 @PROJECTION.on(DeploymentCompleted.event_type)
 async def completed(conn: AsyncConnection, env: Envelope) -> None:
-    completed_on = _typed(env, DeploymentCompleted).completed_on
+    completed_on = typed(env, DeploymentCompleted).completed_on
     if not await _advance(conn, env, status="completed", completed_on=completed_on):
         return
     deployment_id, _ = _ids(env)

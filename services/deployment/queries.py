@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.deployment.domain import Requirement
 from services.deployment.tables import (
     deployment_officers,
+    deployment_posts,
     deployment_timeline,
     deployments,
     offers,
@@ -57,6 +58,9 @@ def _requirement(row: Any) -> dict[str, Any]:
         "classification": row.classification,
         "needed_by": row.needed_by,
         "tour_length_months": row.tour_length_months,
+        "rank": row.rank,
+        "skills": row.skills,
+        "languages": row.languages,
         "status": row.status,
         "deployment_id": row.deployment_id,
         "approved_at": row.approved_at,
@@ -281,6 +285,18 @@ async def get_deployment(conn: AsyncConnection, deployment_id: UUID) -> dict[str
         .where(deployment_timeline.c.deployment_id == deployment_id)
         .order_by(deployment_timeline.c.occurred_at, deployment_timeline.c.event_id)
     )
+    timeline = [
+        (
+            e.post_id,
+            {
+                "at": e.occurred_at,
+                "event": e.event_type,
+                "by_role": e.actor_role,
+                "details": e.details,
+            },
+        )
+        for e in entries
+    ]
     return _deployment(row) | {
         "officers": [
             {
@@ -298,19 +314,64 @@ async def get_deployment(conn: AsyncConnection, deployment_id: UUID) -> dict[str
                 "repatriation_reason": o.repatriation_reason,
                 "repatriation_notes": o.repatriation_notes,
                 "personal_data": "erased" if o.erased else "available",
+                "post_id": o.post_id,
+                "starts_on": o.starts_on,
+                "joined_on": o.joined_on,
+                "withdrawn_at": o.withdrawn_at,
+                "withdrawal_reason": o.withdrawal_reason,
+                "replaced_by": o.replaced_by,
             }
             for o in officer_rows
         ],
-        "timeline": [
-            {
-                "at": e.occurred_at,
-                "event": e.event_type,
-                "by_role": e.actor_role,
-                "details": e.details,
-            }
-            for e in entries
-        ],
+        "rank": row.rank,
+        "skills": row.skills,
+        "languages": row.languages,
+        "vetting_level": row.vetting_level,
+        "posts": await _posts(conn, deployment_id, list(timeline)),
+        "timeline": [entry for _, entry in timeline],
     }
+
+
+async def _posts(
+    conn: AsyncConnection, deployment_id: UUID, timeline: list[tuple[str | None, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sa.select(deployment_posts)
+        .where(deployment_posts.c.deployment_id == deployment_id)
+        .order_by(deployment_posts.c.number)
+    )
+    return [
+        {
+            "post_id": p.post_id,
+            "status": p.status,
+            "holder": p.holder,
+            "needed_from": p.needed_from,
+            "vacant_since": p.vacant_since,
+            "filled_at": p.filled_at,
+            "fills": p.fills,
+            "history": [entry for post_id, entry in timeline if post_id == p.post_id],
+        }
+        for p in rows
+    ]
+
+
+async def active_offers_for(conn: AsyncConnection, capability: str) -> list[UUID]:
+    """The active offers of a capability, oldest first (matching folds each from its stream)."""
+    rows = await conn.scalars(
+        sa.select(offers.c.offer_id)
+        .where(offers.c.capability == capability, offers.c.status == "active")
+        .order_by(offers.c.offered_at, offers.c.offer_id)
+    )
+    return list(rows)
+
+
+async def erased_among(conn: AsyncConnection, officer_refs: list[str]) -> set[str]:
+    rows = await conn.scalars(
+        sa.select(officers.c.officer_ref).where(
+            officers.c.officer_ref.in_(officer_refs), officers.c.erased_at.is_not(None)
+        )
+    )
+    return set(rows)
 
 
 async def officer_deployments(conn: AsyncConnection, officer_ref: str) -> list[dict[str, Any]]:

@@ -120,3 +120,46 @@ async def deployments_of(conn: AsyncConnection, request_id: UUID) -> list[UUID]:
         .order_by(deployment_requests.c.deployment_id)
     )
     return list(rows)
+
+
+async def unbook(conn: AsyncConnection, deployment_id: UUID, officer_ref: str) -> None:
+    """A withdrawn nominee is free again for the tour they were booked on."""
+    await conn.execute(
+        officer_bookings.delete().where(
+            officer_bookings.c.deployment_id == deployment_id,
+            officer_bookings.c.officer_ref == officer_ref,
+        )
+    )
+
+
+async def bookings_of(conn: AsyncConnection, officer_ref: str, *, after: date) -> list[Any]:
+    """The officer's tours that end after `after`, as (first day, last day)."""
+    rows = await conn.execute(
+        sa.select(
+            sa.func.lower(officer_bookings.c.period),
+            sa.func.upper(officer_bookings.c.period) - 1,
+        ).where(
+            officer_bookings.c.officer_ref == officer_ref,
+            sa.func.upper(officer_bookings.c.period) > after,
+        )
+    )
+    return [(start, end) for start, end in rows]
+
+
+async def overlapping_many(
+    conn: AsyncConnection, officer_refs: Sequence[str], start: date, end: date, *, excluding: UUID
+) -> dict[str, list[str]]:
+    """For each of these officers, their other deployments that overlap `start` to `end`."""
+    rows = await conn.execute(
+        sa.select(officer_bookings.c.officer_ref, officer_bookings.c.deployment_id)
+        .where(
+            officer_bookings.c.officer_ref.in_(list(officer_refs)),
+            officer_bookings.c.deployment_id != excluding,
+            officer_bookings.c.period.op("&&")(_period(start, end)),
+        )
+        .order_by(officer_bookings.c.officer_ref, officer_bookings.c.deployment_id)
+    )
+    found: dict[str, list[str]] = {}
+    for ref, deployment_id in rows:
+        found.setdefault(ref, []).append(str(deployment_id))
+    return found

@@ -25,6 +25,10 @@ requirements = sa.Table(
     sa.Column("classification", sa.Text),
     sa.Column("needed_by", sa.Date),
     sa.Column("tour_length_months", sa.Integer),
+    # The role profile the partner asked for (intake's submission, as amended).
+    sa.Column("rank", sa.Text),
+    sa.Column("skills", JSONB),
+    sa.Column("languages", JSONB),
     sa.Column("decision", sa.Text),  # approved | on_hold | resumed; null until triage decides
     sa.Column("withdrawn", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("deployment_id", UUID(as_uuid=True)),  # the latest deployment not cancelled
@@ -75,6 +79,11 @@ deployments = sa.Table(
     sa.Column("classification", sa.Text, nullable=False),
     sa.Column("tour_start", sa.Date, nullable=False),
     sa.Column("tour_end", sa.Date, nullable=False),
+    # Every post's role profile (DeploymentPlanned v2; null for older plans).
+    sa.Column("rank", sa.Text),
+    sa.Column("skills", JSONB, nullable=False, server_default="[]"),
+    sa.Column("languages", JSONB, nullable=False, server_default="[]"),
+    sa.Column("vetting_level", sa.Text),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("started_on", sa.Date),
     sa.Column("completed_on", sa.Date),
@@ -105,6 +114,12 @@ deployment_officers = sa.Table(
     sa.Column("repatriated_on", sa.Date),
     sa.Column("repatriation_reason", sa.Text),  # the published code
     sa.Column("repatriation_notes", sa.Text),  # internal free text
+    sa.Column("post_id", sa.Text),
+    sa.Column("starts_on", sa.Date),  # a backfill's first day
+    sa.Column("joined_on", sa.Date),  # the day a backfill joined the tour
+    sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
+    sa.Column("withdrawal_reason", sa.Text),  # internal free text
+    sa.Column("replaced_by", sa.Text),
     sa.Index("deployment_officers_by_officer", "officer_ref"),
     sa.Index("deployment_officers_by_force", "force"),
 )
@@ -118,7 +133,23 @@ deployment_timeline = sa.Table(
     sa.Column("event_type", sa.Text, nullable=False),
     sa.Column("actor_role", sa.Text, nullable=False),
     sa.Column("details", JSONB, nullable=False),
+    sa.Column("post_id", sa.Text),  # the post the event concerns: its own history
     sa.Index("deployment_timeline_by_deployment", "deployment_id", "occurred_at", "event_id"),
+)
+
+#: One row per post (head of the headcount): who holds it now, since when it has been vacant.
+deployment_posts = sa.Table(
+    "deployment_posts",
+    metadata,
+    sa.Column("deployment_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("post_id", sa.Text, primary_key=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # vacant | filled
+    sa.Column("holder", sa.Text),  # officer_ref
+    sa.Column("needed_from", sa.Date, nullable=False),
+    sa.Column("vacant_since", sa.DateTime(timezone=True)),
+    sa.Column("filled_at", sa.DateTime(timezone=True)),
+    sa.Column("fills", sa.Integer, nullable=False, server_default="0"),
 )
 
 # --- write side (schema public) -----------------------------------------------------------------

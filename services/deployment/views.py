@@ -62,6 +62,9 @@ class RequirementView(BaseModel):
     classification: str | None
     needed_by: date | None
     tour_length_months: int | None
+    rank: str | None = Field(default=None, description="The rank asked for")
+    skills: list[str] | None = None
+    languages: list[str] | None = None
     status: Literal[
         "open", "sourcing", "deployed", "fulfilled", "on_hold", "withdrawn", "awaiting_approval"
     ]
@@ -124,6 +127,14 @@ class DeploymentOfficer(BaseModel):
     personal_data: Literal["available", "erased"] = Field(
         description="Whether the officer's personal data can still be read (GET /v1/officers/{ref})"
     )
+    post_id: str | None = Field(default=None, description="The post the officer fills (or filled)")
+    starts_on: date | None = Field(default=None, description="A backfill's first day on the tour")
+    joined_on: date | None = Field(default=None, description="The day a backfill joined")
+    withdrawn_at: datetime | None = None
+    withdrawal_reason: str | None = Field(
+        default=None, description="Internal: why the nomination was withdrawn"
+    )
+    replaced_by: str | None = Field(default=None, description="Who took the post, if replaced")
 
 
 class TimelineEntry(BaseModel):
@@ -133,9 +144,62 @@ class TimelineEntry(BaseModel):
     details: dict[str, Any]
 
 
+class PostView(BaseModel):
+    """One head of the headcount, held by at most one officer at a time, with its own history."""
+
+    post_id: str = Field(examples=["P1"])
+    status: Literal["vacant", "filled"]
+    holder: str | None = Field(description="The officer_ref holding it now")
+    needed_from: date = Field(description="The first day it needs its officer")
+    vacant_since: datetime | None
+    filled_at: datetime | None
+    fills: int = Field(description="How many officers have held it")
+    history: list[TimelineEntry] = Field(description="The events about this post, oldest first")
+
+
 class DeploymentDetail(DeploymentSummary):
+    rank: str | None = Field(default=None, description="The rank every post asks for")
+    skills: list[str] = []
+    languages: list[str] = []
+    vetting_level: str | None = Field(default=None, description="The vetting every post needs")
+    posts: list[PostView] = Field(default=[], description="Empty for a force liaison officer")
     officers: list[DeploymentOfficer]
     timeline: list[TimelineEntry]
+
+
+class CriterionView(BaseModel):
+    criterion: Literal["readiness", "languages", "skills", "rank"]
+    raw: float = Field(ge=0, le=1, description="How well the officer fits, 0-1")
+    weight: float
+    points: float = Field(description="raw x weight x 100")
+    explanation: str
+
+
+class MatchView(BaseModel):
+    officer_ref: str
+    offer_id: UUID
+    force: str
+    score: float = Field(ge=0, le=100, description="The sum of the criteria's points")
+    criteria: list[CriterionView]
+    requirements: list[str] = Field(description="The requirements this officer meets")
+    ready_until: date = Field(description="The earliest of their readiness expiries")
+
+
+class LeftOutView(BaseModel):
+    officer_ref: str
+    reason: str = Field(examples=["officer-double-booked"])
+    explanation: str
+
+
+class PostMatches(BaseModel):
+    """Offered officers who can fill the post, best first, each with why; and who cannot."""
+
+    deployment_id: UUID
+    post_id: str
+    needs: dict[str, Any] = Field(description="What the post asks for, over which window")
+    items: list[MatchView]
+    left_out: list[LeftOutView]
+    next_cursor: str | None = NEXT_CURSOR
 
 
 class DeploymentPage(BaseModel):

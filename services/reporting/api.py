@@ -158,7 +158,8 @@ async def summary(
     percentile days from submission to decision and to deployment start; outcome rates; officers
     deployed now (by mission, country, capability, home force); officer-days overseas; the share
     of women among nominated and deployed officers; tours ending within 30/60/90 days; readiness
-    items expiring before tour end. Filters (`from`, `to`, `region`, `partner_type`, …) select
+    items expiring before tour end; post fill rate of live deployments and hours to fill a post
+    (`posts`). Filters (`from`, `to`, `region`, `partner_type`, …) select
     requests; deployments and officers are those of the selected requests. Aggregates include
     OFFICIAL-SENSITIVE requests but never their text."""
     async with runtime.engine.connect() as conn:

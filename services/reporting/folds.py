@@ -7,7 +7,7 @@ comes out identical, whatever order the three topics were consumed in.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -168,13 +168,36 @@ def deployment_rows(events: Sequence[Logged]) -> DeploymentRows | None:
         "updated_at": planned.occurred_at,
     }
     officers: dict[str, dict[str, Any]] = {}
+    posts = PostFill(vacant_since=[planned.occurred_at] * int(d["headcount"]))
     for e in ordered:
         if e is not planned:
             _apply_to_deployment(dep, officers, e)
+            posts.apply(e, officers)
             dep["updated_at"] = max(dep["updated_at"], e.occurred_at)
+    live = dep["status"] not in ("completed", "cancelled")
+    dep["posts_filled"] = dep["headcount"] - len(posts.vacant_since) if live else 0
+    dep["fill_hours"] = posts.fill_hours
     dep["officers_nominated"] = len(officers)
     dep["officers_deployed"] = sum(1 for o in officers.values() if o["started_on"] is not None)
     return DeploymentRows(dep, list(officers.values()))
+
+
+@dataclass
+class PostFill:
+    """When each vacant post fell vacant, and how long each fill took (hours): a nomination
+    fills the post vacant longest; a withdrawal or an early repatriation opens one again."""
+
+    vacant_since: list[datetime]
+    fill_hours: list[float] = field(default_factory=list)
+
+    def apply(self, e: Logged, officers: dict[str, dict[str, Any]]) -> None:
+        match e.event_type:
+            case "OfficerNominated" if self.vacant_since:
+                opened = self.vacant_since.pop(0)
+                hours = (e.occurred_at - opened).total_seconds() / 3600
+                self.fill_hours.append(round(max(hours, 0.0), 3))
+            case "NominationWithdrawn" | "OfficerRepatriated":
+                self.vacant_since.append(e.occurred_at)
 
 
 def _apply_to_deployment(
@@ -200,6 +223,10 @@ def _apply_to_deployment(
             dep["status"] = "staffing" if dep["status"] == "planned" else dep["status"]
         case "OfficerReleased" if ref in officers:
             officers[ref]["state"] = "released"
+        case "NominationWithdrawn" if ref in officers:
+            officers[ref]["state"] = "withdrawn"
+        case "OfficerDeployed" if ref in officers:
+            officers[ref] |= {"state": "deployed", "started_on": _date(d["on"])}
         case "OfficerCleared" if ref in officers:
             officers[ref]["state"] = "cleared"
             cleared = sum(1 for o in officers.values() if o["state"] == "cleared")

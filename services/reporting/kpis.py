@@ -12,6 +12,10 @@ Definitions (they are what the dashboard's tiles mean):
 * *share of women*: officers with gender `female` among those nominated (every officer on a
   deployment) and among those deployed (every officer who started a tour).
 * *tours ending within N days*: deployed deployments whose tour ends in `[as_of, as_of + N]`.
+* *post fill rate*: over deployments not yet completed or cancelled, the posts held by an
+  officer (nominated, released, cleared or deployed) among all their posts (the headcount);
+  *time to fill*: hours from a post falling vacant (planned, a nomination withdrawn, an officer
+  repatriated early) to the nomination that filled it, over every fill of the matching requests.
 * *readiness expiring before tour end*: vetting/medical/training/passport dates earlier than
   the tour's end, for officers not yet back (nominated, released, cleared or deployed).
 """
@@ -57,6 +61,9 @@ class DeploymentFacts:
     tour_start: date
     tour_end: date
     classification: str | None = None
+    headcount: int = 0
+    posts_filled: int = 0
+    fill_hours: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,6 +263,23 @@ def by_period_and_status(rows: Sequence[RequestFacts], interval: Interval) -> di
     return {"periods": [p.isoformat() for p in labels], "series": dict(sorted(series.items()))}
 
 
+LIVE_DEPLOYMENTS = frozenset({"planned", "staffing", "ready", "deployed"})
+
+
+def post_fill(deployments: Iterable[DeploymentFacts]) -> dict[str, Any]:
+    deployments = list(deployments)
+    live = [d for d in deployments if d.status in LIVE_DEPLOYMENTS]
+    total = sum(d.headcount for d in live)
+    filled = sum(d.posts_filled for d in live)
+    return {
+        "total": total,
+        "filled": filled,
+        "vacant": total - filled,
+        "fill_rate": share(filled, total),
+        "hours_to_fill": distribution([h for d in deployments for h in d.fill_hours]),
+    }
+
+
 # --- the whole summary ----------------------------------------------------------------------
 def summary(
     requests: Sequence[RequestFacts],
@@ -291,6 +315,7 @@ def summary(
         "officer_days_overseas": officer_days(officers, as_of),
         "women": women_share(officers),
         "tours_ending": tours_ending(deployments, as_of),
+        "posts": post_fill(deployments),
         "readiness_expiring_before_tour_end": {
             "total": len(gaps),
             "by_item": counts_by(gaps, lambda g: g["item"]),

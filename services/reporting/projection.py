@@ -23,7 +23,7 @@ from services.reporting.tables import (
     offers,
     requests,
 )
-from shared.catalogue.deployment import CapabilityOffered, CapabilityWithdrawn
+from shared.catalogue.deployment import CapabilityOffered, CapabilityWithdrawn, OfferUpdated
 from shared.db import any_of
 from shared.events import REGISTRY, Envelope
 from shared.projection import Projection
@@ -171,3 +171,27 @@ async def offer_withdrawn(conn: AsyncConnection, env: Envelope) -> None:
         .where(offers.c.offer_id == UUID(env.data["offer_id"]))
         .values(withdrawn=True)
     )
+
+
+#: What an offer update can change here (the other columns are dates).
+_CODES = ("capability", "vetting_level")
+_DATES = (
+    "vetting_expires",
+    "medical_expires",
+    "training_expires",
+    "passport_expires",
+    "available_from",
+    "available_to",
+)
+
+
+@PROJECTION.on(OfferUpdated.event_type)
+async def offer_updated(conn: AsyncConnection, env: Envelope) -> None:
+    await log_events(conn, [env])
+    d = env.data
+    changed: dict[str, Any] = {name: d[name] for name in _CODES if d.get(name) is not None}
+    changed |= {name: date.fromisoformat(d[name]) for name in _DATES if d.get(name) is not None}
+    if changed:
+        await conn.execute(
+            offers.update().where(offers.c.offer_id == UUID(d["offer_id"])).values(**changed)
+        )

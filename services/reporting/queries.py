@@ -218,9 +218,15 @@ async def summary_facts(conn: AsyncConnection, filters: RequestFilters) -> Facts
             d.tour_start,
             d.tour_end,
             d.classification,
+            d.headcount,
+            d.posts_filled,
+            d.fill_hours,
         ).where(d.request_id.in_(matching))
     )
-    deps = [kpis.DeploymentFacts(str(row[0]), *row[1:]) for row in dep_rows]
+    deps = [
+        kpis.DeploymentFacts(str(row[0]), *row[1:8], *row[8:10], tuple(row[10] or ()))
+        for row in dep_rows
+    ]
     o = deployment_officers.c
     officer_rows = await conn.execute(
         sa.select(

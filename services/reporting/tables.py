@@ -95,6 +95,9 @@ deployments = sa.Table(
     sa.Column("completed_on", sa.Date),
     sa.Column("officers_nominated", sa.Integer, nullable=False),
     sa.Column("officers_deployed", sa.Integer, nullable=False),
+    # Posts held now (0 once the deployment has ended), and the hours each fill took.
+    sa.Column("posts_filled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fill_hours", JSONB, nullable=False, server_default="[]"),
     sa.Column("planned_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("deployments_by_request", "request_id"),

@@ -66,6 +66,7 @@ class DeploymentRow(BaseModel):
     completed_on: date | None = None
     officers_nominated: int
     officers_deployed: int
+    posts_filled: int = Field(default=0, description="Posts held by an officer now")
     planned_at: datetime
     updated_at: datetime
 

@@ -30,6 +30,8 @@ from shared.topics import DEPLOYMENT_EVENTS
 Word = Annotated[str, Field(max_length=80)]
 #: The sealed personal data of an officer (base64 of a small AES-GCM or PKCS#11 blob).
 Sealed = Annotated[str, Field(max_length=20_000)]
+#: A post of a deployment: `P1` to `P100` (one per head of the headcount).
+PostId = Annotated[str, Field(max_length=8)]
 
 
 class _DeploymentEvent(EventData):
@@ -80,10 +82,39 @@ class CapabilityWithdrawn(EventData):
 
 
 @event
-class DeploymentPlanned(_DeploymentEvent):
+class OfferUpdated(EventData):
+    """The force changed an offer in place: readiness dates, availability, or (on a re-offer)
+    every term. Only the fields it names changed; `personal_data` is the officer's details
+    sealed afresh with their own key, when a re-offer sent them."""
+
+    topic: ClassVar[str] = DEPLOYMENT_EVENTS
+    event_type: ClassVar[str] = "OfferUpdated"
+    offer_id: UUID
+    officer_ref: OfficerRef
+    capability: Code | None = None
+    rank: Word | None = None
+    gender: Code | None = None
+    languages: list[Word] | None = Field(default=None, max_length=10)
+    skills: list[Word] | None = Field(default=None, max_length=20)
+    vetting_level: Code | None = None
+    vetting_expires: date | None = None
+    medical_expires: date | None = None
+    training_expires: date | None = None
+    passport_expires: date | None = None
+    available_from: date | None = None
+    available_to: date | None = None
+    personal_data: Sealed | None = None
+
+    def partition_key(self) -> str:
+        return str(self.offer_id)
+
+
+@event
+class DeploymentPlannedV1(_DeploymentEvent):
     """A deployment was planned for an approved request."""
 
     event_type: ClassVar[str] = "DeploymentPlanned"
+    schema_version: ClassVar[int] = 1
     mission: ShortText | None = None
     country: CountryCode
     capability: Code
@@ -94,14 +125,85 @@ class DeploymentPlanned(_DeploymentEvent):
 
 
 @event
-class OfficerNominated(_DeploymentEvent):
+class DeploymentPlanned(_DeploymentEvent):
+    """A deployment was planned for an approved request: `headcount` posts, each with the
+    request's role profile (rank, skills, languages) and the vetting its classification needs."""
+
+    event_type: ClassVar[str] = "DeploymentPlanned"
+    schema_version: ClassVar[int] = 2
+    mission: ShortText | None = None
+    country: CountryCode
+    capability: Code
+    headcount: Headcount
+    classification: Classification
+    tour_start: date
+    tour_end: date
+    rank: Word | None = None
+    skills: list[Word] = Field(default=[], max_length=20)
+    languages: list[Word] = Field(default=[], max_length=10)
+    vetting_level: Code | None = None
+
+
+@REGISTRY.upcaster("DeploymentPlanned", 1)
+def _planned_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no role profile: its posts ask for the capability and vetting only."""
+    return data
+
+
+@event
+class OfficerNominatedV1(_DeploymentEvent):
     """An offered officer was nominated to a deployment."""
 
     event_type: ClassVar[str] = "OfficerNominated"
+    schema_version: ClassVar[int] = 1
     officer_ref: OfficerRef
     offer_id: UUID
     force: Identity
     gender: Code
+
+
+@event
+class OfficerNominated(_DeploymentEvent):
+    """An offered officer was nominated to a post of a deployment. `starts_on` is set for a
+    backfill: the officer joins a tour already under way, from that day."""
+
+    event_type: ClassVar[str] = "OfficerNominated"
+    schema_version: ClassVar[int] = 2
+    officer_ref: OfficerRef
+    offer_id: UUID
+    force: Identity
+    gender: Code
+    post_id: PostId | None = None
+    starts_on: date | None = None
+
+
+@REGISTRY.upcaster("OfficerNominated", 1)
+def _nominated_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 named no post: the fold gives the nominee the first vacant one."""
+    return data
+
+
+@event
+class NominationWithdrawn(_DeploymentEvent):
+    """A nominee leaves the deployment before deploying (failed clearance, replaced, no longer
+    available): their post is vacant again and their booking is freed. `reason` is internal;
+    `replaced_by` names the officer nominated to the post in the same command, if any."""
+
+    event_type: ClassVar[str] = "NominationWithdrawn"
+    officer_ref: OfficerRef
+    post_id: PostId
+    reason: LongText
+    replaced_by: OfficerRef | None = None
+
+
+@event
+class OfficerDeployed(_DeploymentEvent):
+    """A backfill officer joined a tour already under way."""
+
+    event_type: ClassVar[str] = "OfficerDeployed"
+    officer_ref: OfficerRef
+    post_id: PostId
+    on: date
 
 
 @event

@@ -3,6 +3,7 @@ did is there to see through the public APIs afterwards."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -25,7 +26,8 @@ ARGS = ["--requests", "12", "--officers", "20", "--seed", "7"]
 
 def run_demo() -> subprocess.CompletedProcess[str]:
     """Run the demo; again if a service was restarting (others restart the stack at times)."""
-    command = [sys.executable, "-m", "jiph.cli", "--stack", "test", "demo", *ARGS]
+    stack = os.environ.get("JIPH_TEST_STACK", "test")  # the stack the suite runs on
+    command = [sys.executable, "-m", "jiph.cli", "--stack", stack, "demo", *ARGS]
     for _attempt in range(3):
         done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
         if done.returncode == 0 or "not answering" not in done.stderr:
@@ -68,11 +70,15 @@ def test_the_demo_drives_the_whole_story_through_the_apis(
         assert "tail all --from-beginning" in done.stdout
         summary = re.search(
             r"Summary: (\d+) requests submitted, (\d+) approved, (\d+) rejected, "
-            r"(\d+) deployments started, (\d+) officers deployed",
+            r"(\d+) deployments started, (\d+) officers deployed, (\d+) nominee\(s\) replaced, "
+            r"(\d+) post\(s\) backfilled",
             done.stdout,
         )
         assert summary, done.stdout
-        submitted, approved, rejected, started, deployed = map(int, summary.groups())
+        submitted, approved, rejected, started, deployed, replaced, backfilled = map(
+            int, summary.groups()
+        )
+        assert replaced == 1 and backfilled == 1
         assert submitted == 12 and approved >= 1 and rejected >= 1 and started >= 1
         assert deployed >= started
         assert "%" in done.stderr  # the progress bar
@@ -140,5 +146,16 @@ def test_the_demo_drives_the_whole_story_through_the_apis(
         for item in live:
             detail = deployment.get(f"/v1/deployments/{item['id']}", headers=manager).json()
             officers += detail["officers"]
-        assert len(officers) == deployed
-        assert {o["status"] for o in officers} <= {"deployed", "returned", "repatriated_early"}
+        # The replaced nominee stays on record (withdrawn, with who took the post).
+        withdrawn = [o for o in officers if o["status"] == "withdrawn"]
+        assert len(withdrawn) == replaced and all(o["replaced_by"] for o in withdrawn)
+        assert len(officers) - len(withdrawn) == deployed
+        assert {o["status"] for o in officers} <= {
+            "deployed",
+            "returned",
+            "repatriated_early",
+            "withdrawn",
+        }
+        backfills = [o for o in officers if o["starts_on"] is not None]
+        assert len(backfills) == backfilled
+        assert {o["status"] for o in backfills} <= {"deployed", "returned"}

@@ -6,6 +6,11 @@ intake said about the request); reference data (vetting ranks, repatriation reas
 as data.
 """
 
+from services.deployment.domain.changes import (
+    decide_deploy_officer,
+    decide_replace,
+    decide_withdraw_nomination,
+)
 from services.deployment.domain.dates import (
     MAX_EXTENSION_MONTHS,
     MAX_TOUR_MONTHS,
@@ -22,7 +27,6 @@ from services.deployment.domain.decisions import (
     decide_release,
     decide_repatriate,
     decide_start,
-    validity_problems,
 )
 from services.deployment.domain.deployment import (
     CANCELLABLE,
@@ -33,16 +37,31 @@ from services.deployment.domain.deployment import (
     DeploymentStatus,
     Nominee,
     OfficerStatus,
+    Post,
+    RoleProfile,
     evolve,
     fold,
+)
+from services.deployment.domain.matching import (
+    Candidate,
+    Matches,
+    PostNeeds,
+    match_post,
+    needs_of,
 )
 from services.deployment.domain.offers import (
     Offer,
     OfferTerms,
     decide_offer,
+    decide_update_offer,
     decide_withdraw_offer,
     evolve_offer,
     fold_offer,
+)
+from services.deployment.domain.readiness import (
+    availability_problems,
+    required_vetting,
+    validity_problems,
 )
 from services.deployment.domain.requirement import (
     Requirement,
@@ -59,31 +78,44 @@ __all__ = [
     "MAX_EXTENSION_MONTHS",
     "MAX_TOUR_MONTHS",
     "NOMINATING",
+    "Candidate",
     "Deployment",
     "DeploymentStatus",
     "DomainError",
+    "Matches",
     "Nominee",
     "Offer",
     "OfferTerms",
     "OfficerStatus",
+    "Post",
+    "PostNeeds",
     "Requirement",
+    "RoleProfile",
     "add_months",
+    "availability_problems",
     "decide_cancel",
     "decide_clear",
     "decide_complete",
+    "decide_deploy_officer",
     "decide_extend",
     "decide_nominate",
     "decide_offer",
     "decide_plan",
     "decide_release",
     "decide_repatriate",
+    "decide_replace",
     "decide_start",
+    "decide_update_offer",
+    "decide_withdraw_nomination",
     "decide_withdraw_offer",
     "evolve",
     "evolve_offer",
     "extended_end",
     "fold",
     "fold_offer",
+    "match_post",
+    "needs_of",
+    "required_vetting",
     "requirement_of",
     "requirement_status",
     "tour_end_for",

@@ -16,8 +16,14 @@ from services.deployment.domain.deployment import (
     DeploymentStatus,
     Nominee,
     OfficerStatus,
+    Post,
 )
-from services.deployment.domain.offers import Offer, OfferTerms
+from services.deployment.domain.offers import Offer
+from services.deployment.domain.readiness import (
+    availability_problems,
+    required_vetting,
+    validity_problems,
+)
 from shared.catalogue.deployment import (
     DeploymentCancelled,
     DeploymentCompleted,
@@ -47,32 +53,46 @@ def _require(
         raise DomainError(rule, f"the deployment is {state.status.value}: cannot {doing}")
 
 
-def validity_problems(
-    terms: OfferTerms, until: date, classification: str, ref: ReferenceData
-) -> list[dict[str, str]]:
-    """Every reason the officer may not serve through `until`, one entry per failing item."""
-    problems = []
-    need = ref.required_vetting(classification)
-    if not ref.vetting_at_least(terms.vetting_level, need):
-        problems.append(
-            {
-                "field": "vetting_level",
-                "message": f"{classification} work needs {need} vetting or above; "
-                f"the officer holds {terms.vetting_level}",
-            }
-        )
-    for item, expires in (
-        ("vetting_expires", terms.vetting_expires),
-        ("medical_expires", terms.medical_expires),
-        ("training_expires", terms.training_expires),
-        ("passport_expires", terms.passport_expires),
-    ):
-        if expires < until:
-            what = item.removesuffix("_expires").replace("training", "hostile-environment training")
-            problems.append(
-                {"field": item, "message": f"{what} expires on {expires}, before {until}"}
+def _require_staffing_of(state: Deployment, nominee: Nominee, doing: str) -> None:
+    """Before the start; or, under way, for a backfill nominee who has not joined yet."""
+    backfill = state.status in DEPLOYED and nominee.starts_on is not None
+    if not backfill:
+        _require(state, CANCELLABLE, "not-staffing", doing)
+    if nominee.status == OfficerStatus.WITHDRAWN:
+        raise DomainError("not-nominated", f"{nominee.officer_ref}'s nomination was withdrawn")
+
+
+def _post_to_fill(state: Deployment, post_id: str | None) -> Post:
+    """The post a nomination fills: the one named, or the first vacant one. While the tour is
+    under way only a post reopened by an early repatriation can be filled (a backfill)."""
+    if state.status in DEPLOYED:
+        if (
+            not any(n.status == OfficerStatus.REPATRIATED_EARLY for n in state.nominees)
+            or not state.vacant
+        ):
+            raise DomainError(
+                "not-staffing", "the deployment is deployed: only a vacated post can be backfilled"
             )
-    return problems
+    else:
+        _require(state, NOMINATING | {DeploymentStatus.READY}, "not-staffing", "nominate officers")
+    if post_id is None:
+        if not state.vacant:
+            raise DomainError(
+                "headcount-reached",
+                f"all {state.headcount} posts of this deployment have a nominee",
+            )
+        return state.vacant[0]
+    post = state.post(post_id)
+    if post is None:
+        raise DomainError(
+            "unknown-post",
+            f"this deployment has posts {state.posts[0].post_id} to {state.posts[-1].post_id}",
+            kind=Kind.INVALID,
+            errors=[{"field": "post_id", "message": f"no post {post_id!r} here"}],
+        )
+    if post.holder is not None:
+        raise DomainError("post-filled", f"post {post_id} is held by {post.holder}")
+    return post
 
 
 def decide_nominate(
@@ -83,17 +103,16 @@ def decide_nominate(
     booked_elsewhere: Sequence[UUID],
     erased: bool,
     ref: ReferenceData,
+    post_id: str | None = None,
 ) -> list[EventData]:
-    """Pick the officer's offer that fits this deployment, or say why none does."""
-    _require(state, NOMINATING, "not-staffing", "nominate officers")
+    """Pick the officer's offer that fits the post for the rest of the tour, or say why none
+    does. `booked_elsewhere` are the officer's other tours overlapping the post's window."""
+    post = _post_to_fill(state, post_id)
     if erased:
         raise DomainError("officer-erased", f"the personal data of {officer_ref} was erased")
-    if state.nominee(officer_ref) is not None:
+    current = state.nominee(officer_ref)
+    if current is not None and current.status != OfficerStatus.WITHDRAWN:
         raise DomainError("already-nominated", f"{officer_ref} is already nominated here")
-    if len(state.nominees) >= state.headcount:
-        raise DomainError(
-            "headcount-reached", f"all {state.headcount} posts of this deployment have a nominee"
-        )
     candidates = [o for o in offers if not o.withdrawn and o.officer_ref == officer_ref]
     if not candidates:
         raise DomainError("no-active-offer", f"{officer_ref} has no active offer")
@@ -102,17 +121,18 @@ def decide_nominate(
         raise DomainError(
             "capability-mismatch", f"{officer_ref} is not offered for {state.capability}"
         )
+    start = max(post.needed_from, state.tour_start)
     candidates = [
         o
         for o in candidates
-        if o.terms.available_from <= state.tour_start and o.terms.available_to >= state.tour_end
+        if o.terms.available_from <= start and o.terms.available_to >= state.tour_end
     ]
     if not candidates:
         raise DomainError(
             "officer-unavailable",
-            f"{officer_ref} is not available from {state.tour_start} to {state.tour_end}",
+            f"{officer_ref} is not available from {start} to {state.tour_end}",
         )
-    need = ref.required_vetting(state.classification)
+    need = required_vetting(state, ref)
     candidates = [o for o in candidates if ref.vetting_at_least(o.terms.vetting_level, need)]
     if not candidates:
         raise DomainError(
@@ -132,6 +152,8 @@ def decide_nominate(
             offer_id=offer.offer_id,
             force=offer.force,
             gender=offer.terms.gender,
+            post_id=post.post_id,
+            starts_on=start if state.status in DEPLOYED else None,
         )
     ]
 
@@ -145,7 +167,7 @@ def decide_release(state: Deployment, officer_ref: str, *, force: str) -> list[E
     nominee = state.nominee(officer_ref)
     if nominee is None or nominee.force != force:
         raise NotFound("officer")
-    _require(state, CANCELLABLE, "not-staffing", "release officers")
+    _require_staffing_of(state, nominee, "release officers")
     if nominee.status != OfficerStatus.NOMINATED:
         raise DomainError("already-released", f"{officer_ref} is already {nominee.status.value}")
     return [
@@ -162,14 +184,19 @@ def decide_clear(
     state: Deployment, officer_ref: str, *, offer: Offer | None, ref: ReferenceData
 ) -> list[EventData]:
     """`offer` is the one the officer was nominated under (None only if they were not)."""
-    _require(state, CANCELLABLE, "not-staffing", "clear officers")
     nominee = _nominee(state, officer_ref)
+    _require_staffing_of(state, nominee, "clear officers")
     if nominee.status == OfficerStatus.NOMINATED:
         raise DomainError("not-released", f"{officer_ref}'s home force has not released them yet")
     if nominee.status != OfficerStatus.RELEASED:
         raise DomainError("already-cleared", f"{officer_ref} is already {nominee.status.value}")
     assert offer is not None and offer.offer_id == nominee.offer_id
-    problems = validity_problems(offer.terms, state.tour_end, state.classification, ref)
+    problems = validity_problems(
+        offer.terms, state.tour_end, state.classification, ref, required_vetting(state, ref)
+    )
+    problems += availability_problems(
+        offer.terms, nominee.starts_on or state.tour_start, state.tour_end
+    )
     if problems:
         raise DomainError(
             "clearance-failed",
@@ -205,9 +232,9 @@ def decide_start(state: Deployment, *, on: date, today: date) -> list[EventData]
         missing = [
             {"field": f"officers.{n.officer_ref}", "message": f"is {n.status.value}, not cleared"}
             for n in state.nominees
-            if n.status != OfficerStatus.CLEARED
+            if n.status not in (OfficerStatus.CLEARED, OfficerStatus.WITHDRAWN)
         ]
-        vacant = state.headcount - len(state.nominees)
+        vacant = len(state.vacant)
         if vacant > 0:
             missing.append({"field": "headcount", "message": f"{vacant} post(s) have no nominee"})
         raise DomainError(
@@ -258,7 +285,9 @@ def decide_extend(
         if n.status != OfficerStatus.DEPLOYED:
             continue
         offer = offers[n.officer_ref]
-        for p in validity_problems(offer.terms, new_end, state.classification, ref):
+        for p in validity_problems(
+            offer.terms, new_end, state.classification, ref, required_vetting(state, ref)
+        ):
             problems.append(
                 {"field": f"officers.{n.officer_ref}.{p['field']}", "message": p["message"]}
             )
@@ -364,6 +393,8 @@ def decide_cancel(
             deployment_id=state.deployment_id,
             reason=reason,
             partner_message=partner_message,
-            released_officer_refs=[n.officer_ref for n in state.nominees],
+            released_officer_refs=[
+                n.officer_ref for n in state.nominees if n.status != OfficerStatus.WITHDRAWN
+            ],
         )
     ]

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from services.deployment.domain.dates import MAX_TOUR_MONTHS, tour_end_for
 from shared.catalogue.deployment import DeploymentPlanned
-from shared.catalogue.intake import RequestWithdrawn
+from shared.catalogue.intake import RequestAmended, RequestSubmitted, RequestWithdrawn, RoleProfile
 from shared.catalogue.triage import RequestApproved, RequestPutOnHold, RequestResumed
 from shared.events import EventData
 from shared.refusals import DomainError, Kind
@@ -28,6 +28,10 @@ class Requirement:
     headcount: int | None = None
     classification: str | None = None
     tour_length_months: int | None = None
+    #: The role profile the partner asked for (from intake's submission and amendments).
+    rank: str | None = None
+    skills: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
 
 
 def requirement_of(request_id: UUID, events: Iterable[EventData]) -> Requirement:
@@ -36,6 +40,10 @@ def requirement_of(request_id: UUID, events: Iterable[EventData]) -> Requirement
     requirement = Requirement(request_id, decision=None, withdrawn=False)
     for event in events:
         match event:
+            case RequestSubmitted():
+                requirement = _with_profile(requirement, event.role_profile)
+            case RequestAmended() if event.changes.role_profile is not None:
+                requirement = _with_profile(requirement, event.changes.role_profile)
             case RequestApproved():
                 requirement = replace(
                     requirement,
@@ -53,6 +61,15 @@ def requirement_of(request_id: UUID, events: Iterable[EventData]) -> Requirement
             case RequestWithdrawn():
                 requirement = replace(requirement, withdrawn=True)
     return requirement
+
+
+def _with_profile(requirement: Requirement, profile: RoleProfile) -> Requirement:
+    return replace(
+        requirement,
+        rank=profile.rank,
+        skills=tuple(profile.skills),
+        languages=tuple(profile.languages),
+    )
 
 
 def requirement_status(decision: str | None, withdrawn: bool, deployment_status: str | None) -> str:
@@ -82,7 +99,10 @@ def decide_plan(
     tour_end: date | None,
     mission: str | None,
     today: date,
+    vetting_level: str | None = None,
 ) -> list[EventData]:
+    """`vetting_level` is what the request's classification needs (from reference data): every
+    post asks for it, with the request's role profile."""
     if requirement.decision is None:
         raise DomainError("request-not-approved", "no approved request with that id is known here")
     if requirement.withdrawn:
@@ -121,5 +141,9 @@ def decide_plan(
             classification=requirement.classification,
             tour_start=tour_start,
             tour_end=end,
+            rank=requirement.rank,
+            skills=list(requirement.skills),
+            languages=list(requirement.languages),
+            vetting_level=vetting_level,
         )
     ]

@@ -70,6 +70,11 @@ function showTiles(s) {
   const t = s.tours_ending;
   $("kpi-tours-ending").textContent = `${t.within_30_days}/${t.within_60_days}/${t.within_90_days}`;
   $("kpi-readiness").textContent = num(s.readiness_expiring_before_tour_end.total);
+  if (s.posts) {
+    $("kpi-post-fill").textContent = pct(s.posts.fill_rate);
+    $("kpi-post-fill-detail").textContent = `${s.posts.filled}/${s.posts.total}`;
+    $("kpi-hours-to-fill").textContent = num(s.posts.hours_to_fill.median);
+  }
 }
 
 // --- charts ------------------------------------------------------------------------------------
