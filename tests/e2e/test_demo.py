@@ -3,6 +3,7 @@ did is there to see through the public APIs afterwards."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -25,7 +26,8 @@ ARGS = ["--requests", "12", "--officers", "20", "--seed", "7"]
 
 def run_demo() -> subprocess.CompletedProcess[str]:
     """Run the demo; again if a service was restarting (others restart the stack at times)."""
-    command = [sys.executable, "-m", "jiph.cli", "--stack", "test", "demo", *ARGS]
+    stack = os.environ.get("JIPH_TEST_STACK", "test")  # the stack the fixtures started
+    command = [sys.executable, "-m", "jiph.cli", "--stack", stack, "demo", *ARGS]
     for _attempt in range(3):
         done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
         if done.returncode == 0 or "not answering" not in done.stderr:
