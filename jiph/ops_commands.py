@@ -203,7 +203,9 @@ def cmd_where(
     history = asyncio.run(_history(cfg.kafka_bootstrap, request_id))
     print(f"request {reference or ''} {request_id}: {len(history)} event(s) on the topics")
     for env in history[-5:]:
-        print(f"  {env.occurred_at:%Y-%m-%d %H:%M:%S}  {env.producer:<10} {env.event_type}")
+        print(
+            printable(f"  {env.occurred_at:%Y-%m-%d %H:%M:%S}  {env.producer:<10} {env.event_type}")
+        )
     ids = [str(e.event_id) for e in history]
     for name in SERVICE_NAMES:
         try:
@@ -214,7 +216,7 @@ def cmd_where(
             consumer = client.call("GET", name, "/v1/admin/consumer")
             dead = client.call("GET", name, "/v1/admin/deadletters")["items"]
         except ServiceUnavailable as exc:
-            print(f"\n{name}: {exc.reason}")
+            print(f"\n{name}: {printable(exc.reason)}")
             silent.append(exc)
             continue
         last = next((e for e in reversed(history) if str(e.event_id) in applied), None)
@@ -224,13 +226,15 @@ def cmd_where(
             f"\n{name}: lag {consumer['total_lag']}, "
             f"open dead letters {consumer['open_dead_letters']}"
         )
-        print(f"  state:        {state if state is not None else '(nothing projected)'}")
+        # What the projections hold came from partners and staff: escaped like `jiph tail`.
+        print(printable(f"  state:        {state if state is not None else '(nothing projected)'}"))
         print("  last applied: " + (f"{last.event_type} at {last.occurred_at}" if last else "none"))
         if missing:
             print(f"  not applied:  {', '.join(missing)}")
         for d in mine:
             print(
-                f"  DEAD LETTER {d['id']}: {d['event_type']} failed: {d['error'][:100]} "
+                f"  DEAD LETTER {d['id']}: {printable(d['event_type'])} failed: "
+                f"{printable(' '.join(d['error'].split()))[:100]} "
                 f"({d['parked_behind']} parked behind it) -> "
                 f"jiph deadletters redrive {d['id']} --service {name}"
             )
