@@ -35,8 +35,9 @@ class Progress:
     by the first step."""
 
     def __init__(self, total: int) -> None:
+        self.total = max(total, 1)
         self.bar = console.progress()
-        self.task = self.bar.add_task("demo", total=max(total, 1), note="")
+        self.task = self.bar.add_task("demo", total=self.total, note="")
         self.started = False
 
     def step(self, label: str, n: int = 1) -> None:
@@ -46,7 +47,7 @@ class Progress:
         self.bar.update(self.task, advance=n, note=label)
 
     def finish(self) -> None:
-        self.bar.update(self.task, completed=self.bar.tasks[0].total, note="done")
+        self.bar.update(self.task, completed=self.total, note="done")
         self.stop()
 
     def stop(self) -> None:
