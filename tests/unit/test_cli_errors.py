@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from jiph import eventlog
 from jiph.cli import app
 from jiph.console import console
+from jiph.demo_client import Progress
 from jiph.errors import CommandError
 from jiph.tail_command import check_types, parse_since, pretty, printable
 from shared.catalogue.intake import RequestWithdrawn
@@ -308,6 +309,22 @@ def test_deadletters_list_exits_non_zero_in_process_too() -> None:
     result = invoke("deadletters", "list")  # JIPH_OPS_* unset: the stack's ports, none up
     assert result.exit_code == 1, result.output
     assert "no dead letters" not in result.stdout
+
+
+def test_the_demo_draws_its_progress_bar_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run() -> str:
+        bar = Progress(3)
+        for step in ("offered", "submitted", "triaged"):
+            bar.step(step)
+        bar.finish()
+        return capsys.readouterr().err
+
+    assert run() == ""  # captured, not a terminal
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as a terminal would be
+    drawn = run()
+    assert "3/3" in drawn and "done" in drawn and "\x1b[" in drawn
 
 
 # --- jiph tail: what an event carries cannot drive the terminal, coloured or not ------------------
