@@ -8,18 +8,19 @@ refused, 2 when a database or Kafka cannot be reached.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import orjson
+import typer
 from aiokafka.errors import KafkaError
 
 from jiph import eventlog
+from jiph.options import one_of, stack_name
 from jiph.stack.config import StackConfig, stack_config
 from jiph.stack.postgres import PostgresTarget, managed_admin_url, plain_url
 from shared import topics
@@ -27,46 +28,52 @@ from shared.history.checkpoints import load_public_key
 from shared.history.verifier import Report, verify
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    audit = sub.add_parser("audit", help="prove the stored history is the one that was written")
-    commands = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
-    p = commands.add_parser(
+def register(app: typer.Typer) -> None:
+    audit = typer.Typer(
+        help="prove the stored history is the one that was written", no_args_is_help=True
+    )
+    audit.command(
         "verify",
         help="recompute every stream's hash chain and check it against the signed checkpoints",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "service",
-        nargs="?",
-        choices=topics.WRITERS,
-        help="one service (default: every service with an event store)",
-    )
-    p.add_argument("--stream", help="one stream, e.g. case-<request id> or request-<id>")
-    p.add_argument(
-        "--public-key",
-        type=Path,
-        action="append",
-        help="the service's checkpoint key (PEM, public or private half); repeat for the keys "
-        "used before a rotation; default: the stack's",
-    )
-    p.add_argument("--json", action="store_true", help="one JSON object per service")
-    p.set_defaults(handler=cmd_verify)
+        epilog=__doc__.split("\n\n", 1)[1],
+    )(cmd_verify)
+    app.add_typer(audit, name="audit")
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    cfg = stack_config(args.stack)
-    services = [args.service] if args.service else list(topics.WRITERS)
-    if args.public_key and len(services) != 1:
+def cmd_verify(
+    ctx: typer.Context,
+    service: Annotated[
+        str | None,
+        typer.Argument(
+            help=f"one of {'|'.join(topics.WRITERS)} (default: every service with an event store)",
+            **one_of(tuple(topics.WRITERS), "a service with an event store", "SERVICE"),
+        ),
+    ] = None,
+    stream: Annotated[
+        str | None, typer.Option(help="one stream, e.g. case-<request id> or request-<id>")
+    ] = None,
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="PEM",
+            help="the service's checkpoint key (PEM, public or private half); repeat for the "
+            "keys used before a rotation; default: the stack's",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per service")] = False,
+) -> int:
+    cfg = stack_config(stack_name(ctx))
+    services = [service] if service else list(topics.WRITERS)
+    if public_key and len(services) != 1:
         print("--public-key verifies one service: name it", file=sys.stderr)
         return 2
     try:
-        reports = asyncio.run(_verify_all(cfg, services, args.stream, args.public_key))
+        reports = asyncio.run(_verify_all(cfg, services, stream, public_key))
     except (OSError, asyncpg.PostgresError, KafkaError, ValueError) as exc:
         print(f"cannot verify: {exc}", file=sys.stderr)
         return 2
     for report in reports:
-        print(orjson.dumps(_as_json(report)).decode() if args.json else _as_text(report))
+        print(orjson.dumps(_as_json(report)).decode() if as_json else _as_text(report))
     return 0 if all(r.clean for r in reports) else 1
 
 

@@ -1,12 +1,21 @@
-"""`jiph`: the operator's command line. Each subcommand lives in its own module."""
+"""`jiph`: the operator's command line (Typer). Each subcommand lives in its own module.
+
+Whatever the operator can get wrong (a mistyped option, an unknown topic, a time that is not
+one, Kafka or a service away) is said in one line on stderr with a non-zero exit, never a
+traceback: usage errors exit 2, refusals (`CommandError`, `StackError`) 1. Anything else is a
+bug and keeps its traceback. Shell completion: `jiph --install-completion`."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from jiph import (
     audit_command,
@@ -17,31 +26,89 @@ from jiph import (
     tail_command,
     token_command,
 )
+from jiph.console import say_error
 from jiph.errors import CommandError
+from jiph.options import one_of
 from jiph.stack.config import STACKS
+from jiph.stack.processes import StackError
 
-Command = Callable[[argparse.Namespace], int]
+
+class JiphGroup(TyperGroup):
+    """The root command: its `main` turns every refusal into one line and honours the exit
+    code a command returns, whether run as `jiph`, through `jiph.cli.main` or in a test's
+    `CliRunner`."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (CommandError, StackError) as exc:  # the operator's to fix
+            say_error(f"jiph {ctx.invoked_subcommand}", str(exc))
+            raise typer.Exit(1) from None
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args, prog_name or "jiph", complete_var, standalone_mode=False, **extra
+            )
+            code = result if isinstance(result, int) else 0
+        except TyperException as exc:  # a usage error: an option mistyped, a value refused
+            code = exc.exit_code
+            if not exc.format_message().strip():  # `jiph` alone: Typer has shown the help
+                return self._exit(code, standalone_mode)
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) else "jiph"  # type: ignore[attr-defined]
+            say_error(where, f"{exc.format_message()} (see {where} --help)")
+        except typer.Abort:
+            code = 130
+        return self._exit(code, standalone_mode)
+
+    @staticmethod
+    def _exit(code: int, standalone_mode: bool) -> int:
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="jiph", description="Run and operate the JIPH Gateway locally."
-    )
-    parser.add_argument(
-        "--stack",
-        choices=tuple(STACKS),
-        default=None,
-        help="which local stack (default: $JIPH_STACK or dev)",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    stack_commands.register(sub)
-    token_command.register(sub)
-    tail_command.register(sub)
-    ops_commands.register(sub)
-    demo_command.register(sub)
-    migrate_command.register(sub)
-    audit_command.register(sub)
-    return parser
+app = typer.Typer(
+    cls=JiphGroup,
+    help="Run and operate the JIPH Gateway locally.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            envvar="JIPH_STACK",
+            show_envvar=False,
+            help=f"which local stack: {', '.join(STACKS)} (default: $JIPH_STACK or dev)",
+            **one_of(tuple(STACKS), "a stack", "STACK"),
+        ),
+    ] = None,
+) -> None:
+    """Run and operate the JIPH Gateway locally."""
+
+
+for module in (
+    stack_commands,
+    token_command,
+    tail_command,
+    ops_commands,
+    demo_command,
+    migrate_command,
+    audit_command,
+):
+    module.register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,15 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The commands say a broker that is away in one line of their own; aiokafka would print
     # its every connection attempt too (through logging's last-resort handler).
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    args = build_parser().parse_args(argv)
-    handler: Command = args.handler
-    try:
-        return handler(args)
-    except CommandError as exc:  # the operator's to fix: one line, no traceback
-        print(f"jiph {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    command = typer.main.get_command(app)
+    return int(command.main(argv, prog_name="jiph", standalone_mode=False))
 
 
 if __name__ == "__main__":

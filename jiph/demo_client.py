@@ -3,7 +3,6 @@ development tokens of each role, and the progress bar."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from datetime import date
@@ -11,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from jiph import console
 from jiph import demo_cast as cast
 from jiph.stack import realm
 from jiph.stack.config import StackConfig
@@ -33,36 +33,29 @@ class DemoError(Exception):
 
 # --- progress --------------------------------------------------------------------------------
 class Progress:
-    """A one-line progress bar on stderr (redrawn at most ten times a second)."""
+    """The demo's steps as a Rich progress bar on stderr (drawn on a terminal only), started
+    by the first step."""
 
     def __init__(self, total: int) -> None:
         self.total = max(total, 1)
-        self.done = 0
-        self.label = ""
-        self._drawn = 0.0
+        self.bar = console.progress()
+        self.task = self.bar.add_task("demo", total=self.total, note="")
+        self.started = False
 
     def step(self, label: str, n: int = 1) -> None:
-        self.done = min(self.done + n, self.total)
-        self.label = label
-        self.draw()
-
-    def draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._drawn < 0.1:
-            return
-        self._drawn = now
-        width = 30
-        filled = int(width * self.done / self.total)
-        pct = 100 * self.done // self.total
-        sys.stderr.write(f"\r[{'#' * filled:<{width}}] {pct:3d}% {self.label:<44.44}")
-        sys.stderr.flush()
+        if not self.started:
+            self.bar.start()
+            self.started = True
+        self.bar.update(self.task, advance=n, note=label)
 
     def finish(self) -> None:
-        self.done = self.total
-        self.label = "done"
-        self.draw(force=True)
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        self.bar.update(self.task, completed=self.total, note="done")
+        self.stop()
+
+    def stop(self) -> None:
+        if self.started:
+            self.bar.stop()
+            self.started = False
 
 
 # --- HTTP ------------------------------------------------------------------------------------

@@ -3,28 +3,27 @@ to open next."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Annotated
 
 import httpx
+import typer
 
 from jiph import demo_data as d
 from jiph.demo import Demo
 from jiph.demo_client import CATCH_UP_LIMIT_S, Api, DemoError, ProviderTokens, Tokens, _problem
+from jiph.errors import CommandError
+from jiph.options import stack_name
 from jiph.stack import keycloak, realm
 from jiph.stack.config import stack_config
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(app: typer.Typer) -> None:
+    app.command(
         "demo", help="drive a realistic scenario through the running services' public APIs"
-    )
-    p.add_argument("--requests", type=int, default=50, help="requests to submit (default 50)")
-    p.add_argument("--officers", type=int, default=100, help="officers to offer (default 100)")
-    p.add_argument("--seed", type=int, default=1, help="scenario seed (default 1)")
-    p.set_defaults(handler=cmd_demo)
+    )(cmd_demo)
 
 
 def _preflight(api: Api, flag: str, grace_s: float = 5.0) -> None:
@@ -89,43 +88,47 @@ def _rejection_codes(api: Api, tokens: Tokens) -> list[str]:
     return [item["code"] for item in body["items"]]
 
 
-def _stack_flag(args: argparse.Namespace) -> str:
-    return f" --stack {args.stack}" if args.stack else ""
+def _stack_flag(stack: str | None) -> str:
+    return f" --stack {stack}" if stack else ""
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    if args.requests < 6 or args.requests > 1000:
-        print("jiph demo: --requests must be between 6 and 1000", file=sys.stderr)
-        return 2
-    if args.officers < 1 or args.officers > 2000:
-        print("jiph demo: --officers must be between 1 and 2000", file=sys.stderr)
-        return 2
-    cfg = stack_config(args.stack)
+def cmd_demo(
+    ctx: typer.Context,
+    requests: Annotated[
+        int, typer.Option(min=6, max=1000, help="requests to submit (default 50)")
+    ] = 50,
+    officers: Annotated[
+        int, typer.Option(min=1, max=2000, help="officers to offer (default 100)")
+    ] = 100,
+    seed: Annotated[int, typer.Option(help="scenario seed (default 1)")] = 1,
+) -> int:
+    stack = stack_name(ctx)
+    cfg = stack_config(stack)
     started = time.monotonic()
     api = Api(cfg)
+    demo = None
     try:
         # As the gateway's users sign in: at the stack's provider when it runs one.
         tokens = ProviderTokens(cfg) if keycloak.enabled(cfg) else Tokens(cfg)
-        _preflight(api, _stack_flag(args))
+        _preflight(api, _stack_flag(stack))
         _wait_for_caught_up(api, tokens)
         today = datetime.now(UTC).date()
-        scenario = d.plan_scenario(
-            args.seed, args.requests, args.officers, _rejection_codes(api, tokens), today
-        )
-        out = Demo(cfg, api, tokens, scenario).run()
-    except (DemoError, ValueError) as exc:
-        sys.stderr.write("\n")
-        print(f"jiph demo: {exc}", file=sys.stderr)
-        return 1
+        scenario = d.plan_scenario(seed, requests, officers, _rejection_codes(api, tokens), today)
+        demo = Demo(cfg, api, tokens, scenario)
+        out = demo.run()
+    except (DemoError, ValueError) as exc:  # said in one line by `jiph.cli`
+        raise CommandError(str(exc)) from exc
     finally:
+        if demo is not None:
+            demo.progress.stop()  # the bar's last state stays above whatever is said next
         api.close()
     took = time.monotonic() - started
-    flag = _stack_flag(args)
+    flag = _stack_flag(stack)
     ports = cfg.service_ports
     partners = len({r.partner.partner_id for r in scenario.requests})
     forces = len({o.force for o in scenario.officers})
     print(
-        f"jiph demo: seed {args.seed}: {out.submitted} requests from {partners} partners, "
+        f"jiph demo: seed {seed}: {out.submitted} requests from {partners} partners, "
         f"{len(scenario.officers)} officers from {forces} forces, in {took:.1f} s"
     )
     print()

@@ -16,3 +16,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """` (did you mean X or Y?)` for the close matches of `word`, else nothing."""
     close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
     return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def not_one_of(word: str, choices: Iterable[str], what: str) -> str:
+    """`'intak' is not a service (did you mean intake?)`; the choices listed when none is close."""
+    known = list(choices)
+    return f"{word!r} is not {what}{did_you_mean(word, known) or '; one of ' + ', '.join(known)}"

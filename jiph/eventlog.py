@@ -44,6 +44,11 @@ class Read:
     raw: bytes
 
 
+def topic_names() -> list[str]:
+    """The names an operator may give: the short ones, then every topic by its full name."""
+    return [*SHORT_NAMES, *topics.all_topics()]
+
+
 def expand(names: Sequence[str]) -> list[str]:
     """`all` means every topic of events and dead letters; otherwise the names given (short:
     `intake`, `triage`, `deployment`, `checkpoints`)."""
@@ -116,8 +121,7 @@ async def _partitions(bootstrap: str, names: Sequence[str]) -> list[TopicPartiti
     found = {tp.topic for tp in partitions}
     missing = [n for n in dict.fromkeys(names) if n not in found]
     if missing:
-        known = [*SHORT_NAMES, *topics.all_topics()]
-        hints = "".join(did_you_mean(n, known) for n in missing[:1])
+        hints = "".join(did_you_mean(n, topic_names()) for n in missing[:1])
         raise UnknownTopic(
             f"no topic {', '.join(missing)} on Kafka at {bootstrap}{hints}; topics are "
             f"{', '.join(SHORT_NAMES)} or full names such as {topics.INTAKE_EVENTS}"

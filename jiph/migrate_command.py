@@ -9,16 +9,18 @@ a production service would be.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import importlib
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from jiph.options import one_of
 from jiph.stack.config import SERVICE_NAMES
 from shared.db import create_engine, migrate
 from shared.settings import settings_for
@@ -26,17 +28,8 @@ from shared.settings import settings_for
 RETRY_INTERVAL_S = 2.0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("migrate", help="apply a service's database migrations and exit")
-    p.add_argument("service", choices=SERVICE_NAMES)
-    p.add_argument(
-        "--wait",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="keep trying to reach the database this long before giving up (default 0)",
-    )
-    p.set_defaults(handler=cmd_migrate)
+def register(app: typer.Typer) -> None:
+    app.command("migrate", help="apply a service's database migrations and exit")(cmd_migrate)
 
 
 def migrations_dir(service: str) -> Path:
@@ -76,10 +69,23 @@ async def run_migrations(service: str, *, wait_s: float = 0.0) -> None:
         await engine.dispose()
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
-    service: str = args.service
+def cmd_migrate(
+    service: Annotated[
+        str,
+        typer.Argument(
+            help="|".join(SERVICE_NAMES), **one_of(SERVICE_NAMES, "a service", "SERVICE")
+        ),
+    ],
+    wait: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="keep trying to reach the database this long before giving up (default 0)",
+        ),
+    ] = 0.0,
+) -> int:
     try:
-        asyncio.run(run_migrations(service, wait_s=args.wait))
+        asyncio.run(run_migrations(service, wait_s=wait))
     except ValidationError as exc:
         # Without the input values: they include DATABASE_URL, password and all.
         problems = "; ".join(

@@ -2,69 +2,77 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+import typer
+
 from jiph import eventlog
+from jiph.console import printable, progress, show, table
 from jiph.errors import CommandError
 from jiph.ops_client import OpsClient, ServiceUnavailable
+from jiph.options import one_of, stack_name
 from jiph.stack.config import SERVICE_NAMES, stack_config
-from jiph.tail_command import printable
+
+ACTIONS = ("list", "show", "redrive", "skip")
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    dl = sub.add_parser(
-        "deadletters", help="events a service could not apply: list, show, redrive, skip"
+def register(app: typer.Typer) -> None:
+    app.command("deadletters", help="events a service could not apply: list, show, redrive, skip")(
+        cmd_deadletters
     )
-    dl.add_argument("action", choices=("list", "show", "redrive", "skip"))
-    dl.add_argument("id", nargs="?", type=int, help="dead letter id (show, redrive, skip)")
-    dl.add_argument(
-        "--service",
-        choices=SERVICE_NAMES,
-        help="one service (default: all; required for show/redrive/skip)",
+    app.command("replay", help="rebuild a service's projection from offset 0")(cmd_replay)
+    app.command("where", help="where is this request: each service's view, lag, dead letters")(
+        cmd_where
     )
-    dl.add_argument("--all", action="store_true", help="list resolved ones too")
-    dl.set_defaults(handler=cmd_deadletters)
-
-    rp = sub.add_parser("replay", help="rebuild a service's projection from offset 0")
-    rp.add_argument("service", choices=SERVICE_NAMES)
-    rp.set_defaults(handler=cmd_replay)
-
-    wh = sub.add_parser(
-        "where", help="where is this request: each service's view, lag, dead letters"
-    )
-    wh.add_argument("request", metavar="ID|REFERENCE")
-    wh.set_defaults(handler=cmd_where)
 
 
-def cmd_deadletters(args: argparse.Namespace) -> int:
-    """Service errors are `CommandError`s (`ServiceUnavailable`): `jiph.cli.main` says them."""
-    client = OpsClient(stack_config(args.stack))
-    if args.action == "list":
-        return _list(client, args.service, args.all)
-    if args.id is None or args.service is None:
-        raise CommandError(f"deadletters {args.action} needs an id and --service")
-    if args.action == "show":
-        items = client.call("GET", args.service, "/v1/admin/deadletters", params={"status": "any"})
-        found = [i for i in items["items"] if i["id"] == args.id]
+def cmd_deadletters(
+    ctx: typer.Context,
+    action: Annotated[
+        str, typer.Argument(help="|".join(ACTIONS), **one_of(ACTIONS, "an action", "ACTION"))
+    ],
+    dead_letter: Annotated[
+        int | None,
+        typer.Argument(metavar="[ID]", help="dead letter id (show, redrive, skip)"),
+    ] = None,
+    service: Annotated[
+        str | None,
+        typer.Option(
+            help="one service (default: all; required for show/redrive/skip)",
+            **one_of(SERVICE_NAMES, "a service"),
+        ),
+    ] = None,
+    include_resolved: Annotated[bool, typer.Option("--all", help="list resolved ones too")] = False,
+) -> int:
+    """Service errors are `CommandError`s (`ServiceUnavailable`): `jiph.cli` says them."""
+    client = OpsClient(stack_config(stack_name(ctx)))
+    if action == "list":
+        return _list(client, service, include_resolved)
+    if dead_letter is None or service is None:
+        raise CommandError(f"deadletters {action} needs an id and --service")
+    if action == "show":
+        items = client.call("GET", service, "/v1/admin/deadletters", params={"status": "any"})
+        found = [i for i in items["items"] if i["id"] == dead_letter]
         if not found:
-            raise CommandError(f"no dead letter {args.id} in {args.service}")
+            raise CommandError(f"no dead letter {dead_letter} in {service}")
         shown = dict(found[0])
         shown["reference"] = references(client, [shown["key"]]).get(shown["key"], "-")
+        grid = table("field", "value")
+        grid.show_header = False
         for key, value in shown.items():
-            print(f"{key:>14}: {printable(str(value))}")
+            grid.add_row(key, printable(str(value)))
+        show(grid)
         return 0
     outcome = client.call(
-        "POST", args.service, f"/v1/admin/deadletters/{args.id}", json={"action": args.action}
+        "POST", service, f"/v1/admin/deadletters/{dead_letter}", json={"action": action}
     )
-    verb = "redriven" if args.action == "redrive" else "skipped"
+    verb = "redriven" if action == "redrive" else "skipped"
     print(
-        f"dead letter {args.id} of {args.service} {verb}; {outcome['applied']} parked event(s) "
+        f"dead letter {dead_letter} of {service} {verb}; {outcome['applied']} parked event(s) "
         f"applied after it in order; key "
         + (
             "released"
@@ -112,17 +120,31 @@ def _list(client: OpsClient, service: str | None, include_resolved: bool) -> int
         )
     if rows:
         known = references(client, [i["key"] for _, i in rows])
-        print(
-            f"{'service':<11} {'id':>5} {'status':<9} {'failed at':<20} {'key':<37} "
-            f"{'reference':<17} {'type':<20} {'parked':>6}  error"
+        grid = table(
+            "service",
+            "id",
+            "status",
+            "failed at",
+            "key",
+            "reference",
+            "type",
+            "parked",
+            "error",
+            right=("id", "parked"),
         )
         for name, i in rows:
-            print(
-                f"{name:<11} {i['id']:>5} {i['status']:<9} {str(i['failed_at'])[:19]:<20} "
-                f"{printable(i['key']):<37} {known.get(i['key'], '-'):<17} "
-                f"{printable(str(i['event_type'])):<20} {i['parked_behind']:>6}  "
-                f"{printable(' '.join(i['error'].split()))[:70]}"
+            grid.add_row(
+                name,
+                str(i["id"]),
+                i["status"],
+                str(i["failed_at"])[:19],
+                printable(i["key"]),
+                known.get(i["key"], "-"),
+                printable(str(i["event_type"])),
+                str(i["parked_behind"]),
+                printable(" ".join(i["error"].split()))[:70],
             )
+        show(grid)
     else:
         print(f"no dead letters in {', '.join(answered)}")
     if silent:
@@ -135,41 +157,55 @@ def _who(silent: Sequence[ServiceUnavailable]) -> str:
     return ", ".join(f"{e.service} ({e.detail})" for e in silent)
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
-    client = OpsClient(stack_config(args.stack))
-    client.call("POST", args.service, "/v1/admin/rebuild")
-    while True:
-        p: dict[str, Any] = client.call("GET", args.service, "/v1/admin/rebuild")
-        total = max(p.get("records_total") or 0, 1)
-        done = min(p.get("records_read") or 0, total)
-        bar = "#" * int(30 * done / total)
-        sys.stderr.write(
-            f"\r{p['state']:<9} [{bar:<30}] {done}/{total} records {p.get('rate_per_s', 0):,.0f}/s "
-        )
-        sys.stderr.flush()
-        if p["state"] in ("done", "failed"):
-            sys.stderr.write("\n")
-            break
-        time.sleep(0.5)
+def cmd_replay(
+    ctx: typer.Context,
+    service: Annotated[
+        str,
+        typer.Argument(
+            help="|".join(SERVICE_NAMES), **one_of(SERVICE_NAMES, "a service", "SERVICE")
+        ),
+    ],
+) -> int:
+    client = OpsClient(stack_config(stack_name(ctx)))
+    client.call("POST", service, "/v1/admin/rebuild")
+    with progress(unit="records") as bar:
+        task = bar.add_task("starting", total=None, note="")
+        while True:
+            p: dict[str, Any] = client.call("GET", service, "/v1/admin/rebuild")
+            bar.update(
+                task,
+                description=p["state"],
+                total=p.get("records_total") or None,
+                completed=p.get("records_read") or 0,
+                note=f"{p.get('rate_per_s', 0):,.0f}/s",
+            )
+            if p["state"] in ("done", "failed"):
+                break
+            time.sleep(0.5)
     if p["state"] == "failed":
         raise CommandError(f"rebuild failed: {p.get('error')}")
     took = (p.get("finished_at") or 0) - (p.get("started_at") or 0)
     print(
-        f"{args.service}: projection rebuilt from offset 0 ({p['records_read']} records, "
+        f"{service}: projection rebuilt from offset 0 ({p['records_read']} records, "
         f"{p['events_applied']} applied, {took:.1f}s) and swapped in; generation {p['generation']}"
     )
     return 0
 
 
-def cmd_where(args: argparse.Namespace) -> int:
-    cfg = stack_config(args.stack)
+def cmd_where(
+    ctx: typer.Context,
+    request: Annotated[str, typer.Argument(metavar="ID|REFERENCE")],
+) -> int:
+    cfg = stack_config(stack_name(ctx))
     client = OpsClient(cfg)
-    request_id, reference = asyncio.run(eventlog.resolve_request(cfg.kafka_bootstrap, args.request))
+    request_id, reference = asyncio.run(eventlog.resolve_request(cfg.kafka_bootstrap, request))
     silent: list[ServiceUnavailable] = []
     history = asyncio.run(_history(cfg.kafka_bootstrap, request_id))
     print(f"request {reference or ''} {request_id}: {len(history)} event(s) on the topics")
     for env in history[-5:]:
-        print(f"  {env.occurred_at:%Y-%m-%d %H:%M:%S}  {env.producer:<10} {env.event_type}")
+        print(
+            printable(f"  {env.occurred_at:%Y-%m-%d %H:%M:%S}  {env.producer:<10} {env.event_type}")
+        )
     ids = [str(e.event_id) for e in history]
     for name in SERVICE_NAMES:
         try:
@@ -180,7 +216,7 @@ def cmd_where(args: argparse.Namespace) -> int:
             consumer = client.call("GET", name, "/v1/admin/consumer")
             dead = client.call("GET", name, "/v1/admin/deadletters")["items"]
         except ServiceUnavailable as exc:
-            print(f"\n{name}: {exc.reason}")
+            print(f"\n{name}: {printable(exc.reason)}")
             silent.append(exc)
             continue
         last = next((e for e in reversed(history) if str(e.event_id) in applied), None)
@@ -190,13 +226,15 @@ def cmd_where(args: argparse.Namespace) -> int:
             f"\n{name}: lag {consumer['total_lag']}, "
             f"open dead letters {consumer['open_dead_letters']}"
         )
-        print(f"  state:        {state if state is not None else '(nothing projected)'}")
+        # What the projections hold came from partners and staff: escaped like `jiph tail`.
+        print(printable(f"  state:        {state if state is not None else '(nothing projected)'}"))
         print("  last applied: " + (f"{last.event_type} at {last.occurred_at}" if last else "none"))
         if missing:
             print(f"  not applied:  {', '.join(missing)}")
         for d in mine:
             print(
-                f"  DEAD LETTER {d['id']}: {d['event_type']} failed: {d['error'][:100]} "
+                f"  DEAD LETTER {d['id']}: {printable(d['event_type'])} failed: "
+                f"{printable(' '.join(d['error'].split()))[:100]} "
                 f"({d['parked_behind']} parked behind it) -> "
                 f"jiph deadletters redrive {d['id']} --service {name}"
             )

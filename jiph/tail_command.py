@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import re
 import sys
-import unicodedata
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import orjson
+import typer
+from rich.text import Text
 
 import shared.catalogue  # noqa: F401  (registers the event types --type is checked against)
 from jiph import eventlog
-from jiph.errors import CommandError, did_you_mean
+from jiph.console import console, printable
+from jiph.errors import CommandError, not_one_of
+from jiph.options import completes, stack_name
 from jiph.stack.config import stack_config
 from shared.events import REGISTRY
 
@@ -45,42 +47,11 @@ KEY_FACTS: dict[str, tuple[str, ...]] = {
     "DeploymentCompleted": ("completed_on",),
     "DeploymentCancelled": ("reason",),
 }
-COLOURS = {"intake": "36", "triage": "33", "deployment": "35", "deadletter": "31"}
+COLOURS = {"intake": "cyan", "triage": "yellow", "deployment": "magenta", "deadletter": "red"}
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("tail", help="print the gateway's events, live or from the beginning")
-    p.add_argument(
-        "topics",
-        nargs="*",
-        default=["all"],
-        metavar="TOPIC",
-        help="topic names, intake|triage|deployment|checkpoints, or all (default: every "
-        "topic of events and dead letters)",
-    )
-    p.add_argument("--from-beginning", action="store_true", help="start at the first event")
-    p.add_argument(
-        "--since",
-        help="start at this time: ISO 8601 (2026-11-26T09:00, UTC unless an offset is given) "
-        "or a duration back from now (30s, 15m, 2h, 1d)",
-    )
-    follow = p.add_mutually_exclusive_group()
-    follow.add_argument(
-        "--follow",
-        dest="follow",
-        action="store_true",
-        default=True,
-        help="keep waiting for new events (default)",
-    )
-    follow.add_argument(
-        "--no-follow", dest="follow", action="store_false", help="stop at the current end"
-    )
-    p.add_argument("--type", action="append", dest="types", metavar="T", help="only this type")
-    p.add_argument("--request", metavar="ID|REFERENCE", help="only this request's events")
-    p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka (default: the stack's)")
-    p.add_argument("--json", action="store_true", help="one envelope per line, for jq")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    p.set_defaults(handler=cmd_tail)
+def register(app: typer.Typer) -> None:
+    app.command("tail", help="print the gateway's events, live or from the beginning")(cmd_tail)
 
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -104,24 +75,11 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 def check_types(types: list[str] | None) -> None:
     """Every `--type` must be one the catalogue knows: a typo would silently print nothing."""
-    known = REGISTRY.event_types()
     for event_type in types or ():
         if not REGISTRY.knows(event_type):
-            hint = did_you_mean(event_type, known) or f"; the catalogue's types: {', '.join(known)}"
-            raise CommandError(f"--type {event_type!r} is not an event type{hint}")
-
-
-def printable(text: str) -> str:
-    """`text` with control and format characters escaped (`\\x1b`, `\\u202e`): what an
-    event carries must not move the operator's cursor, recolour or reorder their terminal."""
-    if text.isprintable():
-        return text
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
-        else ch
-        for ch in text
-    )
+            raise CommandError(
+                "--type " + not_one_of(event_type, REGISTRY.event_types(), "an event type")
+            )
 
 
 def fact(value: Any) -> str:
@@ -132,16 +90,18 @@ def fact(value: Any) -> str:
     return printable(str(value))[:60]
 
 
-def pretty(item: eventlog.Read, references: dict[str, str], colour: bool) -> str:
-    """`time  topic  type  reference  actor  facts` — one readable line per event."""
+def pretty(item: eventlog.Read, references: dict[str, str]) -> Text:
+    """`time  topic  type  reference  actor  facts` — one readable line per event, its topic
+    and type coloured by service (shown only on a terminal)."""
     env = item.envelope
     short_topic = item.topic.removeprefix("jiph.").removesuffix(".events")
-    paint = COLOURS.get(short_topic.split(".")[0], "0")
+    paint = COLOURS.get(short_topic.split(".")[0], "default")
     if env is None and short_topic.startswith("checkpoints."):
-        return checkpoint_line(item, short_topic)
+        return Text(checkpoint_line(item, short_topic))
     if env is None:
-        line = f"{'?':<20} {short_topic:<18} {'(undecodable)':<22} {item.raw[:60]!r}"
-        return f"\033[31m{line}\033[0m" if colour else line
+        return Text(
+            f"{'?':<20} {short_topic:<18} {'(undecodable)':<22} {item.raw[:60]!r}", style="red"
+        )
     when = env.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     ref = printable(references.get(env.key) or env.key[:13])
     facts = "  ".join(
@@ -152,14 +112,15 @@ def pretty(item: eventlog.Read, references: dict[str, str], colour: bool) -> str
     if "dl_error" in item.headers:
         facts = f"error={printable(item.headers['dl_error'])[:80]}  {facts}"
     actor = printable(f"{env.actor.role}:{env.actor.subject}")
-    event_type = printable(env.event_type)
-    if colour:
-        event_type = f"\033[1;{paint}m{event_type:<22}\033[0m"
-        short_topic = f"\033[{paint}m{short_topic:<18}\033[0m"
-    else:
-        event_type = f"{event_type:<22}"
-        short_topic = f"{short_topic:<18}"
-    return f"{when}  {short_topic} {event_type} {ref:<17} {actor:<28} {facts}".rstrip()
+    line = Text.assemble(
+        f"{when}  ",
+        (f"{short_topic:<18}", paint),
+        " ",
+        (f"{printable(env.event_type):<22}", f"bold {paint}"),
+        f" {ref:<17} {actor:<28} {facts}",
+    )
+    line.rstrip()
+    return line
 
 
 def checkpoint_line(item: eventlog.Read, short_topic: str) -> str:
@@ -195,34 +156,111 @@ def remember_reference(env: Any, references: dict[str, str]) -> None:
         references[env.key] = env.data["reference"]
 
 
-async def _tail(args: argparse.Namespace) -> int:
-    bootstrap = args.bootstrap or stack_config(args.stack).kafka_bootstrap
-    names = eventlog.expand(args.topics)
-    since = parse_since(args.since) if args.since else None
-    check_types(args.types)
+async def _tail(
+    bootstrap: str,
+    names: list[str],
+    *,
+    since: datetime | None,
+    from_beginning: bool,
+    follow: bool,
+    types: list[str] | None,
+    request: str | None,
+    as_json: bool,
+    colour: bool,
+) -> int:
     wanted_request = None
-    if args.request:
-        wanted_request, _ = await eventlog.resolve_request(bootstrap, args.request)
-    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    if request:
+        wanted_request, _ = await eventlog.resolve_request(bootstrap, request)
+    out = console(colour=True) if colour else None
     references: dict[str, str] = {}
     async for item in eventlog.read(
-        bootstrap, names, from_beginning=args.from_beginning, since=since, follow=args.follow
+        bootstrap, names, from_beginning=from_beginning, since=since, follow=follow
     ):
         env = item.envelope
         remember_reference(env, references)
-        if args.types and (env is None or env.event_type not in args.types):
+        if types and (env is None or env.event_type not in types):
             continue
         if wanted_request and (env is None or env.key != wanted_request):
             continue
-        line = json_line(item) if args.json else pretty(item, references, colour)
-        sys.stdout.write(line + "\n")
+        if as_json:
+            sys.stdout.write(json_line(item) + "\n")
+        elif out is not None:
+            out.print(pretty(item, references), soft_wrap=True)
+        else:  # piped: the plain line, as fast as it comes
+            sys.stdout.write(pretty(item, references).plain + "\n")
         sys.stdout.flush()
     return 0
 
 
-def cmd_tail(args: argparse.Namespace) -> int:
-    """Errors the operator can fix are `CommandError`s, said in one line by `jiph.cli.main`."""
+def cmd_tail(
+    ctx: typer.Context,
+    topic: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="TOPIC...",
+            help="topic names, intake|triage|deployment|checkpoints, or all (default: every "
+            "topic of events and dead letters)",
+            autocompletion=completes(eventlog.topic_names()),
+            show_default=False,
+        ),
+    ] = None,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="start at the first event")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIME",
+            help="start at this time: ISO 8601 (2026-11-26T09:00, UTC unless an offset is "
+            "given) or a duration back from now (30s, 15m, 2h, 1d)",
+        ),
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow/--no-follow",
+            help="keep waiting for new events (default), or stop at the current end",
+        ),
+    ] = True,
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            help="only this event type (repeat for more)",
+            metavar="T",
+            autocompletion=completes(REGISTRY.event_types()),
+        ),
+    ] = None,
+    request: Annotated[
+        str | None, typer.Option(metavar="ID|REFERENCE", help="only this request's events")
+    ] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option(metavar="HOST:PORT", help="Kafka (default: the stack's)")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="one envelope per line, for jq (never coloured)")
+    ] = False,
+    color: Annotated[
+        Literal["auto", "always", "never"], typer.Option(help="colour the readable lines")
+    ] = "auto",
+) -> int:
+    """Errors the operator can fix are `CommandError`s, said in one line by `jiph.cli`."""
+    check_types(types)  # the catalogue's wording, with the close matches
+    when = parse_since(since) if since else None
+    colour = color == "always" or (color == "auto" and console().is_terminal)
     try:
-        return asyncio.run(_tail(args))
+        return asyncio.run(
+            _tail(
+                bootstrap or stack_config(stack_name(ctx)).kafka_bootstrap,
+                eventlog.expand(topic or ["all"]),
+                since=when,
+                from_beginning=from_beginning,
+                follow=follow,
+                types=types,
+                request=request,
+                as_json=as_json,
+                colour=colour and not as_json,
+            )
+        )
     except KeyboardInterrupt:
         return 0

@@ -1,5 +1,7 @@
 """What `jiph` says when the operator (or the machine) gets something wrong: one line on stderr,
-no traceback, a non-zero exit. Run as the operator runs it (a subprocess), without a stack:
+no traceback, a non-zero exit; and what it prints for people and for scripts (plain when piped,
+escaped always, completion for the shell). Run as the operator runs it (a subprocess, for exit
+codes and tracebacks) or in-process (Typer's CliRunner), without a stack:
 Kafka "down" is a port nothing listens on, services are stand-ins on a local port or none
 (`JIPH_OPS_<SERVICE>_URL`). Cases that need a real Kafka (an unknown topic, an unknown
 reference, control characters in events) are in tests/e2e/test_operator_tools.py."""
@@ -9,20 +11,29 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from jiph import eventlog
+from jiph.cli import app
+from jiph.console import console
+from jiph.demo_client import Progress
 from jiph.errors import CommandError
-from jiph.tail_command import check_types, parse_since, printable
-from shared.topics import SERVICES
+from jiph.tail_command import check_types, parse_since, pretty, printable
+from shared.catalogue.intake import RequestWithdrawn
+from shared.events import Actor, Envelope
+from shared.topics import INTAKE_EVENTS, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST_ID = "0190a000-0000-7000-8000-0000000000aa"
@@ -39,18 +50,23 @@ def nobody() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def jiph(*args: str, urls: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def jiph(
+    *args: str,
+    urls: dict[str, str] | None = None,
+    stack: str | None = os.environ.get("JIPH_TEST_STACK", "test"),
+    **extra_env: str,
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JIPH_OPS_")}
     env["JIPH_TOKEN"] = "not-a-real-token"  # no stack key is made or read
     for service in SERVICES:
         env[f"JIPH_OPS_{service.upper()}_URL"] = (urls or {}).get(service) or nobody()
+    env.update(extra_env)
     return subprocess.run(
         [
             sys.executable,
             "-m",
             "jiph.cli",
-            "--stack",
-            os.environ.get("JIPH_TEST_STACK", "test"),
+            *(["--stack", stack] if stack else []),
             *args,
         ],
         cwd=ROOT,
@@ -72,10 +88,16 @@ def said_in_one_line(run: subprocess.CompletedProcess[str], *words: str) -> str:
 
 
 class Answers(http.server.BaseHTTPRequestHandler):
-    """A stand-in service: GET paths answered from `self.server.answers` (JSON), else 404."""
+    """A stand-in service: GET paths answered from `self.server.answers` (JSON), POSTs from
+    its `POST /path` entries, else 404."""
+
+    def do_POST(self) -> None:
+        self.answer(f"POST {self.path}")
 
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
+        self.answer(self.path.split("?", 1)[0])
+
+    def answer(self, path: str) -> None:
         answer: Any = self.server.answers.get(path)  # type: ignore[attr-defined]
         body = json.dumps(answer if answer is not None else {"detail": "no"}).encode()
         self.send_response(200 if answer is not None else 404)
@@ -223,3 +245,131 @@ def test_a_service_refusing_the_call_is_said_in_one_line(
     url, _ = stand_in  # answers 404 to everything
     run = jiph("deadletters", "show", "3", "--service", "triage", urls={"triage": url})
     said_in_one_line(run, "jiph deadletters:", "triage answered 404")
+
+
+# --- usage errors: one line too, with the close matches ----------------------------------------
+def test_a_mistyped_option_is_one_line_naming_the_right_one() -> None:
+    run = jiph("tail", "--sinc", "1d")
+    assert run.returncode == 2
+    said_in_one_line(run, "jiph tail:", "--sinc", "--since", "jiph tail --help")
+
+
+def test_names_from_a_fixed_set_are_refused_with_the_close_ones() -> None:
+    said_in_one_line(
+        jiph("--stack", "tset", "status"), "'tset' is not a stack", "did you mean test"
+    )
+    said_in_one_line(jiph("replay", "intak"), "'intak' is not a service", "did you mean intake")
+    said_in_one_line(jiph("deadletters", "lst"), "'lst' is not an action", "did you mean list")
+    run = jiph("status", stack=None, JIPH_STACK="prodution")  # the environment's, alike
+    said_in_one_line(run, "'prodution' is not a stack")
+
+
+# --- in-process (CliRunner): what scripts read stays plain ---------------------------------------
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, ["--stack", os.environ.get("JIPH_TEST_STACK", "test"), *args])
+
+
+def test_token_prints_a_bare_token_for_command_substitution() -> None:
+    result = invoke("token", "--role", "operator")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"[\w-]+\.[\w-]+\.[\w-]+\n", result.stdout), result.stdout
+    assert result.stderr == ""  # not a terminal: no reminder either
+
+
+def test_replay_reports_the_rebuild_and_draws_no_bar_when_not_a_terminal(
+    stand_in: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, answers = stand_in
+    monkeypatch.setenv("JIPH_TOKEN", "not-a-real-token")
+    monkeypatch.setenv("JIPH_OPS_TRIAGE_URL", url)
+    answers["POST /v1/admin/rebuild"] = {"state": "running"}
+    answers["/v1/admin/rebuild"] = {
+        "state": "done",
+        "records_total": 40,
+        "records_read": 40,
+        "events_applied": 38,
+        "rate_per_s": 400.0,
+        "started_at": 10.0,
+        "finished_at": 10.5,
+        "generation": 3,
+    }
+    done = invoke("replay", "triage")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.startswith(
+        "triage: projection rebuilt from offset 0 (40 records, 38 applied"
+    )
+    assert done.stderr == ""
+    answers["/v1/admin/rebuild"] = {"state": "failed", "error": "relation\nmissing"}
+    failed = invoke("replay", "triage")
+    assert failed.exit_code == 1
+    assert failed.stderr == "jiph replay: rebuild failed: relation missing\n"
+
+
+def test_deadletters_list_exits_non_zero_in_process_too() -> None:
+    result = invoke("deadletters", "list")  # JIPH_OPS_* unset: the stack's ports, none up
+    assert result.exit_code == 1, result.output
+    assert "no dead letters" not in result.stdout
+
+
+def test_the_demo_draws_its_progress_bar_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run() -> str:
+        bar = Progress(3)
+        for step in ("offered", "submitted", "triaged"):
+            bar.step(step)
+        bar.finish()
+        return capsys.readouterr().err
+
+    assert run() == ""  # captured, not a terminal
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as a terminal would be
+    drawn = run()
+    assert "3/3" in drawn and "done" in drawn and "\x1b[" in drawn
+
+
+# --- jiph tail: what an event carries cannot drive the terminal, coloured or not ------------------
+def hostile_event(reason: str) -> eventlog.Read:
+    env = Envelope.wrap(
+        RequestWithdrawn(request_id=uuid.uuid4(), partner_id="p-ctl", reason=reason),
+        stream_id="request-x",
+        stream_version=2,
+        producer="test",
+        actor=Actor(subject="hub\x1b[31mstaff", role="triage_officer"),
+        correlation_id="unit",
+    )
+    return eventlog.Read(INTAKE_EVENTS, 0, 0, {"dl_error": "bad\x9bthing"}, env, env.to_bytes())
+
+
+@pytest.mark.parametrize("colour", [True, False])
+def test_tail_escapes_control_characters_and_markup_of_events(colour: bool) -> None:
+    hostile = "\x1b[2J\x1b]0;x\x07\r\nFAKE\u202e [bold]loud[/] :smile:"
+    out = console(colour=colour)
+    with out.capture() as captured:
+        out.print(pretty(hostile_event(hostile), {}), soft_wrap=True)
+    shown = captured.get()
+    # Only Rich's own colour codes (SGR, `ESC [ ... m`) may reach the terminal.
+    assert not re.search(r"\x1b(?!\[[0-9;]*m)", shown), repr(shown)
+    assert ("\x1b[" in shown) == colour
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+    assert plain.count("\n") == 1 and not any(ch in plain for ch in "\x07\r\u202e\x9b")
+    assert "reason=\\x1b[2J\\x1b]0;x\\x07\\r\\nFAKE\\u202e [bold]loud[/] :smile:" in plain
+    assert "error=bad\\x9bthing" in plain and "hub\\x1b[31mstaff" in plain
+
+
+# --- completion -----------------------------------------------------------------------------------
+def test_the_shell_completes_commands_services_and_event_types() -> None:
+    script = jiph("--show-completion", "bash")
+    assert script.returncode == 0 and "_JIPH_COMPLETE=complete_bash" in script.stdout
+
+    def complete(words: str) -> list[str]:
+        env = {"_JIPH_COMPLETE": "complete_bash", "COMP_WORDS": words}
+        env["COMP_CWORD"] = str(len(words.split()) - (0 if words.endswith(" ") else 1))
+        result = CliRunner().invoke(app, [], env=env, prog_name="jiph")
+        assert result.exit_code == 0, result.output
+        return result.stdout.split()
+
+    assert complete("jiph dead") == ["deadletters"]
+    assert complete("jiph --stack test-") == ["test-b", "test-c", "test-d", "test-e", "test-f"]
+    assert complete("jiph replay ") == ["intake", "triage", "deployment", "reporting"]
+    assert complete("jiph tail --type OfficerC") == ["OfficerCleared"]
+    assert complete("jiph tail intake jiph.triage.") == ["jiph.triage.events"]

@@ -50,7 +50,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kubernetes_validate.utils import latest_version
 from sqlalchemy.engine import make_url
 
-from jiph.cli import build_parser
+from jiph import migrate_command
+from jiph.cli import main
 from jiph.migrate_command import migrations_dir
 from jiph.stack.config import STACKS, cache_dir
 from jiph.stack.keystore import TokenConfig
@@ -1776,7 +1777,9 @@ def test_postgres_resources_give_each_service_its_role_and_database(helm: str) -
             assert not by_kind(docs, "Secret"), "existing Secrets only"
 
 
-def test_migration_jobs_are_hooks_that_run_jiph_migrate(helm: str) -> None:
+def test_migration_jobs_are_hooks_that_run_jiph_migrate(
+    helm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     external = (
         "postgresql.cnpg.enabled=false",
         "postgresql.host=db.example.invalid",
@@ -1806,8 +1809,14 @@ def test_migration_jobs_are_hooks_that_run_jiph_migrate(helm: str) -> None:
             ]
             assert container["env"] == served["env"], "the Job reads the service's own settings"
             assert container["image"] == served["image"]
-    args = build_parser().parse_args(["migrate", "deployment", "--wait", "30"])
-    assert (args.service, args.wait, args.handler.__name__) == ("deployment", 30.0, "cmd_migrate")
+    asked: list[tuple[str, float]] = []
+
+    async def record(service: str, *, wait_s: float = 0.0) -> None:
+        asked.append((service, wait_s))
+
+    monkeypatch.setattr(migrate_command, "run_migrations", record)
+    assert main(["migrate", "deployment", "--wait", "30"]) == 0
+    assert asked == [("deployment", 30.0)]
 
 
 def test_migrate_command_takes_the_lock_the_services_take() -> None:
@@ -1901,14 +1910,12 @@ def test_migrate_command_fails_cleanly_without_leaking_the_password(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = "postgresql+asyncpg://jiph_triage:TopSecret9@127.0.0.1:1/jiph_triage"
-    parser = build_parser()
 
     def run(env: dict[str, str]) -> tuple[int, str]:
         clear_jiph_env(monkeypatch)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        args = parser.parse_args(["migrate", "triage"])
-        code = args.handler(args)
+        code = main(["migrate", "triage"])
         return code, capsys.readouterr().err
 
     code, err = run({"JIPH_TRIAGE_ENV": "production", "JIPH_TRIAGE_DATABASE_URL": url})
