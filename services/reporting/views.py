@@ -75,6 +75,17 @@ class DeploymentPage(BaseModel):
     next_cursor: str | None = None
 
 
+class BreakdownRow(BaseModel):
+    key: str = Field(description="The group: a status, a country code, a week's Monday, …")
+    series: str | None = Field(default=None, description="For `week`: the requests' current status")
+    count: int
+
+
+class Breakdown(BaseModel):
+    by: str
+    rows: list[BreakdownRow]
+
+
 class Point(BaseModel):
     period: date
     count: int
