@@ -21,6 +21,9 @@ class RequestRow(BaseModel):
     title: str | None = None  # OFFICIAL-SENSITIVE: only for sc clearance or above
     description: str | None = None
     redacted: bool = False
+    withheld: list[str] = Field(
+        default_factory=list, description="The fields withheld from you (need-to-know)"
+    )
     mission: str | None = None
     funding_source: str | None = None
     headcount: int
@@ -51,6 +54,10 @@ class DeploymentRow(BaseModel):
     reference: str | None = None
     partner_type: str | None = None
     mission: str | None = None
+    redacted: bool = False
+    withheld: list[str] = Field(
+        default_factory=list, description="The fields withheld from you (need-to-know)"
+    )
     country: str
     region: str
     capability: str

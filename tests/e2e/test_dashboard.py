@@ -121,18 +121,21 @@ def sign_in(driver: webdriver.Chrome, username: str, shot: Path | None = None) -
     return login_page
 
 
+DRAWN = """
+const board = document.getElementById('board');
+const tile = document.getElementById('kpi-requests');
+const canvases = [...document.querySelectorAll('canvas')];
+return !board.hidden && !document.getElementById('view-overview').hidden
+  && tile && !['', '\u2013', '-'].includes(tile.textContent.trim())
+  && document.querySelectorAll('table tbody tr').length > 0
+  && canvases.length > 0 && canvases.every(c => c.getAttribute('height'));
+"""
+
+
 def drawn(driver: webdriver.Chrome) -> bool:
-    """The KPI tiles, the charts and the table are filled."""
-    if not shown(driver, "board"):
-        return False
-    tiles = driver.find_element(By.ID, "kpi-requests").text.strip()
-    canvases = driver.find_elements(By.CSS_SELECTOR, "canvas")
-    rows = driver.find_elements(By.CSS_SELECTOR, "table tbody tr")
-    return (
-        tiles not in ("", "\u2013", "-")
-        and len(rows) > 0
-        and all(c.get_attribute("height") for c in canvases)
-    )
+    """The overview's KPI tiles, charts and tables are filled (read in one go: the page may
+    redraw between two reads)."""
+    return bool(driver.execute_script(DRAWN))
 
 
 def screenshot(driver: webdriver.Chrome, shot: Path) -> None:
@@ -454,7 +457,11 @@ def sign_in_renew_and_out(
         assert driver.current_url == f"{base}/#{filters_of(scenario)}"
         assert driver.find_element(By.ID, "kpi-requests").text == "6"
         assert "Sam Cleared (analyst, sc)" in driver.find_element(By.ID, "who").text
-        assert scenario.secret_title in driver.page_source  # the provider's token says `sc`
+        # The provider's token says `sc`: the requests' table (a tile's drill-down) has the title.
+        driver.find_element(By.ID, "kpi-requests").click()
+        until(driver, "the sensitive title", lambda d: scenario.secret_title in d.page_source)
+        driver.back()
+        until(driver, "the overview again", drawn)
         assert driver.execute_script(STORAGE) == [[], [], "[][]"]  # no token kept
 
         # Renewal with the refresh token: a new access token, still signed in, the API reads.
