@@ -27,4 +27,11 @@ except StackError as exc:
 PY
   echo "installed softhsm2 ($(softhsm2-util --version))"
 fi
+# The dashboard's GOV.UK Frontend, map and country table from npm (when Node.js is here; the
+# vendored copies in the checkout serve otherwise).
+if command -v npm >/dev/null 2>&1; then
+  bash scripts/build_dashboard.sh
+else
+  echo "install.sh: npm missing, the dashboard keeps its vendored files" >&2
+fi
 echo "installed into .venv ($(.venv/bin/python --version))"

@@ -15,13 +15,21 @@ from fastapi.responses import StreamingResponse
 
 from services.reporting import kpis, queries
 from services.reporting.exports import (
+    BREAKDOWN_CSV_COLUMNS,
     DEPLOYMENT_CSV_COLUMNS,
     REQUEST_CSV_COLUMNS,
     csv_lines,
     csv_response,
 )
 from services.reporting.stream import FeedRequest, HeldStream, StreamSlots, event_view, feed
-from services.reporting.views import Audit, DeploymentPage, RequestPage, TimeSeries
+from services.reporting.views import (
+    Audit,
+    Breakdown,
+    DeploymentPage,
+    RequestPage,
+    RequestRow,
+    TimeSeries,
+)
 from shared.api import (
     Consistent,
     CountryQuery,
@@ -78,6 +86,9 @@ def as_seen_by(facts: queries.Facts, principal: Principal) -> queries.Facts:
 # --- filters --------------------------------------------------------------------------------
 async def request_filters(
     status: Annotated[list[str] | None, Query(description="Only these statuses (repeat)")] = None,
+    partner: Annotated[
+        str | None, Query(max_length=100, description="Only this partner's (its registry id)")
+    ] = None,
     partner_type: Annotated[PartnerType | None, Query()] = None,
     region: Annotated[Region | None, Query()] = None,
     country: CountryQuery = None,
@@ -89,9 +100,24 @@ async def request_filters(
     submitted_to: Annotated[
         DateQuery, Query(alias="to", description="Submitted on or before this day (UTC)")
     ] = None,
+    decision: Annotated[
+        list[Literal["approved", "rejected"]] | None,
+        Query(description="Only requests decided so (repeat for both)"),
+    ] = None,
 ) -> queries.RequestFilters:
+    if submitted_from and submitted_to and submitted_from > submitted_to:
+        message = "the range ends before it starts (`from`)"
+        raise Problem(
+            422,
+            "validation-error",
+            "Invalid request",
+            "1 problem(s) with: query.to",
+            errors=[{"field": "query.to", "message": message}],
+        )
     return queries.RequestFilters(
         statuses=list(status or ()),
+        partner=partner,
+        decisions=list(decision or ()),
         partner_type=partner_type and partner_type.value,
         region=region and region.value,
         country=country.upper() if country else None,
@@ -162,12 +188,53 @@ async def summary(
     (`posts`). Filters (`from`, `to`, `region`, `partner_type`, …) select
     requests; deployments and officers are those of the selected requests. Aggregates include
     OFFICIAL-SENSITIVE requests but never their text."""
+    result = await _summary(runtime, filters, reader, as_of)
+    result["filters"] = jsonable_encoder(filters)
+    return result
+
+
+async def _summary(
+    runtime: Any, filters: queries.RequestFilters, reader: Principal, as_of: date | None
+) -> dict[str, Any]:
     async with runtime.engine.connect() as conn:
         facts = as_seen_by(await queries.summary_facts(conn, filters), reader)
     today = as_of or datetime.now(UTC).date()
-    result = kpis.summary(facts.requests, facts.deployments, facts.officers, today)
-    result["filters"] = jsonable_encoder(filters)
-    return result
+    return kpis.summary(facts.requests, facts.deployments, facts.officers, today)
+
+
+Grouping = Literal[
+    "status",
+    "partner",
+    "partner_type",
+    "region",
+    "country",
+    "capability",
+    "week",
+    "days_to_decision",
+    "officers_by_mission",
+    "officers_by_country",
+]
+
+
+def breakdown_rows(summary: dict[str, Any], by: Grouping) -> list[dict[str, Any]]:
+    """One grouping of the summary as rows (`key`, `series`, `count`): what each chart of the
+    dashboard draws, as its table and its CSV."""
+    requests = summary["requests"]
+    if by == "week":
+        weekly = requests["by_week_and_status"]
+        return [
+            {"key": period, "series": status, "count": counts[i]}
+            for status, counts in weekly["series"].items()
+            for i, period in enumerate(weekly["periods"])
+        ]
+    if by == "days_to_decision":
+        histogram = summary["days_to_decision"]["histogram"]
+        return [{"key": b["bucket"], "series": None, "count": b["count"]} for b in histogram]
+    if by.startswith("officers_by_"):
+        counts = summary["officers_deployed_now"][by.replace("officers_", "")]
+    else:
+        counts = requests[f"by_{by}"]
+    return [{"key": key, "series": None, "count": n} for key, n in counts.items()]
 
 
 @router.get(
@@ -214,6 +281,57 @@ async def list_requests(
 
 
 @router.get(
+    "/requests/{request_id}",
+    response_model=RequestRow,
+    summary="One request's flat row",
+)
+async def get_request(
+    request_id: UUID, reader: Analyst, runtime: RuntimeDep, _: None = Consistent
+) -> dict[str, Any]:
+    """The request as `GET /v1/requests` lists it (the dashboard's detail page; its timeline is
+    `GET /v1/audit/{request_id}`). Title, description and mission of an OFFICIAL-SENSITIVE
+    request are `null` (`redacted` true) unless you hold `sc` clearance or above."""
+    async with runtime.engine.connect() as conn:
+        row = await queries.get_request(conn, request_id)
+    if row is None:
+        raise not_found("request")
+    return shown(row, reader)
+
+
+@router.get(
+    "/breakdown",
+    response_model=Breakdown,
+    summary="One grouping of the KPIs as rows (JSON or a CSV export)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def breakdown(
+    reader: Analyst,
+    runtime: RuntimeDep,
+    filters: RequestFilterDep,
+    by: Annotated[Grouping, Query(description="Which grouping of `GET /v1/summary`")],
+    as_of: Annotated[
+        DateQuery, Query(description="The day 'now' means (default: today, UTC)")
+    ] = None,
+    format: Annotated[Format, Query(description="`csv`: the rows as a file")] = "json",
+    _: None = Consistent,
+) -> Any:
+    """The rows behind one chart of the dashboard, for the same filters as `GET /v1/summary`:
+    requests by status, partner, partner type, region, country or capability; submissions per
+    week by current status (`series`); decisions by days to decision; officers deployed now by
+    mission or country. Missions the reader may not see group as `withheld`, deployments
+    planned without one as `no mission`."""
+    rows = breakdown_rows(await _summary(runtime, filters, reader, as_of), by)
+    if format == "csv":
+
+        async def each() -> AsyncIterator[dict[str, Any]]:
+            for row in rows:
+                yield row
+
+        return csv_response(csv_lines(each(), BREAKDOWN_CSV_COLUMNS), f"breakdown-{by}")
+    return {"by": by, "rows": rows}
+
+
+@router.get(
     "/deployments",
     response_model=DeploymentPage,
     summary="Flat deployment rows (JSON pages or a CSV export)",
@@ -227,7 +345,21 @@ async def list_deployments(
     region: Annotated[Region | None, Query()] = None,
     capability: Annotated[Capability | None, Query()] = None,
     mission: Annotated[str | None, Query(max_length=100)] = None,
+    no_mission: Annotated[
+        bool, Query(description="Only deployments planned without a mission")
+    ] = False,
     request_id: Annotated[UUID | None, Query()] = None,
+    classification: Annotated[Classification | None, Query()] = None,
+    partner: Annotated[
+        str | None, Query(max_length=100, description="Only for this partner's requests")
+    ] = None,
+    partner_type: Annotated[PartnerType | None, Query()] = None,
+    submitted_from: Annotated[
+        DateQuery, Query(alias="from", description="Of requests submitted on or after this day")
+    ] = None,
+    submitted_to: Annotated[
+        DateQuery, Query(alias="to", description="Of requests submitted on or before this day")
+    ] = None,
     sort: Annotated[Literal["tour_start", "tour_end"], Query()] = "tour_start",
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     format: Annotated[Format, Query(description="`csv` streams every matching row")] = "json",
@@ -236,14 +368,26 @@ async def list_deployments(
     _: None = Consistent,
 ) -> Any:
     """One row per deployment: mission, country, capability, tour dates (with extensions),
-    status and officer counts."""
+    status and officer counts. `partner`, `partner_type`, `from` and `to` select the requests
+    deployed for (as on `GET /v1/requests`); the mission of an OFFICIAL-SENSITIVE deployment is
+    `null` unless you hold `sc` clearance or above, and a `mission` or `no_mission` filter then
+    matches OFFICIAL deployments only."""
+    of_requests = await request_filters(
+        partner=partner,
+        partner_type=partner_type,
+        submitted_from=submitted_from,
+        submitted_to=submitted_to,
+    )
     filters = queries.DeploymentFilters(
         statuses=list(status or ()),
         country=country.upper() if country else None,
         region=region and region.value,
         capability=capability and capability.value,
         mission=mission,
+        no_mission=no_mission,
         request_id=request_id,
+        classification=classification and classification.value,
+        of_requests=of_requests,
         mission_of_official_only=filter_visible_only(Reader.of(reader), "mission"),
     )
     page = _page(cursor, sort, order, limit, date.fromisoformat)

@@ -5,6 +5,7 @@ with the provider (authorization code with PKCE) and asks the API with the token
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
@@ -12,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.reporting.settings import ReportingSettings
 from shared.browser import page_csp
+from shared.reference.data import load_reference_data
+from shared.request_status import Status
 
 STATIC = Path(__file__).parent / "static"
 
@@ -29,6 +32,46 @@ class SignInConfig(BaseModel):
         "`{issuer}/.well-known/openid-configuration`",
     )
     client_id: str | None = Field(default=None, description="The dashboard's public client")
+
+
+class Choice(BaseModel):
+    code: str
+    label: str
+
+
+class CountryChoice(Choice):
+    region: str
+
+
+class FilterChoices(BaseModel):
+    """The code lists the dashboard's filters offer, with their labels (the gateway's reference
+    data: the page keeps no copy of its own)."""
+
+    statuses: list[Choice]
+    regions: list[Choice]
+    capabilities: list[Choice]
+    partner_types: list[Choice]
+    classifications: list[Choice]
+    countries: list[CountryChoice]
+
+
+def filter_choices() -> FilterChoices:
+    data = load_reference_data()
+
+    def choices(entries: Any) -> list[Choice]:
+        return [Choice(code=e.code, label=e.label) for e in entries]
+
+    return FilterChoices(
+        statuses=[Choice(code=s.value, label=s.value.replace("_", " ")) for s in Status],
+        regions=choices(data.regions),
+        capabilities=choices(data.capabilities),
+        partner_types=choices(data.partner_types),
+        classifications=choices(data.classifications),
+        countries=[
+            CountryChoice(code=c.code, label=c.name, region=c.region.value)
+            for c in sorted(data.countries, key=lambda c: c.name)
+        ],
+    )
 
 
 def dashboard_router(settings: ReportingSettings) -> APIRouter:
@@ -62,5 +105,17 @@ def dashboard_router(settings: ReportingSettings) -> APIRouter:
         provider's issuer and the dashboard's client id (`{"sign_in": false}` when the service
         trusts no provider). Public: it names the provider, nothing of the gateway's data."""
         return config
+
+    choices = filter_choices()
+
+    @router.get(
+        "/dashboard/reference.json",
+        response_model=FilterChoices,
+        summary="The code lists of the dashboard's filters",
+    )
+    async def reference() -> FilterChoices:
+        """Statuses, regions, capabilities, partner types, classifications and countries with
+        their labels, as the gateway's reference data has them. Public: reference data only."""
+        return choices
 
     return router

@@ -63,6 +63,8 @@ DEPLOYMENT_CSV_COLUMNS = (
     "officers_deployed",
 )
 
+BREAKDOWN_CSV_COLUMNS = ("key", "series", "count")
+
 
 #: A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -49,6 +49,7 @@ class RequestFacts:
     decision: str | None = None  # approved | rejected
     withdrawn_at: datetime | None = None
     deployment_start: date | None = None
+    partner_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,16 @@ def percentile(values: Iterable[float], p: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def counts_by(rows: Iterable[Any], key: Callable[[Any], str | None]) -> dict[str, int]:
-    """Row counts per key value (None counts as `unknown`), most frequent first."""
-    counted = Counter(key(row) or "unknown" for row in rows)
+#: The mission group of officers on deployments planned without a mission (bilateral work):
+#: not unknown, there is none. Missions a reader may not see group as `withheld` instead.
+NO_MISSION = "no mission"
+
+
+def counts_by(
+    rows: Iterable[Any], key: Callable[[Any], str | None], missing: str = "unknown"
+) -> dict[str, int]:
+    """Row counts per key value (None counts as `missing`), most frequent first."""
+    counted = Counter(key(row) or missing for row in rows)
     return dict(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -295,6 +303,7 @@ def summary(
         "requests": {
             "total": len(requests),
             "by_status": counts_by(requests, lambda r: r.status),
+            "by_partner": counts_by(requests, lambda r: r.partner_id),
             "by_partner_type": counts_by(requests, lambda r: r.partner_type),
             "by_region": counts_by(requests, lambda r: r.region),
             "by_country": counts_by(requests, lambda r: r.country),
@@ -307,7 +316,7 @@ def summary(
         "outcomes": outcome_rates(requests),
         "officers_deployed_now": {
             "total": len(now),
-            "by_mission": counts_by(now, lambda o: o.mission),
+            "by_mission": counts_by(now, lambda o: o.mission, NO_MISSION),
             "by_country": counts_by(now, lambda o: o.country),
             "by_capability": counts_by(now, lambda o: o.capability),
             "by_force": counts_by(now, lambda o: o.force),

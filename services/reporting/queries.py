@@ -36,6 +36,7 @@ DEPLOYMENT_SORTS: dict[str, sa.ColumnElement[Any]] = {
 @dataclass(frozen=True)
 class RequestFilters:
     statuses: list[str] = field(default_factory=list)
+    partner: str | None = None  # the partner's registry id
     partner_type: str | None = None
     region: str | None = None
     country: str | None = None
@@ -44,13 +45,17 @@ class RequestFilters:
     submitted_from: date | None = None
     submitted_to: date | None = None  # inclusive
     reference: str | None = None
+    decisions: list[str] = field(default_factory=list)  # approved, rejected
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         c = requests.c
         out: list[sa.ColumnElement[bool]] = []
         if self.statuses:
             out.append(c.status.in_(self.statuses))
+        if self.decisions:
+            out.append(c.decision.in_(self.decisions))
         for column, value in (
+            (c.partner_id, self.partner),
             (c.partner_type, self.partner_type),
             (c.region, self.region),
             (c.country, self.country),
@@ -129,14 +134,24 @@ class DeploymentFilters:
     capability: str | None = None
     mission: str | None = None
     request_id: UUID | None = None
+    classification: str | None = None
+    #: Only deployments planned without a mission (bilateral work, most often).
+    no_mission: bool = False
+    #: Only deployments of the requests these filters select (partner, dates, …).
+    of_requests: RequestFilters | None = None
     #: Match only OFFICIAL deployments on `mission` (for a reader who may not see the others').
     mission_of_official_only: bool = False
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         c = deployments.c
         out: list[sa.ColumnElement[bool]] = []
-        if self.mission is not None and self.mission_of_official_only:
+        on_mission = self.mission is not None or self.no_mission
+        if on_mission and self.mission_of_official_only:
             out.append(c.classification == OFFICIAL)
+        if self.no_mission:
+            out.append(c.mission.is_(None))
+        if self.of_requests is not None and (chosen := self.of_requests.conditions()):
+            out.append(c.request_id.in_(sa.select(requests.c.request_id).where(*chosen)))
         if self.statuses:
             out.append(c.status.in_(self.statuses))
         for column, value in (
@@ -145,6 +160,7 @@ class DeploymentFilters:
             (c.capability, self.capability),
             (c.mission, self.mission),
             (c.request_id, self.request_id),
+            (c.classification, self.classification),
         ):
             if value is not None:
                 out.append(column == value)
@@ -203,6 +219,7 @@ async def summary_facts(conn: AsyncConnection, filters: RequestFilters) -> Facts
             r.decision,
             r.withdrawn_at,
             r.deployment_start,
+            r.partner_id,
         ).where(*filters.conditions())
     )
     facts = [kpis.RequestFacts(str(row[0]), *row[1:]) for row in request_rows]

@@ -21,6 +21,9 @@ class RequestRow(BaseModel):
     title: str | None = None  # OFFICIAL-SENSITIVE: only for sc clearance or above
     description: str | None = None
     redacted: bool = False
+    withheld: list[str] = Field(
+        default_factory=list, description="The fields withheld from you (need-to-know)"
+    )
     mission: str | None = None
     funding_source: str | None = None
     headcount: int
@@ -51,6 +54,10 @@ class DeploymentRow(BaseModel):
     reference: str | None = None
     partner_type: str | None = None
     mission: str | None = None
+    redacted: bool = False
+    withheld: list[str] = Field(
+        default_factory=list, description="The fields withheld from you (need-to-know)"
+    )
     country: str
     region: str
     capability: str
@@ -74,6 +81,17 @@ class DeploymentRow(BaseModel):
 class DeploymentPage(BaseModel):
     items: list[DeploymentRow]
     next_cursor: str | None = None
+
+
+class BreakdownRow(BaseModel):
+    key: str = Field(description="The group: a status, a country code, a week's Monday, …")
+    series: str | None = Field(default=None, description="For `week`: the requests' current status")
+    count: int
+
+
+class Breakdown(BaseModel):
+    by: str
+    rows: list[BreakdownRow]
 
 
 class Point(BaseModel):

@@ -44,7 +44,13 @@ STAFF = (
     "operator",
 )
 #: Reads that hold nothing of any request: liveness, the static event catalogue.
-NOT_DATA = {"/healthz", "/readyz", "/asyncapi.json", "/dashboard/config.json"}
+NOT_DATA = {
+    "/healthz",
+    "/readyz",
+    "/asyncapi.json",
+    "/dashboard/config.json",
+    "/dashboard/reference.json",  # the filters' code lists: reference data only
+}
 #: Reads for partners alone (their own requests): `test_no_internal_text_reaches_a_partner`.
 PARTNERS_ONLY = {("intake", "/v1/requests"), ("intake", "/v1/requests/{request_id}")}
 #: A moment after every story: `as_of` it shows each story whole, made again from its events.
