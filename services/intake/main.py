@@ -10,10 +10,13 @@ from services.intake.api import router
 from services.intake.api_partners import router as partners_router
 from services.intake.directory import PartnerDirectory
 from services.intake.projection import PROJECTION
+from services.intake.settings import IntakeSettings
+from services.intake.webhooks.api import router as webhooks_router
+from services.intake.webhooks.worker import run_webhook_deliveries
 from shared.service import ServiceDefinition, create_service_app
-from shared.settings import ServiceSettings, settings_for
+from shared.settings import ServiceSettings
 
-Settings = settings_for("intake")
+Settings = IntakeSettings
 
 DEFINITION = ServiceDefinition(
     name="intake",
@@ -33,13 +36,15 @@ DEFINITION = ServiceDefinition(
         "signed with the stack's own key instead. Errors are RFC 9457 problem+json."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=(router, partners_router),
+    routers=(router, partners_router, webhooks_router),
     projection=PROJECTION,
     openapi_tags=(
         {"name": "requests", "description": "Submit, amend, withdraw, follow"},
         {"name": "partners", "description": "The registry of partner organisations (hub admins)"},
+        {"name": "webhooks", "description": "Be told of changes: signed Standard Webhooks"},
     ),
     describe_request=queries.describe,
+    background=(run_webhook_deliveries,),
 )
 
 

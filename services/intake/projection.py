@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.intake import partners as partner_domain
 from services.intake.tables import metadata, partners, requests, timeline
 from services.intake.timeline import partner_entry
+from services.intake.webhooks import outbox as webhooks
 from shared.catalogue.deployment import DeploymentCompleted, DeploymentStarted, OfficerRepatriated
 from shared.catalogue.intake import (
     PartnerDeactivated,
@@ -74,6 +75,17 @@ async def _refresh(
     if values:
         await conn.execute(
             requests.update().where(requests.c.request_id == request_id).values(**values)
+        )
+    entry = partner_entry(env)
+    if entry is not None:  # what the partner may read, it is also sent (its webhooks)
+        await webhooks.enqueue(
+            conn,
+            event_id=env.event_id,
+            event_type=env.event_type,
+            occurred_at=env.occurred_at,
+            request_id=request_id,
+            summary=entry[0],
+            details=entry[1],
         )
 
 
