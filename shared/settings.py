@@ -57,6 +57,22 @@ class ServiceSettings(BaseSettings):
     checkpoint_key_file: Path | None = None
     checkpoint_interval_s: float = Field(default=5.0, gt=0)
 
+    #: Staff e-mail (shared/mail): through GOV.UK Notify (an API key in a file, a template id
+    #: per kind) or by SMTP; the local stack runs an SMTP receiver and sets its port.
+    mail_transport: Literal["smtp", "govuk-notify"] = "smtp"
+    mail_smtp_host: str = "127.0.0.1"
+    mail_smtp_port: int = 25
+    mail_from: str = "jiph-gateway@localhost"
+    mail_notify_api_key_file: Path | None = None
+    mail_notify_templates: dict[str, str] = {}
+    #: Who is told that a minister's decision is wanted (the ministerial private office): none
+    #: by default, so that nothing is sent until someone is named. Staff addressed by subject
+    #: (a case's owner) are looked up in `mail_staff_addresses`.
+    mail_ministerial_addresses: list[str] = []
+    mail_staff_addresses: dict[str, str] = {}
+    mail_max_attempts: int = Field(default=10, ge=1)
+    mail_backoff_base_s: float = Field(default=30.0, gt=0)
+
     @property
     def group_id(self) -> str:
         return self.consumer_group or f"jiph-{self.service_name}"

@@ -15,6 +15,8 @@ from jiph.stack.processes import ManagedProcess, StackError, port_open, tail, wa
 from shared.topics import WRITERS
 
 READY_TIMEOUT_S = 60
+#: Where a local stack's services write to the ministers (its SMTP receiver keeps the mail).
+MINISTERS_MAILBOX = "ministers@jiph.localhost"
 
 
 def service_process(cfg: StackConfig, service: str) -> ManagedProcess:
@@ -57,6 +59,9 @@ def _notification_env(cfg: StackConfig, service: str) -> dict[str, str]:
     env: dict[str, str] = {}
     if cfg.smtp_port:
         env[f"{prefix}MAIL_SMTP_PORT"] = str(cfg.smtp_port)
+        env[f"{prefix}MAIL_MINISTERIAL_ADDRESSES"] = json.dumps([MINISTERS_MAILBOX])
+    if cfg.quick_retries:
+        env[f"{prefix}MAIL_BACKOFF_BASE_S"] = "0.5"
     if service != "intake":
         return env
     if cfg.webhook_sink_port:

@@ -10,6 +10,7 @@ from services.triage.api import reference_router, router
 from services.triage.api_policy import policy_router
 from services.triage.config import TriageConfig
 from services.triage.projection import build_projection
+from shared.mail.outbox import run_staff_mail
 from shared.service import ServiceDefinition, create_service_app
 from shared.settings import ServiceSettings, settings_for
 
@@ -49,6 +50,7 @@ DEFINITION = ServiceDefinition(
         },
         {"name": "reference", "description": "Published code lists"},
     ),
+    background=(run_staff_mail,),
 )
 
 

@@ -14,7 +14,7 @@ from services.intake.webhooks.addresses import (
     parse_allow_list,
     split_url,
 )
-from services.intake.webhooks.schedule import RetrySchedule
+from shared.retry import RetrySchedule
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""When a failed delivery is tried again: exponential backoff, capped, and a dead letter once
-the attempts are spent. Pure, so that the schedule is tested without a clock."""
+"""When a failed delivery (a webhook, an e-mail) is tried again: exponential backoff, capped,
+and a dead letter once the attempts are spent. Pure, so that it is tested without a clock."""
 
 from __future__ import annotations
 
