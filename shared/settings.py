@@ -45,6 +45,8 @@ class ServiceSettings(BaseSettings):
     dev_key_file: Path | None = None
 
     max_body_bytes: int = 64 * 1024
+    #: The bodies of the few routes that take a file (attachments): the largest accepted.
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     #: Writes per minute per caller (partner organisation or staff subject), with a burst.
     write_rate_per_minute: int = 600
     #: How long a read waits for a consistency token before answering "not yet applied".

@@ -26,9 +26,8 @@ class IntakeSettings(settings_for("intake")):  # type: ignore[misc,valid-type]
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     webhook_endpoints_per_partner: int = Field(default=10, ge=1)
 
-    #: Attachments: the largest accepted upload, and where their bytes are kept (`local`: a folder;
-    #: `s3`: a bucket through the S3 API, with the standard AWS variables for credentials).
-    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    #: Where attachments' bytes are kept (`local`: a folder; `s3`: a bucket through the S3 API,
+    #: credentials from the standard AWS variables); their size is bounded by UPLOAD_MAX_BYTES.
     attachment_store: Literal["local", "s3"] = "local"
     attachment_dir: Path = Path(".state/attachments")
     attachment_bucket: str | None = None

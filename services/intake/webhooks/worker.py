@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.webhooks import store
 from services.intake.webhooks.addresses import AddressPolicy
-from shared.retry import RetrySchedule
 from services.intake.webhooks.sender import Outcome, new_client, send
 from services.intake.webhooks.signing import signed_headers
+from shared.retry import RetrySchedule
 
 if TYPE_CHECKING:
     import httpx
