@@ -12,7 +12,7 @@ from pydantic import Field
 from shared.settings import settings_for
 
 
-class IntakeSettings(settings_for("intake")):  # type: ignore[misc,valid-type]
+class IntakeSettings(settings_for("intake")):  # type: ignore[misc]
     #: Destinations (`ip:port`, IPv6 as `[::1]:port`) that webhooks may reach although they are
     #: loopback or private addresses, and over plain HTTP: for a development receiver only.
     #: Empty in production, where only public HTTPS addresses are reached.

@@ -47,7 +47,7 @@ class NotifyMailer:
     def __init__(self, api_key: str, template_ids: dict[str, str]) -> None:
         from notifications_python_client.notifications import NotificationsAPIClient
 
-        self.client = NotificationsAPIClient(api_key)
+        self.client = NotificationsAPIClient(api_key)  # type: ignore[no-untyped-call]
         self.template_ids = template_ids
 
     async def send(self, email: StaffEmail, reference: str) -> None:

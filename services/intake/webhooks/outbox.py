@@ -56,7 +56,7 @@ def rebuilding(conn: AsyncConnection) -> bool:
     """Whether `conn` writes a projection rebuild's shadow tables (events met again)."""
     options = conn.sync_connection.get_execution_options() if conn.sync_connection else {}
     translate = options.get("schema_translate_map") or {}
-    return translate.get(PROJECTION_SCHEMA, PROJECTION_SCHEMA) != PROJECTION_SCHEMA
+    return bool(translate.get(PROJECTION_SCHEMA, PROJECTION_SCHEMA) != PROJECTION_SCHEMA)
 
 
 async def enqueue(
