@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -79,12 +81,24 @@ class InputBoundary:
         app: ASGIApp,
         max_bytes: int = DEFAULT_MAX_BODY_BYTES,
         body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+        uploads: Sequence[str] = (),
+        upload_max_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
-        if max_bytes <= 0:
+        if max_bytes <= 0 or upload_max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         self.app = app
         self.max_bytes = max_bytes
         self.body_timeout_s = body_timeout_s
+        #: Paths (regular expressions, whole path) whose bodies are files: bounded by
+        #: `upload_max_bytes` instead, and not JSON (the text rule is for text).
+        self.uploads = [re.compile(pattern) for pattern in uploads]
+        self.upload_max_bytes = upload_max_bytes
+
+    def _is_upload(self, scope: Scope) -> bool:
+        path = scope.get("path", "")
+        return scope.get("method") in ("POST", "PUT") and any(
+            p.fullmatch(path) for p in self.uploads
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,24 +109,27 @@ class InputBoundary:
         except _Refused as exc:
             await self._answer(scope, receive, send, _text_problem(exc))
             return
+        upload = self._is_upload(scope)
+        limit = self.upload_max_bytes if upload else self.max_bytes
         if any(
-            name == b"content-length" and value.isdigit() and int(value) > self.max_bytes
+            name == b"content-length" and value.isdigit() and int(value) > limit
             for name, value in scope.get("headers", ())
         ):
-            await self._answer(scope, receive, send, self._too_large())
+            await self._answer(scope, receive, send, self._too_large(limit))
             return
         try:
-            body = await self._read_body(receive)
+            body = await self._read_body(receive, limit)
         except TimeoutError:
             await self._answer(scope, receive, send, _too_slow(self.body_timeout_s))
             return
         except _TooLarge:
-            await self._answer(scope, receive, send, self._too_large())
+            await self._answer(scope, receive, send, self._too_large(limit))
             return
         except _Gone:
             return  # the client went away before finishing its request
         try:
-            body, scope = self._clean_body(scope, body)
+            if not upload:
+                body, scope = self._clean_body(scope, body)
         except _Refused as exc:
             await self._answer(scope, receive, send, _text_problem(exc))
             return
@@ -161,7 +178,7 @@ class InputBoundary:
         return new_body, {**scope, "headers": headers}
 
     # --- the body ------------------------------------------------------------------------------
-    async def _read_body(self, receive: Receive) -> bytes:
+    async def _read_body(self, receive: Receive, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         async with asyncio.timeout(self.body_timeout_s):
@@ -171,18 +188,18 @@ class InputBoundary:
                     raise _Gone()
                 chunk: bytes = message.get("body", b"")
                 size += len(chunk)
-                if size > self.max_bytes:
+                if size > limit:
                     raise _TooLarge()
                 chunks.append(chunk)
                 if not message.get("more_body", False):
                     return b"".join(chunks)
 
-    def _too_large(self) -> Problem:
+    def _too_large(self, limit: int) -> Problem:
         return Problem(
             413,
             "payload-too-large",
             "Payload too large",
-            f"the request body exceeds {self.max_bytes} bytes",
+            f"the request body exceeds {limit} bytes",
             # The rest of the body is left unread, so the connection cannot be reused.
             headers={"Connection": "close"},
         )

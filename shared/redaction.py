@@ -43,6 +43,7 @@ class Kind(StrEnum):
     CONTACT = "contact"
     NOTES = "notes"  # assessment notes and rationales
     REASONS = "reasons"  # why a decision, hold, cancellation or repatriation; partner messages
+    ATTACHMENTS = "attachments"  # the documents attached to a request, and their names
 
 
 #: Field names, wherever they stand, and what they are. Every kind is withheld from uncleared
@@ -65,6 +66,7 @@ FIELDS: Mapping[str, Kind] = {
     "repatriation_notes": Kind.REASONS,
     "withdrawal_reason": Kind.REASONS,
     "partner_message": Kind.REASONS,
+    "attachments": Kind.ATTACHMENTS,
 }
 PROTECTED = frozenset(FIELDS)
 

@@ -74,6 +74,8 @@ class ServiceDefinition:
     #: Work of the service's own that runs as long as the process does (after migrations), each
     #: given the runtime: e.g. the deployment service's retention rule.
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
+    #: Paths (regular expressions) that take a file as their body, up to `upload_max_bytes`.
+    upload_paths: Sequence[str] = ()
 
 
 @dataclass
@@ -339,7 +341,12 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     app.state.token_verifier = runtime.verifier
     app.state.write_limiter = RateLimiter(settings.write_rate_per_minute)
     install_problem_handlers(app)
-    app.add_middleware(InputBoundary, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        InputBoundary,
+        max_bytes=settings.max_body_bytes,
+        uploads=definition.upload_paths,
+        upload_max_bytes=settings.upload_max_bytes,
+    )
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
     add_local_docs(app)
     instrument_app(app)

@@ -45,6 +45,8 @@ class ServiceSettings(BaseSettings):
     dev_key_file: Path | None = None
 
     max_body_bytes: int = 64 * 1024
+    #: The bodies of the few routes that take a file (attachments): the largest accepted.
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     #: Writes per minute per caller (partner organisation or staff subject), with a burst.
     write_rate_per_minute: int = 600
     #: How long a read waits for a consistency token before answering "not yet applied".
@@ -56,6 +58,22 @@ class ServiceSettings(BaseSettings):
     #: kept outside the database, so that whoever can rewrite the events cannot sign for them.
     checkpoint_key_file: Path | None = None
     checkpoint_interval_s: float = Field(default=5.0, gt=0)
+
+    #: Staff e-mail (shared/mail): through GOV.UK Notify (an API key in a file, a template id
+    #: per kind) or by SMTP; the local stack runs an SMTP receiver and sets its port.
+    mail_transport: Literal["smtp", "govuk-notify"] = "smtp"
+    mail_smtp_host: str = "127.0.0.1"
+    mail_smtp_port: int = 25
+    mail_from: str = "jiph-gateway@localhost"
+    mail_notify_api_key_file: Path | None = None
+    mail_notify_templates: dict[str, str] = {}
+    #: Who is told that a minister's decision is wanted (the ministerial private office): none
+    #: by default, so that nothing is sent until someone is named. Staff addressed by subject
+    #: (a case's owner) are looked up in `mail_staff_addresses`.
+    mail_ministerial_addresses: list[str] = []
+    mail_staff_addresses: dict[str, str] = {}
+    mail_max_attempts: int = Field(default=10, ge=1)
+    mail_backoff_base_s: float = Field(default=30.0, gt=0)
 
     @property
     def group_id(self) -> str:

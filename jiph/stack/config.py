@@ -42,6 +42,13 @@ class StackConfig:
     #: `client_network` (the cluster's bridge) as well.
     pg_host: str = "127.0.0.1"
     client_network: str | None = None
+    #: The stack's SMTP receiver (staff e-mail, jiph/stack/mailbox.py); 0: none.
+    smtp_port: int = 0
+    #: A port on loopback that the services' webhooks may reach (the development allow-list),
+    #: for a receiver a developer or a test runs; 0: none.
+    webhook_sink_port: int = 0
+    #: Webhook retries within a second or two instead of minutes (test stacks).
+    quick_retries: bool = False
 
     @property
     def state_dir(self) -> Path:
@@ -62,6 +69,11 @@ class StackConfig:
     @property
     def pg_cluster(self) -> str:
         return f"jiph_{self.name}"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the SMTP receiver keeps what it got: a maildir."""
+        return self.state_dir / "mail"
 
     @property
     def dev_key_file(self) -> Path:
@@ -102,6 +114,9 @@ def _spare_test_stack(name: str, base: int, pg_port: int) -> StackConfig:
         service_ports={service: base + i for i, service in enumerate(SERVICE_NAMES, start=1)},
         keycloak_port=base + 180,
         pg_durable=False,
+        smtp_port=base + 25,
+        webhook_sink_port=base + 70,
+        quick_retries=True,
     )
 
 
@@ -116,6 +131,8 @@ STACKS = {
         pg_port=25432,
         service_ports={"intake": 8001, "triage": 8002, "deployment": 8003, "reporting": 8004},
         keycloak_port=8180,
+        smtp_port=8025,
+        webhook_sink_port=8070,
     ),
     "test": StackConfig(
         name="test",
@@ -125,6 +142,9 @@ STACKS = {
         service_ports={"intake": 18001, "triage": 18002, "deployment": 18003, "reporting": 18004},
         keycloak_port=18180,
         pg_durable=False,
+        smtp_port=18025,
+        webhook_sink_port=18070,
+        quick_retries=True,
     ),
     # Used by the tests of `jiph up/down/status` themselves, beside a running test stack.
     "scratch": StackConfig(

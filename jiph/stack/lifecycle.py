@@ -9,9 +9,9 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from jiph.stack import kafka, keycloak, postgres, realm, seed, services
+from jiph.stack import kafka, keycloak, mailbox, postgres, realm, seed, services
 from jiph.stack.config import REPO_ROOT, StackConfig
-from jiph.stack.processes import StackError
+from jiph.stack.processes import StackError, port_open
 
 MIN_FREE_BYTES = 512 * 1024 * 1024
 
@@ -81,6 +81,9 @@ def _up(
         verb = "started" if pg_started else "running"
         say(f"postgres    {verb} ({where}) on {target.host}:{target.port}")
         asyncio.run(postgres.provision(target))
+        if mailbox.start_mailbox(cfg):
+            started.append(lambda: mailbox.mailbox_process(cfg).stop())
+            say(f"smtp        receiver started on 127.0.0.1:{cfg.smtp_port} ({cfg.mail_dir})")
         if keycloak.enabled(cfg):
             provision_identity(cfg, target, started, say)
         elif keycloak.external_issuer():
@@ -150,6 +153,8 @@ def _down(cfg: StackConfig, say: Callable[[str], None]) -> None:
             say(f"{name:<11} stopped")
     if keycloak.keycloak_process(cfg).stop(timeout=30):
         say("identity    Keycloak stopped")
+    if mailbox.mailbox_process(cfg).stop():
+        say("smtp        receiver stopped")
     if kafka.kafka_process(cfg).stop(timeout=30):
         say("kafka       stopped")
     if not cfg.external_database_url and postgres.stop_postgres(cfg):
@@ -194,6 +199,11 @@ def status(cfg: StackConfig) -> list[Component]:
         pid = kproc.pid()
         ok = pid is not None and keycloak.ready(cfg)
         rows.append(Component("keycloak", pid, cfg.keycloak_port, ok, str(kproc.log_file)))
+    if cfg.smtp_port:
+        mproc = mailbox.mailbox_process(cfg)
+        pid = mproc.pid()
+        ok = pid is not None and port_open(cfg.smtp_port)
+        rows.append(Component("smtp", pid, cfg.smtp_port, ok, str(cfg.mail_dir)))
     for name in services.all_services():
         proc = services.service_process(cfg, name)
         port = cfg.service_ports[name]

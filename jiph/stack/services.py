@@ -15,6 +15,8 @@ from jiph.stack.processes import ManagedProcess, StackError, port_open, tail, wa
 from shared.topics import WRITERS
 
 READY_TIMEOUT_S = 60
+#: Where a local stack's services write to the ministers (its SMTP receiver keeps the mail).
+MINISTERS_MAILBOX = "ministers@jiph.localhost"
 
 
 def service_process(cfg: StackConfig, service: str) -> ManagedProcess:
@@ -42,10 +44,34 @@ def service_env(cfg: StackConfig, service: str, pg: PostgresTarget) -> dict[str,
         env[f"{prefix}OIDC_ISSUER"] = keycloak.issuer(cfg)
     if service == "intake" and keycloak.enabled(cfg):  # partner onboarding
         env[f"{prefix}PROVIDER_ADMIN_SECRET_FILE"] = str(realm.provisioner_secret_file(cfg))
+    env.update(_notification_env(cfg, service))
     if service in WRITERS:
         env[f"{prefix}CHECKPOINT_KEY_FILE"] = str(cfg.checkpoint_key_file(service))
     if service == "deployment":  # officers' keys live on the stack's SoftHSM2 token
         env.update(keystore.ensure_token(cfg.state_dir).env())
+    return env
+
+
+def _notification_env(cfg: StackConfig, service: str) -> dict[str, str]:
+    """A local stack's webhooks may reach its sink port on loopback, and retry quickly on a
+    test stack; staff e-mail goes to the stack's SMTP receiver."""
+    prefix = f"JIPH_{service.upper()}_"
+    env: dict[str, str] = {}
+    if cfg.smtp_port:
+        env[f"{prefix}MAIL_SMTP_PORT"] = str(cfg.smtp_port)
+        env[f"{prefix}MAIL_MINISTERIAL_ADDRESSES"] = json.dumps([MINISTERS_MAILBOX])
+    if cfg.quick_retries:
+        env[f"{prefix}MAIL_BACKOFF_BASE_S"] = "0.5"
+    if service != "intake":
+        return env
+    if cfg.webhook_sink_port:
+        port = cfg.webhook_sink_port
+        env[f"{prefix}WEBHOOK_ALLOWED_TARGETS"] = json.dumps([f"127.0.0.1:{port}", f"[::1]:{port}"])
+    if cfg.quick_retries:
+        env[f"{prefix}WEBHOOK_BACKOFF_BASE_S"] = "0.3"
+        env[f"{prefix}WEBHOOK_MAX_ATTEMPTS"] = "3"
+        env[f"{prefix}WEBHOOK_POLL_INTERVAL_S"] = "0.2"
+    env[f"{prefix}ATTACHMENT_DIR"] = str(cfg.state_dir / "attachments")
     return env
 
 

@@ -8,12 +8,17 @@ import shared.catalogue  # noqa: F401  (registers the event types)
 from services.intake import queries
 from services.intake.api import router
 from services.intake.api_partners import router as partners_router
+from services.intake.attachments.api import UPLOAD_PATH
+from services.intake.attachments.api import router as attachments_router
+from services.intake.attachments.storage import blob_store
 from services.intake.directory import PartnerDirectory
 from services.intake.projection import PROJECTION
+from services.intake.settings import IntakeSettings
+from services.intake.webhooks.api import router as webhooks_router
+from services.intake.webhooks.worker import run_webhook_deliveries
 from shared.service import ServiceDefinition, create_service_app
-from shared.settings import ServiceSettings, settings_for
 
-Settings = settings_for("intake")
+Settings = IntakeSettings
 
 DEFINITION = ServiceDefinition(
     name="intake",
@@ -33,17 +38,28 @@ DEFINITION = ServiceDefinition(
         "signed with the stack's own key instead. Errors are RFC 9457 problem+json."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=(router, partners_router),
+    routers=(router, partners_router, attachments_router, webhooks_router),
     projection=PROJECTION,
     openapi_tags=(
         {"name": "requests", "description": "Submit, amend, withdraw, follow"},
         {"name": "partners", "description": "The registry of partner organisations (hub admins)"},
+        {"name": "attachments", "description": "Documents attached to a request"},
+        {"name": "webhooks", "description": "Be told of changes: signed Standard Webhooks"},
     ),
     describe_request=queries.describe,
+    background=(run_webhook_deliveries,),
+    upload_paths=(UPLOAD_PATH,),
 )
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    app = create_service_app(DEFINITION, settings or Settings())
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    chosen = settings or Settings()
+    app = create_service_app(DEFINITION, chosen)
     app.state.partner_directory = PartnerDirectory()
+    app.state.blob_store = blob_store(
+        chosen.attachment_store,
+        chosen.attachment_dir,
+        chosen.attachment_bucket,
+        chosen.attachment_s3_endpoint_url,
+    )
     return app

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.intake import partners as partner_domain
 from services.intake.tables import metadata, partners, requests, timeline
 from services.intake.timeline import partner_entry
+from services.intake.webhooks import outbox as webhooks
 from shared.catalogue.deployment import DeploymentCompleted, DeploymentStarted, OfficerRepatriated
 from shared.catalogue.intake import (
     PartnerDeactivated,
@@ -99,6 +100,22 @@ async def _refresh(
         await conn.execute(
             requests.update().where(requests.c.request_id == request_id).values(**values)
         )
+    await _owe_webhooks(conn, request_id, env)
+
+
+async def _owe_webhooks(conn: AsyncConnection, request_id: UUID, env: Envelope) -> None:
+    """What the partner may read, it is also sent (its webhooks), with the status it left."""
+    entry = partner_entry(env)
+    if entry is not None:
+        await webhooks.enqueue(
+            conn,
+            event_id=env.event_id,
+            event_type=env.event_type,
+            occurred_at=env.occurred_at,
+            request_id=request_id,
+            summary=entry[0],
+            details=entry[1],
+        )
 
 
 def _new_request_statement(conn: AsyncConnection) -> str:
@@ -130,9 +147,11 @@ async def submitted(conn: AsyncConnection, env: Envelope) -> None:
         jsonb(d),
     )
     assert recorded is not None, "a submission always has a timeline entry"
-    _, status, stored = recorded
+    request_id, status, stored = recorded
     if status.value != stored:
         await _refresh(conn, recorded, env)
+    else:
+        await _owe_webhooks(conn, request_id, env)
 
 
 @PROJECTION.on(RequestAmended.event_type)

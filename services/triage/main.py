@@ -11,6 +11,7 @@ from services.triage.api_policy import policy_router
 from services.triage.breaches import breach_gauge
 from services.triage.config import TriageConfig
 from services.triage.projection import build_projection
+from shared.mail.outbox import run_staff_mail
 from shared.service import ServiceDefinition, create_service_app
 from shared.settings import ServiceSettings, settings_for
 
@@ -42,7 +43,7 @@ DEFINITION = ServiceDefinition(
     routers=(router, policy_router, reference_router),
     projection=PROJECTION,
     describe_request=queries.describe,
-    background=(breach_gauge(CONFIG.service_levels),),
+    background=(breach_gauge(CONFIG.service_levels), run_staff_mail),
     openapi_tags=(
         {"name": "cases", "description": "The queue; assess, ask, decide"},
         {

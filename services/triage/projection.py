@@ -14,6 +14,7 @@ from services.triage import queries
 from services.triage.config import TriageConfig
 from services.triage.document import document_of
 from services.triage.reactions import add_reactions
+from services.triage.staff_notices import add_staff_notices
 from services.triage.tables import capability_offers, case_history, cases, metadata
 from shared.catalogue.deployment import CapabilityOffered, CapabilityWithdrawn
 from shared.db import driver, jsonb, qualified
@@ -58,6 +59,7 @@ def build_projection(config: TriageConfig) -> Projection:
         )
 
     add_reactions(projection, config)
+    add_staff_notices(projection, config)
     return projection
 
 
