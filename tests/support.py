@@ -155,7 +155,7 @@ async def read_whole_topic(bootstrap: str, topic: str, timeout_s: float = 60) ->
         ends = await consumer.end_offsets(partitions)
         records: list = []
         deadline = asyncio.get_running_loop().time() + timeout_s
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
             assert asyncio.get_running_loop().time() < deadline, f"{topic} not read to its end"
             fetched = await consumer.getmany(timeout_ms=500)
             for batch in fetched.values():
