@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 
-.PHONY: install up down status test lint bench cluster-faults clean
+.PHONY: install up down status test lint bench cluster-faults kafka-outage clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ bench: install
 ## The cluster stack (3 brokers, 2 instances per service, network namespaces) under faults, minutes.
 cluster-faults: install
 	bash scripts/cluster_faults.sh
+
+## Kafka away for the full 30 s under the outage test (the suite's version: 10 s).
+kafka-outage: install
+	JIPH_KAFKA_OUTAGE_S=30 bash scripts/test.sh tests/integration/test_outages.py -k kafka
 
 clean: down
 	rm -rf .state

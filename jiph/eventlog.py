@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -14,9 +15,10 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from jiph.errors import CommandError, did_you_mean
 from shared import topics
-from shared.consumer import Record
-from shared.consumer.rebuild import topic_partitions
 from shared.events import Envelope
+
+if TYPE_CHECKING:  # the consumer backbone pulls in SQLAlchemy and Alembic: not for every command
+    from shared.consumer import Record
 
 REFERENCE = re.compile(r"^JIPH-\d{4}-\d{6}$")
 SHORT_NAMES = ("all", "intake", "triage", "deployment", "checkpoints")
@@ -117,6 +119,8 @@ async def read(
 async def _partitions(bootstrap: str, names: Sequence[str]) -> list[TopicPartition]:
     """Every partition of `names`; a name Kafka has no partitions of is refused with the
     gateway's topic names closest to it."""
+    from shared.consumer.rebuild import topic_partitions  # only when a topic is read (see above)
+
     partitions = await topic_partitions(bootstrap, tuple(names))
     found = {tp.topic for tp in partitions}
     missing = [n for n in dict.fromkeys(names) if n not in found]

@@ -61,13 +61,20 @@ def _read(path: Path) -> bytes:
 
 def occurrences(files: Iterable[Path], secret: bytes) -> list[str]:
     """The files holding `secret` in any of its text forms (case-insensitively for raw text)."""
-    forms = text_forms(secret)
-    lowered = secret.lower()
-    hits = []
+    return occurrences_of_each(files, [secret])[secret]
+
+
+def occurrences_of_each(files: Iterable[Path], secrets: list[bytes]) -> dict[bytes, list[str]]:
+    """`occurrences` of several secrets, each file read (and lower-cased) once for all of them:
+    the stack's disk is over a gigabyte, so reading it once per secret was most of the cost."""
+    forms = {secret: text_forms(secret) for secret in secrets}
+    hits: dict[bytes, list[str]] = {secret: [] for secret in secrets}
     for path in files:
         data = _read(path)
-        if any(f in data for f in forms) or lowered in data.lower():
-            hits.append(str(path))
+        lowered = data.lower()
+        for secret in secrets:
+            if any(f in data for f in forms[secret]) or secret.lower() in lowered:
+                hits[secret].append(str(path))
     return hits
 
 

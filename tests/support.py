@@ -155,6 +155,28 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: floa
         await consumer.stop()
 
 
+async def read_whole_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list:
+    """Every record `topic` holds now: read up to the end offsets found at the start, so a caller
+    whose records are all published (and flushed) waits for nothing else."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(6)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list = []
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            assert asyncio.get_running_loop().time() < deadline, f"{topic} not read to its end"
+            fetched = await consumer.getmany(timeout_ms=500)
+            for batch in fetched.values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
 def by_key(records: list) -> dict[str, list[Envelope]]:
     grouped: dict[str, list[Envelope]] = defaultdict(list)
     for r in sorted(records, key=lambda r: (r.partition, r.offset)):

@@ -140,14 +140,17 @@ def one_line_refusal(run: subprocess.CompletedProcess[str], *words: str) -> None
 async def test_tail_and_where_refuse_an_unknown_topic_and_an_unknown_reference(
     bootstrap: str,
 ) -> None:
-    typo = await asyncio.to_thread(jiph, "tail", "intak", "--no-follow")
-    one_line_refusal(typo, "jiph tail:", "no topic intak", "did you mean intake")
-    full = await asyncio.to_thread(jiph, "tail", "jiph.intake.event", "--no-follow")
-    one_line_refusal(full, "no topic jiph.intake.event", "jiph.intake.events")
     nowhere = "JIPH-2097-999999"
-    tail = await asyncio.to_thread(jiph, "tail", "intake", "--request", nowhere, "--no-follow")
+    # Four independent commands, run side by side: each is mostly the CLI's start-up.
+    typo, full, tail, where = await asyncio.gather(
+        asyncio.to_thread(jiph, "tail", "intak", "--no-follow"),
+        asyncio.to_thread(jiph, "tail", "jiph.intake.event", "--no-follow"),
+        asyncio.to_thread(jiph, "tail", "intake", "--request", nowhere, "--no-follow"),
+        asyncio.to_thread(jiph, "where", nowhere),
+    )
+    one_line_refusal(typo, "jiph tail:", "no topic intak", "did you mean intake")
+    one_line_refusal(full, "no topic jiph.intake.event", "jiph.intake.events")
     one_line_refusal(tail, "jiph tail:", f"no request with reference {nowhere}")
-    where = await asyncio.to_thread(jiph, "where", nowhere)
     one_line_refusal(where, "jiph where:", f"no request with reference {nowhere}")
 
 

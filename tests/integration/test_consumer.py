@@ -31,6 +31,7 @@ from tests.support import (
     create_tally_tables,
     read_tally,
     read_topic,
+    read_whole_topic,
     record_of,
     tally_projection,
 )
@@ -158,7 +159,7 @@ async def test_consumer_killed_between_apply_and_commit_ends_equal_to_full_repla
 
 
 async def _replay_into_shadow(rebuild: ProjectionRebuild, bootstrap: str, topic: str) -> None:
-    records = await read_topic(bootstrap, topic, expect=10**9, timeout_s=5)
+    records = await read_whole_topic(bootstrap, topic)
     await rebuild.applier.apply_records(records, shared_lock=False)
 
 

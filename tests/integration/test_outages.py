@@ -1,7 +1,7 @@
 """Outages on a whole stack of its own (the `scratch` ports): PostgreSQL stopped (immediate) under
-load, Kafka away for 30 s, a service SIGKILLed. What callers get is a 503 with Retry-After, never a
-500 or a dropped connection; every acknowledged write survives; `/readyz` follows Kafka as it is;
-`jiph up`, `status` and `down` keep track of a restarted service.
+load, Kafka away for 10 s (30 s with `make kafka-outage`), a service SIGKILLed. What callers get is
+a 503 with Retry-After, never a 500 or a dropped connection; every acknowledged write survives;
+`/readyz` follows Kafka as it is; `jiph up`, `status` and `down` keep track of a restarted service.
 
 (SIGKILL and an immediate stop are not power loss: the page cache survives. The scratch cluster
 runs without fsync.)"""
@@ -119,14 +119,18 @@ async def test_postgresql_stopped_under_load_answers_503_and_keeps_every_acknowl
         assert load.statuses[201] > during.get(201, 0), f"no recovery: {load.statuses}"
         assert load.statuses[500] == 0, load.statuses
         assert set(load.statuses) <= {201, 503}, load.statuses  # no 500, no dropped connection
-        # Every acknowledged submission is there, for its partner.
-        missing = []
-        for partner, rid in load.accepted:
-            view = await client.get(
-                f"/v1/requests/{rid}", headers=bearer("partner", partner_id=partner, sub=partner)
-            )
-            if view.status_code != 200:
-                missing.append((rid, view.status_code))
+        # Every acknowledged submission is there, for its partner (read back 16 at a time: the
+        # load leaves a few thousand, one after the other they took half a minute).
+        headers = {p: bearer("partner", partner_id=p, sub=p) for p in PARTNERS}
+        gate = asyncio.Semaphore(16)
+
+        async def status_of(partner: str, rid: str) -> tuple[str, int]:
+            async with gate:
+                view = await client.get(f"/v1/requests/{rid}", headers=headers[partner])
+            return rid, view.status_code
+
+        views = await asyncio.gather(*(status_of(p, rid) for p, rid in load.accepted))
+        missing = [(rid, code) for rid, code in views if code != 200]
         assert missing == [], f"{len(missing)} of {len(load.accepted)} acknowledged writes lost"
 
 
@@ -138,7 +142,13 @@ async def _readiness(client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
     return answer.status_code, answer.json().get("checks", {})
 
 
-async def test_readyz_follows_kafka_through_a_30_second_outage_and_writes_wait_in_the_outbox(
+#: How long Kafka stays away. The suite's 10 s already outlasts readiness turning 503 (< 5 s) and
+#: the relay's and consumers' reconnect backoff, so the write must wait in the outbox and be
+#: published after the restart; `make kafka-outage` runs the same test with the full 30 s.
+KAFKA_OUTAGE_S = float(os.environ.get("JIPH_KAFKA_OUTAGE_S", "10"))
+
+
+async def test_readyz_follows_kafka_through_an_outage_and_writes_wait_in_the_outbox(
     stack: None,
 ) -> None:
     partner = bearer("partner", partner_id=PARTNERS[0], sub=PARTNERS[0])
@@ -161,7 +171,7 @@ async def test_readyz_follows_kafka_through_a_30_second_outage_and_writes_wait_i
         created = await intake.post("/v1/requests", json=a_request(), headers=partner)
         assert created.status_code == 201, created.text
         rid = created.json()["request"]["id"]
-        await asyncio.sleep(max(0.0, 30 - (time.monotonic() - stopped)))
+        await asyncio.sleep(max(0.0, KAFKA_OUTAGE_S - (time.monotonic() - stopped)))
         restarted = jiph("up")
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr + log_tails()
         back = time.monotonic()
