@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from services.triage.domain.case import CLOSED
 from shared.catalogue.deployment import CapabilityOffered
 from shared.events import Actor, Envelope
 from shared.topics import DEPLOYMENT_EVENTS
@@ -303,7 +304,11 @@ async def test_the_queue_is_ordered_by_priority_filtered_and_paginated(
     assert len(ids) == len(set(ids))
     assert mine[0] in ids and mine[1] in ids and mine[2] not in ids
     assert {item["partner_type"] for item in seen} == {"osce"}
-    order = [(-item["score"], item["needed_by"], item["id"]) for item in seen]
+    # Open cases first (other tests leave decided ones of this kind), then by priority.
+    closed = {status.value for status in CLOSED}
+    order = [
+        (item["status"] in closed, -item["score"], item["needed_by"], item["id"]) for item in seen
+    ]
     assert order == sorted(order)
     # The same request needed sooner is more urgent, so it comes first.
     assert ids.index(mine[1]) < ids.index(mine[0])
