@@ -486,6 +486,18 @@ async def measure_two_intakes(
         second.stop()
 
 
+def bench_submission() -> bytes:
+    """The POST every intake benchmark sends, as the bench partner."""
+    stack = stack_config().name
+    token = dev_token(stack, "partner", subject="bench-load", partner_id=BENCH_PARTNER)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    return http_request("POST", "/v1/requests", headers, submission_body())
+
+
+def register_bench_partner(intake: Server) -> None:
+    seed.register_partners(stack_config(), [seed.partner(BENCH_PARTNER)], port=intake.port)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("admin_url")
@@ -493,14 +505,10 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="per phase (default 8)")
     parser.add_argument("--connections", type=int, default=32, help="closed loop (default 32)")
     args = parser.parse_args()
-    stack = stack_config().name
-    token = dev_token(stack, "partner", subject="bench-load", partner_id=BENCH_PARTNER)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    request = http_request("POST", "/v1/requests", headers, submission_body())
-
+    request = bench_submission()
     intake = start_intake(args.admin_url, args.bootstrap)
     try:
-        seed.register_partners(stack_config(), [seed.partner(BENCH_PARTNER)], port=intake.port)
+        register_bench_partner(intake)
         ours = await measure(intake, request, args.connections, args.seconds, None)
     finally:
         intake.stop()

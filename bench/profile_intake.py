@@ -19,17 +19,14 @@ import asyncpg
 import uvloop
 
 from bench.intake_throughput import (
-    BENCH_PARTNER,
     Connection,
+    bench_submission,
     closed_loop,
-    http_request,
+    register_bench_partner,
     start_intake,
 )
-from bench.submission import submission_body
-from jiph.stack import seed
 from jiph.stack.config import REPO_ROOT, stack_config
 from jiph.stack.postgres import cluster_log
-from jiph.token_command import dev_token
 
 FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
@@ -87,13 +84,10 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "test-artifacts/intake.pyspy")
     args = parser.parse_args()
-    stack = stack_config().name
-    token = dev_token(stack, "partner", subject="bench-load", partner_id=BENCH_PARTNER)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    request = http_request("POST", "/v1/requests", headers, submission_body())
+    request = bench_submission()
     server = start_intake(args.admin_url, args.bootstrap)
     try:
-        seed.register_partners(stack_config(), [seed.partner(BENCH_PARTNER)], port=server.port)
+        register_bench_partner(server)
         pid = server.process.pid
         await closed_loop([server.port], [pid], request, 32, 3)  # warm up
         args.out.parent.mkdir(parents=True, exist_ok=True)
