@@ -55,26 +55,30 @@ def summarise(collapsed: Path, top: int = 25) -> list[str]:
 
 
 async def round_trips(admin_url: str, port: int, request: bytes) -> int:
-    """Statements intake's database runs in the half second around one submission: the
-    command's, then its relay's and its consumer's (PostgreSQL's statement log, turned on for
-    the intake database only meanwhile)."""
+    """Statements the bench stack's PostgreSQL runs in the half second around one submission:
+    the command's, then its relay's and its consumer's (nothing else runs on it meanwhile).
+    Counted from the server's statement log, turned on for every session meanwhile."""
     log = cluster_log(stack_config())
     admin = await asyncpg.connect(admin_url)
+    conn = await Connection.open(port)
     try:
-        await admin.execute("ALTER DATABASE jiph_intake SET log_statement = 'all'")
-        conn = await Connection.open(port)
-        await conn.send(request)  # a new connection of the pool only sees the setting after
-        await asyncio.sleep(0.5)
+        await conn.send(request)  # warm: the pooled connections exist and have prepared all
+        await admin.execute("ALTER SYSTEM SET log_statement = 'all'")
+        await admin.execute("SELECT pg_reload_conf()")
+        await asyncio.sleep(1.0)
         start = log.stat().st_size
         await conn.send(request)
         await asyncio.sleep(0.5)
-        conn.close()
+        end = log.stat().st_size
     finally:
-        await admin.execute("ALTER DATABASE jiph_intake RESET log_statement")
+        conn.close()
+        await admin.execute("ALTER SYSTEM RESET log_statement")
+        await admin.execute("SELECT pg_reload_conf()")
         await admin.close()
     with log.open("rb") as text:
         text.seek(start)
-        return sum(1 for line in text if b"LOG:  statement:" in line or b"LOG:  execute" in line)
+        lines = text.read(end - start).splitlines()
+    return sum(1 for line in lines if b"LOG:  statement:" in line or b"LOG:  execute" in line)
 
 
 async def main() -> None:
