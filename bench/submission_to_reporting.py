@@ -230,7 +230,7 @@ async def main() -> None:
         require_ready(name, ports[name])
     seed.register_partners(
         stack_config(),
-        [seed.partner(f"bench-reporting-{n:02d}") for n in range(args.partners)],
+        [seed.partner(f"bench-reporting-{n:02d}") for n in range(1, args.partners + 1)],
     )
     intake = await connection_pool(ports["intake"], 32)
     reporting = await connection_pool(ports["reporting"], 128)
