@@ -35,21 +35,28 @@ class _Refused(Exception):
         self.reason = reason
 
 
-def clean_json(value: Any, field: str = "body") -> Any:
+#: Deeper JSON than any request of the gateway has is refused before it is walked: the walk (and
+#: pydantic after it) recurses, and a 64 KiB body can nest thousands of levels.
+MAX_JSON_DEPTH = 32
+
+
+def clean_json(value: Any, field: str = "body", depth: int = 0) -> Any:
     """`value` (parsed JSON) with every string under the text rule; raises `_Refused`."""
     if isinstance(value, str):
         try:
             return clean_text(value)
         except TextRefused as exc:
             raise _Refused(field, exc.reason) from exc
+    if isinstance(value, dict | list) and depth >= MAX_JSON_DEPTH:
+        raise _Refused(field, f"nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, dict):
         cleaned = {}
         for key, item in value.items():
             name = clean_json(key, f"{field}.{key!r}") if isinstance(key, str) else key
-            cleaned[name] = clean_json(item, f"{field}.{name}")
+            cleaned[name] = clean_json(item, f"{field}.{name}", depth + 1)
         return cleaned
     if isinstance(value, list):
-        return [clean_json(item, f"{field}.{i}") for i, item in enumerate(value)]
+        return [clean_json(item, f"{field}.{i}", depth + 1) for i, item in enumerate(value)]
     return value
 
 
@@ -167,8 +174,9 @@ class InputBoundary:
             return body, scope
         try:
             parsed = _parse(body)
-        except ValueError:
-            return body, scope  # not JSON: the route answers 400 malformed-json
+        except (ValueError, RecursionError):
+            # Not JSON, or nested deeper than a parser goes: the route answers 400.
+            return body, scope
         cleaned = clean_json(parsed)
         if cleaned == parsed:
             return body, scope

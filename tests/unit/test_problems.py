@@ -34,10 +34,10 @@ class NewRequest(BaseModel):
     summary: str
 
 
-def build_app() -> FastAPI:
+def build_app(max_bytes: int = LIMIT) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
-    app.add_middleware(InputBoundary, max_bytes=LIMIT)
+    app.add_middleware(InputBoundary, max_bytes=max_bytes)
 
     @app.post("/v1/requests", status_code=201, responses=PROBLEM_RESPONSES)
     async def create(
@@ -263,3 +263,16 @@ async def test_openapi_documents_problem_json(client: httpx.AsyncClient) -> None
         assert list(content) == [MEDIA_TYPE], status
         fields = set(content[MEDIA_TYPE]["schema"]["properties"])
         assert {"type", "title", "status", "detail", "instance", "errors", "trace_id"} <= fields
+
+
+async def test_json_nested_deeper_than_the_parsers_go_is_a_400_not_a_500() -> None:
+    # Within the services' size limit (64 KiB), yet deeper than the parsers (or the text rule's
+    # walk over every string) recurse.
+    transport = httpx.ASGITransport(app=build_app(64 * 1024), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for depth in (900, 990, 20_000):
+            deep = b"[" * depth + b'"x"' + b"]" * depth
+            response = await client.post(
+                "/v1/requests", content=deep, headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code in (400, 422), (depth, response.text)
