@@ -372,10 +372,12 @@ def _known_query(route: Any) -> frozenset[str]:
 
 async def refuse_unknown_query(request: Request) -> None:
     """A query parameter the route does not declare is a 422 naming it: a misspelt filter
-    (`?contry=SO`) would otherwise answer every item as if no filter had been asked for. Add to a
-    router as `dependencies=[StrictQuery]`."""
+    (`?contry=SO`) would otherwise answer every item as if no filter had been asked for. Every
+    service's app depends on it (shared.service), so every documented operation refuses what it
+    does not declare; pages outside the API's schema (the dashboard, the docs) take whatever the
+    browser keeps in their URL."""
     route = request.scope.get("route")
-    if getattr(route, "dependant", None) is None:
+    if getattr(route, "dependant", None) is None or not getattr(route, "include_in_schema", True):
         return
     unknown = sorted(set(request.query_params) - _known_query(route))
     if unknown:

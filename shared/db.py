@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -92,6 +93,45 @@ def qualified(conn: AsyncConnection, table: sa.Table) -> str:
     translate = options.get("schema_translate_map") or {}
     schema = translate.get(schema, schema)
     return f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
+
+
+def _array_of(column: sa.Column[Any]) -> str:
+    return f"{column.type.compile(dialect=postgresql.dialect())}[]"
+
+
+async def insert_rows(
+    conn: AsyncConnection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    on_conflict: str = "",
+) -> None:
+    """INSERT many rows (each with the same keys) in one statement: one array per column,
+    `unnest`ed by the server. A list of rows through SQLAlchemy's executemany runs the statement
+    once per row (server side and in Python); this runs it once. `on_conflict` is the statement's
+    `ON CONFLICT ...` clause (see `upsert_clause`)."""
+    if not rows:
+        return
+    columns = [table.c[name] for name in rows[0]]
+    arrays = []
+    for column in columns:
+        values = [row[column.name] for row in rows]
+        if isinstance(column.type, sa.JSON):
+            values = [None if v is None else jsonb(v) for v in values]
+        arrays.append(values)
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    casts = ", ".join(f"${n}::{_array_of(c)}" for n, c in enumerate(columns, 1))
+    await (await driver(conn)).execute(
+        f"INSERT INTO {qualified(conn, table)} ({names})"
+        f" SELECT * FROM unnest({casts}) {on_conflict}",
+        *arrays,
+    )
+
+
+def upsert_clause(key: Sequence[str], columns: Iterable[str]) -> str:
+    """`ON CONFLICT (key) DO UPDATE` setting every other one of `columns` to the new row's."""
+    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in key)
+    return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
 
 
 def any_of(column: sa.ColumnElement[Any], values: Iterable[Any]) -> sa.ColumnElement[bool]:

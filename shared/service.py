@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.admin_api import admin_router
-from shared.api import RateLimiter
+from shared.api import RateLimiter, StrictQuery
 from shared.auth import OidcProvider, TokenVerifier, TrustedIssuers, load_or_create_dev_key
 from shared.auth.issuers import Verifies
 from shared.backbone_tables import outbox, parked_events
@@ -336,6 +336,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         openapi_tags=list(definition.openapi_tags),
         docs_url=None,  # served from the service's own files: shared.browser
         redoc_url=None,
+        dependencies=[StrictQuery],  # an unknown query parameter is a 422, on every operation
     )
     app.state.runtime = runtime
     app.state.token_verifier = runtime.verifier

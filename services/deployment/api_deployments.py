@@ -31,6 +31,7 @@ from services.deployment.commands import (
     StartDeployment,
 )
 from services.deployment.domain import DeploymentStatus
+from services.deployment.liaison import liaison_view
 from services.deployment.views import (
     DeploymentAccepted,
     DeploymentDetail,
@@ -62,11 +63,10 @@ Command = Callable[[AsyncConnection, CommandContext], Awaitable[list[Envelope]]]
 def _visible(view: dict[str, Any], who: Principal) -> dict[str, Any] | None:
     """Force liaison officers see deployments of their own officers, and only those officers."""
     if who.role == Role.FORCE_LIAISON:
-        own = [o for o in view.get("officers", []) if o["force"] == who.force]
-        if not own:
+        liaison = liaison_view(view, who.force)
+        if liaison is None:
             return None
-        # Posts name the officers of other forces: a liaison sees their own officers only.
-        view = view | {"officers": own, "posts": []}
+        view = liaison
     return shown(view, who)
 
 

@@ -25,7 +25,6 @@ from shared.api import (
     LimitQuery,
     ReferenceQuery,
     RuntimeDep,
-    StrictQuery,
     encode_cursor,
     read_cursor,
     refusals_as_problems,
@@ -42,7 +41,6 @@ router = APIRouter(
     prefix="/v1/requests",
     tags=["requests"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[StrictQuery],
 )
 PartnerToken = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
 

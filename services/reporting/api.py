@@ -38,7 +38,6 @@ from shared.api import (
     LimitQuery,
     ReferenceQuery,
     RuntimeDep,
-    StrictQuery,
     encode_cursor,
     read_cursor,
 )
@@ -242,7 +241,6 @@ def breakdown_rows(summary: dict[str, Any], by: Grouping) -> list[dict[str, Any]
     response_model=RequestPage,
     summary="Flat request rows (JSON pages or a CSV export)",
     responses={200: {"content": {"text/csv": {}}}},
-    dependencies=[StrictQuery],
 )
 async def list_requests(
     reader: Analyst,

@@ -24,7 +24,7 @@ from services.reporting.tables import (
     requests,
 )
 from shared.catalogue.deployment import CapabilityOffered, CapabilityWithdrawn, OfferUpdated
-from shared.db import any_of
+from shared.db import any_of, driver, insert_rows, qualified, upsert_clause
 from shared.events import REGISTRY, Envelope
 from shared.projection import Projection
 
@@ -56,23 +56,21 @@ def log_row(env: Envelope) -> dict[str, Any]:
 
 
 async def log_events(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
-    await conn.execute(insert(event_log).on_conflict_do_nothing(), [log_row(e) for e in envs])
+    await insert_rows(conn, event_log, [log_row(e) for e in envs], on_conflict=_ONCE)
+
+
+#: An event is logged once, whatever redelivers it.
+_ONCE = "ON CONFLICT DO NOTHING"
 
 
 async def _logged_by(
     conn: AsyncConnection, column: sa.Column[Any], ids: Iterable[UUID]
 ) -> dict[UUID, list[folds.Logged]]:
     """The logged events of each of these requests (or deployments), one query for all."""
-    rows = await conn.execute(
-        sa.select(
-            column,
-            event_log.c.event_id,
-            event_log.c.event_type,
-            event_log.c.topic,
-            event_log.c.stream_version,
-            event_log.c.occurred_at,
-            event_log.c.data,
-        ).where(any_of(column, ids))
+    rows = await (await driver(conn)).fetch(
+        f'SELECT "{column.name}", event_id, event_type, topic, stream_version, occurred_at, data'
+        f' FROM {qualified(conn, event_log)} WHERE "{column.name}" = ANY($1::uuid[])',
+        list(ids),
     )
     grouped: dict[UUID, list[folds.Logged]] = defaultdict(list)
     for owner, *fields in rows:
@@ -90,14 +88,7 @@ async def refresh_requests(conn: AsyncConnection, request_ids: Iterable[UUID]) -
         if row is not None:
             rows.append({"request_id": request_id, **row})
     if rows:
-        stmt = insert(requests)
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[requests.c.request_id],
-                set_={name: stmt.excluded[name] for name in rows[0] if name != "request_id"},
-            ),
-            rows,
-        )
+        await insert_rows(conn, requests, rows, on_conflict=upsert_clause(["request_id"], rows[0]))
 
 
 async def refresh_deployments(conn: AsyncConnection, deployment_ids: Iterable[UUID]) -> None:
@@ -106,20 +97,18 @@ async def refresh_deployments(conn: AsyncConnection, deployment_ids: Iterable[UU
     rows = {d: r for d, r in derived.items() if r is not None}
     if not rows:
         return
-    stmt = insert(deployments)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[deployments.c.deployment_id],
-            set_={name: stmt.excluded[name] for name in next(iter(rows.values())).deployment},
-        ),
-        [{"deployment_id": d, **r.deployment} for d, r in rows.items()],
+    deployment_rows = [{"deployment_id": d, **r.deployment} for d, r in rows.items()]
+    await insert_rows(
+        conn,
+        deployments,
+        deployment_rows,
+        on_conflict=upsert_clause(["deployment_id"], deployment_rows[0]),
     )
     await conn.execute(
         deployment_officers.delete().where(any_of(deployment_officers.c.deployment_id, rows))
     )
     officers = [{"deployment_id": d, **o} for d, r in rows.items() for o in r.officers]
-    if officers:
-        await conn.execute(insert(deployment_officers), officers)
+    await insert_rows(conn, deployment_officers, officers)
 
 
 @PROJECTION.on_batch(*REQUEST_EVENTS)

@@ -45,7 +45,6 @@ from shared.api import (
     LimitQuery,
     ReferenceQuery,
     RuntimeDep,
-    StrictQuery,
     Today,
     encode_cursor,
     read_cursor,
@@ -62,14 +61,11 @@ from shared.redaction import Reader, shown_to
 from shared.reference.data import Capability, PartnerType, Region, RiskTier
 from shared.text import canonical_identity
 
-router = APIRouter(
-    prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES, dependencies=[StrictQuery]
-)
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
 reference_router = APIRouter(
     prefix="/v1/reference",
     tags=["reference"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[StrictQuery],
 )
 
 CaseReader = Annotated[

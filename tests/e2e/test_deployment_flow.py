@@ -208,6 +208,24 @@ async def test_an_approved_request_is_staffed_deployed_extended_and_completed(
     requirement = await api.client.get(f"/v1/requirements/{request_id}", headers=api.manager)
     assert requirement.json()["status"] == "fulfilled"
 
+    # South's liaison officer sees South's officer, and nothing that names North's.
+    seen = await api.client.get(f"/v1/deployments/{did}", headers=api.liaison(south))
+    assert seen.status_code == 200, seen.text
+    assert [o["officer_ref"] for o in seen.json()["officers"]] == [second]
+    assert first not in seen.text and seen.json()["posts"] == []
+    assert [e["event"] for e in seen.json()["timeline"]] == [
+        "DeploymentPlanned",
+        "OfficerNominated",
+        "OfficerReleased",
+        "OfficerCleared",
+        "DeploymentStarted",
+        "TourExtended",
+        "OfficerRepatriated",
+        "DeploymentCompleted",
+    ]
+    started_entry = next(e for e in seen.json()["timeline"] if e["event"] == "DeploymentStarted")
+    assert started_entry["details"]["officer_refs"] == [second]
+
     mine = await published(bootstrap, str(request_id), expect=len(final["timeline"]))
     assert [e.event_type for e in mine] == [e["event"] for e in final["timeline"]]
     started_event = next(e.payload() for e in mine if e.event_type == "DeploymentStarted")
