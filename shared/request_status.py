@@ -96,8 +96,10 @@ def advance(progress: Progress, event_type: str) -> Progress:
         return progress
     match event_type:
         case InformationRequested.event_type:
-            # Asked once approved (or later) there is nothing the answer could change.
-            return Progress(progress.stage, progress.stage in ASKABLE)
+            # A question shows the hub has the case (as its opening would: from `submitted` it
+            # is in triage). Asked once approved (or later), there is nothing to answer for.
+            stage = _next_stage(progress.stage, RequestTriaged.event_type)
+            return Progress(stage, stage in ASKABLE)
         case RequestAmended.event_type:
             # Any amendment answers: intake lets one without answers through only before the
             # assessment, where the partner may answer by changing the request.

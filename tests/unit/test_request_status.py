@@ -149,11 +149,17 @@ EVENT_TYPES = [
 histories = st.lists(st.sampled_from(EVENT_TYPES), max_size=25)
 
 
+def unasked(events: list[str]) -> list[str]:
+    """The history had the hub not asked: a question still shows it has the case (as its
+    opening does), an answer is no more."""
+    return ["RequestTriaged" if e == ASKED else e for e in events if e != ANSWERED]
+
+
 @given(histories)
 def test_questions_and_answers_never_move_the_stage(events: list[str]) -> None:
     # The stage is what the request would be at had the hub never asked: so an answer returns
     # the request to a status it would have had anyway, never to one it did not have.
-    without = [e for e in events if e not in (ASKED, ANSWERED)]
+    without = unasked(events)
     progress = progress_of(events)
     assert progress.stage == progress_of(without).stage
     assert progress.stage != Status.INFORMATION_REQUESTED
@@ -167,5 +173,10 @@ def test_questions_and_answers_never_move_the_stage(events: list[str]) -> None:
 def test_a_question_answered_at_once_leaves_no_trace(before: list[str], after: list[str]) -> None:
     # Asked and answered where no questions were open: the request is where it would have been.
     assume(not progress_of(before).questions_open)
-    assert progress_of([*before, ASKED, ANSWERED, *after]) == progress_of([*before, *after])
-    assert progress_of([*before, ASKED, ANSWERED]).status == status_of(before)
+    opened = [*before, "RequestTriaged"]
+    assert progress_of([*before, ASKED, ANSWERED, *after]) == progress_of([*opened, *after])
+    assert progress_of([*before, ASKED, ANSWERED]).status == status_of(opened)
+
+
+def test_a_question_to_a_request_not_yet_seen_opened_puts_it_in_triage() -> None:
+    assert status_of(["RequestSubmitted", ASKED, ANSWERED]) == Status.IN_TRIAGE
