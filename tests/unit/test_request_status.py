@@ -7,6 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from shared.events import REGISTRY
 from shared.request_status import ASKABLE, Status, progress_of, status_of
 
 
@@ -122,30 +123,9 @@ def test_a_hold_or_resumption_while_questions_are_open_is_where_the_answer_retur
     assert status_of([*resumed, ANSWERED]) == Status.ASSESSED
 
 
-#: Every event type the fold knows, and some it does not (they change nothing).
-EVENT_TYPES = [
-    "RequestSubmitted",
-    "RequestTriaged",
-    ASKED,
-    ANSWERED,
-    "RequestAssessed",
-    "ApprovalGiven",
-    "RequestApproved",
-    "RequestRejected",
-    "RequestPutOnHold",
-    "RequestResumed",
-    "RequestWithdrawn",
-    "DeploymentPlanned",
-    "OfficerNominated",
-    "OfficerReleased",
-    "OfficerCleared",
-    "DeploymentStarted",
-    "TourExtended",
-    "DeploymentCompleted",
-    "DeploymentCancelled",
-    "MessageToPartner",
-    "CaseNoteAdded",
-]
+#: Every event type about a request, from the catalogue (those the fold does not know change
+#: nothing).
+EVENT_TYPES = REGISTRY.event_types(with_field="request_id")
 histories = st.lists(st.sampled_from(EVENT_TYPES), max_size=25)
 
 

@@ -264,18 +264,6 @@ def test_a_board_or_ministerial_approval_waits_for_the_answers() -> None:
         assert RequestApproved in [type(e) for e in events]
 
 
-def test_a_reassessment_waits_for_the_answers() -> None:
-    error = refused(
-        decide_assess,
-        given(*opened(), assessed("low"), asked(uuid4())),
-        Assess("medium"),
-        assessor="alice",
-        country=SOMALIA,
-        scoring=SCORING,
-    )
-    assert error.rule == "awaiting-information"
-
-
 def test_a_partner_who_never_answers_does_not_block_a_rejection() -> None:
     for history, who, stage in (
         ([assessed("low")], BOARD, Stage.BOARD),
@@ -326,16 +314,17 @@ def test_assessment_records_the_score_breakdown_policy_risk_and_assessor() -> No
     assert state.status == CaseStatus.ASSESSED and state.score == event.score
 
 
-def test_assessment_waits_for_the_partners_answers() -> None:
-    error = refused(
-        decide_assess,
-        given(*opened(), asked(uuid4())),
-        Assess("low"),
-        assessor="alice",
-        country=SOMALIA,
-        scoring=SCORING,
-    )
-    assert error.rule == "awaiting-information"
+def test_assessment_and_reassessment_wait_for_the_partners_answers() -> None:
+    for before in ([], [assessed("low")]):
+        error = refused(
+            decide_assess,
+            given(*opened(), *before, asked(uuid4())),
+            Assess("medium"),
+            assessor="alice",
+            country=SOMALIA,
+            scoring=SCORING,
+        )
+        assert error.rule == "awaiting-information" and error.status == 409
 
 
 def test_an_override_needs_a_written_rationale() -> None:
