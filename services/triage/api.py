@@ -382,6 +382,8 @@ async def decide(
     """`approve`, `reject` (with a `reason_code`), `hold` or `resume` at the `board` stage (role
     `approver`, never the assessor) or, for high or serious risk after the board's approval, the
     `ministerial` stage (role `minister`, neither the assessor nor the board approver).
+    While the partner's answers to the hub's questions are awaited an approval is refused
+    (`/problems/awaiting-information`); a rejection, hold or resumption is not.
     A refusal's problem `type` names the rule, e.g. `/problems/approver-is-assessor`."""
 
     async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
