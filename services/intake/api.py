@@ -230,7 +230,11 @@ async def amend_request(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Answer the hub's information request, or change the request before it is assessed.
-    In any other state: `409` with the reason."""
+    The hub may ask at any stage before its final decision; questions asked after the
+    assessment take answers only: changes with them are a `409`
+    `/problems/answers-only-after-assessment` naming `body.changes` (the assessment was made on
+    those fields). Answers return the request to the status it had when the hub asked. In any
+    other state: `409` with the reason."""
     return await run_command(
         request,
         runtime,

@@ -151,7 +151,8 @@ class RequestChanges(_Strict):
 
 
 class AmendRequest(_Strict):
-    """Answers to the hub's questions, and/or changes made before assessment."""
+    """Answers to the hub's questions, and/or changes made before assessment (after it, answers
+    only)."""
 
     changes: RequestChanges = Field(default_factory=RequestChanges)
     answers: list[

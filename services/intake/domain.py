@@ -21,7 +21,7 @@ from shared.catalogue.intake import (
 from shared.catalogue.triage import InformationRequested
 from shared.events import EventData
 from shared.refusals import DomainError, invalid
-from shared.request_status import AMENDABLE, WITHDRAWABLE, Status, next_status
+from shared.request_status import AMENDABLE, WITHDRAWABLE, Progress, Status, advance
 
 __all__ = [
     "DomainError",
@@ -44,13 +44,17 @@ def stream_id(request_id: UUID) -> str:
 class RequestState:
     request_id: UUID
     partner_id: str
-    status: Status
+    progress: Progress
     withdrawn: bool
     #: The request as submitted, amendments applied (JSON values).
     submitted: Mapping[str, Any]
     open_information_request: UUID | None = None
     #: How many questions the open information request asks: each needs its answer.
     open_questions: int = 0
+
+    @property
+    def status(self) -> Status:
+        return self.progress.status
 
 
 def evolve(state: RequestState | None, event: EventData) -> RequestState | None:
@@ -59,13 +63,13 @@ def evolve(state: RequestState | None, event: EventData) -> RequestState | None:
         return RequestState(
             event.request_id,
             event.partner_id,
-            Status.SUBMITTED,
+            Progress(),
             False,
             event.model_dump(mode="json"),
         )
     if state is None:  # another service's event met before the submission: nothing to fold yet
         return None
-    state = replace(state, status=next_status(state.status, event.event_type))
+    state = replace(state, progress=advance(state.progress, event.event_type))
     match event:
         case RequestAmended():
             answered = event.answers and event.information_request_id in (
@@ -110,6 +114,20 @@ def decide_amend(
         raise DomainError("not-amendable", "the request is withdrawn: it can no longer change")
     open_request = state.open_information_request
     if state.status == Status.INFORMATION_REQUESTED:
+        if changes and not state.progress.changeable:
+            raise DomainError(
+                "answers-only-after-assessment",
+                f"the hub asked these questions after the assessment (the request is "
+                f"{state.progress.stage.value}): answer them without changing the request, "
+                "whose fields the assessment was made on",
+                errors=[
+                    {
+                        "field": "body.changes",
+                        "message": "no changes once the request is assessed: "
+                        f"{', '.join(sorted(changes))} given",
+                    }
+                ],
+            )
         if answers and information_request_id not in (None, open_request):
             raise DomainError(
                 "unknown-information-request",
@@ -134,7 +152,7 @@ def decide_amend(
         raise DomainError(
             "not-amendable",
             f"the request is {state.status.value}: it can be amended only before assessment "
-            "or when the hub has asked for information",
+            "or, with answers only after it, when the hub has asked for information",
         )
     elif answers and not changes and open_request is None:
         raise DomainError("no-information-requested", "the hub has not asked any questions")

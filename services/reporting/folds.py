@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.reference.data import load_reference_data
-from shared.request_status import Status, next_status
+from shared.request_status import Progress, advance
 from shared.topics import DEPLOYMENT_EVENTS, INTAKE_EVENTS, TRIAGE_EVENTS
 
 #: Fields that never enter the reporting database: personal data of contacts and officers.
@@ -83,7 +83,7 @@ def request_row(events: Sequence[Logged]) -> dict[str, Any] | None:
         "headcount": d["headcount"],
         "tour_length_months": d.get("tour_length_months"),
         "needed_by": _date(d.get("needed_by")),
-        "status": Status.SUBMITTED,
+        "status": None,
         "score": None,
         "risk_tier": None,
         "submitted_at": submitted.occurred_at,
@@ -93,13 +93,14 @@ def request_row(events: Sequence[Logged]) -> dict[str, Any] | None:
         "deployment_start": None,
         "updated_at": submitted.occurred_at,
     }
+    progress = Progress()  # the stage apart from open questions: an answer returns to it
     for e in ordered:
         if e is submitted:
             continue
         _apply_to_request(row, e)
-        row["status"] = next_status(row["status"], e.event_type)
+        progress = advance(progress, e.event_type)
         row["updated_at"] = max(row["updated_at"], e.occurred_at)
-    row["status"] = row["status"].value
+    row["status"] = progress.status.value
     row["region"] = row["region"] or region_of(row["country"])
     row["approved"] = row["decision"] == "approved"
     row["rejected"] = row["decision"] == "rejected"

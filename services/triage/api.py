@@ -76,6 +76,10 @@ CaseReader = Annotated[
 ]
 Officer = Annotated[Principal, Depends(require_roles(Role.TRIAGE_OFFICER))]
 Decider = Annotated[Principal, Depends(require_roles(Role.APPROVER, Role.MINISTER))]
+#: Staff who may ask the partner questions: whoever works the stage the case is at.
+Asker = Annotated[
+    Principal, Depends(require_roles(Role.TRIAGE_OFFICER, Role.APPROVER, Role.MINISTER))
+]
 #: Staff who work cases: own them, write notes and write to the partner (analysts only read).
 Caseworker = Annotated[
     Principal,
@@ -339,19 +343,26 @@ async def assess_case(
 async def request_information(
     request_id: UUID,
     request: Request,
-    officer: Officer,
+    asker: Asker,
     runtime: RuntimeDep,
     deps: Deps,
     body: RequestInformation,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Ask the partner questions (1 to 20). The case is `information_requested` until the partner
-    answers through intake, then back `in_triage`."""
+    """Ask the partner questions (1 to 20), at any stage before the final decision: in triage,
+    assessed, awaiting the minister or on hold (a triage officer, an approver or a minister).
+    The case is `information_requested` until the partner answers every question through
+    intake, then back at the status it had (`open_information_request.returns_to`); after the
+    assessment the partner may answer but not change the request. While the questions are open
+    the case is neither assessed nor approved (`/problems/awaiting-information`); it may still be
+    rejected, put on hold or resumed. One set of questions at a time
+    (`/problems/information-request-open`); none once approved, rejected or withdrawn
+    (`/problems/case-closed`)."""
 
     async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
         return await handlers.request_information(conn, deps, request_id, body.to_command(), ctx)
 
-    return await _command(request, runtime, officer, request_id, body, idempotency_key, run)
+    return await _command(request, runtime, asker, request_id, body, idempotency_key, run)
 
 
 @router.post("/{request_id}/decisions", response_model=Accepted, summary="Decide on a case")
@@ -367,6 +378,8 @@ async def decide(
     """`approve`, `reject` (with a `reason_code`), `hold` or `resume` at the `board` stage (role
     `approver`, never the assessor) or, for high or serious risk after the board's approval, the
     `ministerial` stage (role `minister`, neither the assessor nor the board approver).
+    While the partner's answers to the hub's questions are awaited an approval is refused
+    (`/problems/awaiting-information`); a rejection, hold or resumption is not.
     A refusal's problem `type` names the rule, e.g. `/problems/approver-is-assessor`."""
 
     async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from services.triage import domain
 from services.triage.domain import CaseState
-from services.triage.domain.service_levels import sla_stage
+from services.triage.domain.service_levels import SlaStage, sla_stage
 from shared.events import REGISTRY
 
 
@@ -41,10 +41,16 @@ def fold_rows(rows: Iterable[Mapping[Any, Any]]) -> CaseHistory:
         state = domain.evolve(
             state, REGISTRY.decode(row["event_type"], row["schema_version"], row["data"])
         )
-        now_at = sla_stage(state.status) if state.triaged else None
+        now_at = service_level_stage(state) if state.triaged else None
         if now_at != stage:
             stage, since = now_at, (row["occurred_at"] if now_at else None)
     return CaseHistory(state, submitted_at, updated_at, since)
+
+
+def service_level_stage(state: CaseState) -> SlaStage | None:
+    """The stage whose clock runs: by the phase, not the status, since questions to the partner
+    do not stop the clock (the hub chose to wait); none once the case is withdrawn."""
+    return None if state.withdrawn else sla_stage(state.phase)
 
 
 def document_of(history: CaseHistory) -> dict[str, Any] | None:
@@ -54,7 +60,7 @@ def document_of(history: CaseHistory) -> dict[str, Any] | None:
         return None
     assert history.updated_at is not None
     document = case_document(state, history.submitted_at, history.updated_at)
-    stage = sla_stage(state.status)
+    stage = service_level_stage(state)
     return document | {
         "owner": state.owner,
         "sla_stage": stage.value if stage and history.stage_since else None,
@@ -124,6 +130,7 @@ def case_document(state: CaseState, submitted_at: datetime, updated_at: datetime
         else {
             "id": str(question),
             "questions": list(state.open_questions),
+            "returns_to": state.phase.value,
         },
         "rejection": None
         if state.rejection_code is None

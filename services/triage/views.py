@@ -76,6 +76,11 @@ class ApprovalsView(BaseModel):
 class OpenInformationRequest(BaseModel):
     id: UUID
     questions: list[str] | None = Field(description="Null when `redacted`")
+    returns_to: CaseStatus | None = Field(
+        default=None,
+        description="The status the partner's answer returns the case to: the hub may ask at "
+        "any stage before its final decision",
+    )
 
 
 class RejectionView(BaseModel):

@@ -411,3 +411,91 @@ async def test_a_two_question_information_request_needs_two_answers(
         status="in_triage",
     )
     assert back["open_information_request"] is None
+
+
+async def reporting_status(
+    reporting: httpx.AsyncClient, analyst: dict[str, str], reference: str, status: str
+) -> None:
+    """Reporting's row for `reference` reaches `status`; bounded."""
+    deadline = asyncio.get_running_loop().time() + 30
+    seen: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        rows = await reporting.get("/v1/requests", params={"reference": reference}, headers=analyst)
+        assert rows.status_code == 200, rows.text
+        seen = [r["status"] for r in rows.json()["items"]]
+        if seen == [status]:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"reporting's row of {reference} did not reach {status}: {seen}")
+
+
+async def test_the_board_asks_after_the_assessment_and_the_answer_returns_the_request_there(
+    clients: Any, partner: dict[str, str], hub: Hub, token: TokenFactory
+) -> None:
+    intake, triage, reporting = clients
+    rid, case = await open_case((intake, triage), partner, hub)
+    analyst = bearer(token("analyst", sub=f"ann-{uuid.uuid4().hex[:6]}"))
+    board = hub.as_("approver", "bob")
+    assessed = await post(
+        triage, f"/v1/cases/{rid}/assessment", hub.officer, risk_tier="low", alignment=0.5
+    )
+    assert assessed["case"]["status"] == "assessed"
+
+    # The board asks two questions: both sides show information_requested, the partner sees them.
+    questions = ["Is the host state's consent signed?", "Who provides the vehicles?"]
+    asked = await triage.post(
+        f"/v1/cases/{rid}/information-requests", json={"questions": questions}, headers=board
+    )
+    assert asked.status_code == 200, asked.text
+    waiting = asked.json()["case"]
+    assert waiting["status"] == "information_requested"
+    assert waiting["open_information_request"]["returns_to"] == "assessed"
+    assert waiting["sla_stage"] == "board"  # the board's clock runs on: the hub chose to wait
+    seen = await eventually(
+        intake,
+        f"/v1/requests/{rid}",
+        partner | {TOKEN_HEADER: asked.headers[TOKEN_HEADER]},
+        status="information_requested",
+    )
+    assert seen["open_information_request"]["questions"] == questions
+    [entry] = [e for e in seen["timeline"] if e["event"] == "InformationRequested"]
+    assert entry["summary"] == "The hub asked for more information"
+    assert entry["details"]["questions"] == questions
+    await reporting_status(reporting, analyst, case["reference"], "information_requested")
+
+    # While the questions are open the board may not approve; more questions wait too.
+    decisions = f"/v1/cases/{rid}/decisions"
+    approve = {"decision": "approve", "stage": "board", "reason": "Meets the criteria."}
+    problem(await triage.post(decisions, json=approve, headers=board), 409, "awaiting-information")
+    problem(
+        await triage.post(
+            f"/v1/cases/{rid}/information-requests", json={"questions": ["More?"]}, headers=board
+        ),
+        409,
+        "information-request-open",
+    )
+
+    # After the assessment the partner answers, and may not change the request with it.
+    amendments = f"/v1/requests/{rid}/amendments"
+    answers = ["Yes, signed last week.", "The mission."]
+    changed = await intake.post(
+        amendments, json={"answers": answers, "changes": {"headcount": 9}}, headers=partner
+    )
+    problem(changed, 409, "answers-only-after-assessment")
+    assert changed.json()["errors"][0]["field"] == "body.changes"
+    answered = await intake.post(amendments, json={"answers": answers}, headers=partner)
+    assert answered.status_code == 200, answered.text
+    consistent = {TOKEN_HEADER: answered.headers[TOKEN_HEADER]}
+    back = await eventually(triage, f"/v1/cases/{rid}", hub.officer | consistent, status="assessed")
+    assert back["open_information_request"] is None and back["headcount"] == 3
+    request = await eventually(intake, f"/v1/requests/{rid}", partner | consistent)
+    assert request["status"] == "assessed" and request["open_information_request"] is None
+    assert request["timeline"][-1]["details"] == {"answers": answers}
+    await reporting_status(reporting, analyst, case["reference"], "assessed")
+
+    approved = await post(triage, decisions, board, **approve)
+    assert approved["case"]["status"] == "approved"
+    closed = await triage.post(
+        f"/v1/cases/{rid}/information-requests", json={"questions": ["Late?"]}, headers=board
+    )
+    problem(closed, 409, "case-closed")

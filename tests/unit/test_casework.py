@@ -25,7 +25,16 @@ from services.triage.domain import (
 from services.triage.domain.service_levels import ServiceLevels, SlaStage, sla_stage
 from shared.catalogue.triage import CaseAssigned, CaseReleased, RequestRejected
 from shared.events import EventData
-from tests.unit.test_triage_domain import RID, assessed, board_approval, given, opened, withdrawn
+from tests.unit.test_triage_domain import (
+    RID,
+    answered,
+    asked,
+    assessed,
+    board_approval,
+    given,
+    opened,
+    withdrawn,
+)
 
 ALICE = Staff("alice", "triage_officer")
 BOB = Staff("Bob", "approver")
@@ -138,3 +147,19 @@ def test_the_stage_clock_starts_when_the_case_enters_the_stage() -> None:
     opened_only = document_of(fold_rows(_rows([*opened(), note], start)))
     assert opened_only is not None and opened_only["sla_stage"] == "assessment"
     assert opened_only["stage_since"] == (start + timedelta(days=1)).isoformat()
+
+
+def test_questions_at_the_board_stage_neither_stop_nor_restart_its_clock() -> None:
+    start = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    question = uuid4()
+    waiting = [*opened(), assessed(), asked(question)]
+    document = document_of(fold_rows(_rows(waiting, start)))
+    assert document is not None and document["status"] == "information_requested"
+    assert document["sla_stage"] == "board"
+    assert document["stage_since"] == (start + timedelta(days=2)).isoformat()
+    assert document["open_information_request"]["returns_to"] == "assessed"
+    # The answer (intake's event, folded first) closes the questions; the clock runs on.
+    back = document_of(fold_rows(_rows([*waiting, answered(question)], start)))
+    assert back is not None and back["status"] == "assessed"
+    assert back["open_information_request"] is None and back["sla_stage"] == "board"
+    assert back["stage_since"] == (start + timedelta(days=3)).isoformat()

@@ -24,9 +24,12 @@ from shared.catalogue.intake import (
     RoleProfile,
 )
 from shared.catalogue.triage import (
+    ApprovalGiven,
     InformationRequested,
     RequestApproved,
     RequestAssessed,
+    RequestPutOnHold,
+    RequestRejected,
     RequestTriaged,
 )
 from shared.events import EventData
@@ -160,7 +163,7 @@ def test_changes_are_allowed_before_assessment() -> None:
     ("history", "status"),
     [
         ((triaged(), assessed()), Status.ASSESSED),
-        ((triaged(), assessed(), approved()), Status.APPROVED),
+        ((triaged(), assessed(), approved(), asked(uuid4())), Status.APPROVED),  # a stray one
         ((triaged(), assessed(), approved(), planned(), started()), Status.DEPLOYED),
         ((withdrawn(),), Status.WITHDRAWN),
     ],
@@ -232,3 +235,64 @@ def test_the_partner_writes_to_the_hub_until_it_withdraws() -> None:
     with pytest.raises(DomainError) as gone:
         decide_message(given(withdrawn()), "Hello?", message_id=RID)
     assert gone.value.rule == "already-withdrawn"
+
+
+#: Every stage the hub may ask at, and the status the partner sees there (the minister's stage
+#: is `assessed` to the partner).
+ASKED_AT = {
+    "in_triage": ((triaged(),), Status.IN_TRIAGE),
+    "assessed": ((triaged(), assessed()), Status.ASSESSED),
+    "awaiting_ministerial": (
+        (triaged(), assessed(), ApprovalGiven(request_id=RID, stage="board", approver="b")),
+        Status.ASSESSED,
+    ),
+    "on_hold": ((triaged(), assessed(), RequestPutOnHold(request_id=RID)), Status.ON_HOLD),
+}
+
+
+@pytest.mark.parametrize("stage", sorted(ASKED_AT))
+def test_the_answer_returns_the_request_to_the_status_it_had_when_asked(stage: str) -> None:
+    history, status = ASKED_AT[stage]
+    question = uuid4()
+    state = given(*history, asked(question))
+    assert state.status == Status.INFORMATION_REQUESTED
+    [answer] = amend(state, answers=["Consent is given."])
+    after = given(*history, asked(question), answer)
+    assert after.status == status and after.open_information_request is None
+
+
+@pytest.mark.parametrize("stage", ["assessed", "awaiting_ministerial", "on_hold"])
+def test_questions_asked_after_the_assessment_take_answers_only(stage: str) -> None:
+    history, _ = ASKED_AT[stage]
+    state = given(*history, asked(uuid4()))
+    for answers in ([], ["Consent is given."]):
+        with pytest.raises(DomainError) as err:
+            amend(state, changes={"headcount": 3}, answers=answers)
+        assert err.value.rule == "answers-only-after-assessment" and err.value.status == 409
+        assert err.value.errors[0]["field"] == "body.changes"
+        assert "headcount" in err.value.errors[0]["message"]
+    with pytest.raises(DomainError) as short:  # the answers-per-question rule stays
+        amend(state, answers=["Yes.", "And more."])
+    assert short.value.rule == "answers-per-question"
+
+
+def test_questions_asked_before_the_assessment_take_answers_with_changes() -> None:
+    question = uuid4()
+    state = given(triaged(), asked(question))
+    [answer] = amend(state, changes={"headcount": 3}, answers=["Three are needed."])
+    after = given(triaged(), asked(question), answer)
+    assert after.status == Status.IN_TRIAGE and after.submitted["headcount"] == 3
+
+
+def test_no_questions_are_open_once_the_hub_decided() -> None:
+    rejected = RequestRejected(request_id=RID, reason_code="other")
+    question = uuid4()
+    for history, status in (
+        ((triaged(), assessed(), approved(), asked(uuid4())), Status.APPROVED),  # a stray one
+        ((triaged(), assessed(), asked(question), rejected), Status.REJECTED),
+    ):
+        state = given(*history)
+        assert state.status == status
+        with pytest.raises(DomainError) as err:
+            amend(state, answers=["Too late."])
+        assert err.value.rule == "not-amendable"

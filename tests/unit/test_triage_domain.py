@@ -215,14 +215,86 @@ def test_more_questions_wait_for_the_open_ones_to_be_answered() -> None:
     assert error.rule == "information-request-open" and error.status == 409
 
 
-def test_information_cannot_be_requested_after_assessment() -> None:
+def held(stage: Stage = Stage.BOARD) -> RequestPutOnHold:
+    return RequestPutOnHold(request_id=RID, stage=stage.value, decided_by="bob")
+
+
+#: Every stage before a final decision, and the phase the partner's answer returns the case to.
+OPEN_STAGES = {
+    "in_triage": ([], CaseStatus.IN_TRIAGE),
+    "assessed": ([assessed("high")], CaseStatus.ASSESSED),
+    "awaiting_ministerial": ([assessed("high"), board_approval()], CaseStatus.AWAITING_MINISTERIAL),
+    "on_hold": ([assessed("low"), held()], CaseStatus.ON_HOLD),
+}
+
+
+@pytest.mark.parametrize("stage", sorted(OPEN_STAGES))
+def test_questions_may_be_asked_at_every_stage_before_a_decision_and_the_answer_returns_there(
+    stage: str,
+) -> None:
+    before, phase = OPEN_STAGES[stage]
+    question = uuid4()
+    [event] = decide_request_information(
+        given(*opened(), *before), AskForInformation(("Consent?",)), information_request_id=question
+    )
+    assert isinstance(event, InformationRequested) and event.information_request_id == question
+    waiting = given(*opened(), *before, event)
+    assert waiting.status == CaseStatus.INFORMATION_REQUESTED and waiting.phase == phase
     error = refused(
         decide_request_information,
-        given(*opened(), assessed()),
-        AskForInformation(("Late?",)),
+        waiting,
+        AskForInformation(("More?",)),
         information_request_id=uuid4(),
     )
-    assert error.rule == "not-in-triage"
+    assert error.rule == "information-request-open" and error.status == 409
+    assert given(*opened(), *before, event, answered(question)).status == phase
+
+
+def test_a_board_or_ministerial_approval_waits_for_the_answers() -> None:
+    for history, who, stage in (
+        ([assessed("low")], BOARD, Stage.BOARD),
+        ([assessed("high"), board_approval()], MINISTER, Stage.MINISTERIAL),
+    ):
+        question = uuid4()
+        waiting = given(*opened(), *history, asked(question))
+        error = refused(decide_decision, waiting, approve(stage), who=who, rules=RULES)
+        assert error.rule == "awaiting-information" and error.status == 409
+        answered_now = given(*opened(), *history, asked(question), answered(question))
+        events = decide_decision(answered_now, approve(stage), who=who, rules=RULES)
+        assert RequestApproved in [type(e) for e in events]
+
+
+def test_a_partner_who_never_answers_does_not_block_a_rejection() -> None:
+    for history, who, stage in (
+        ([assessed("low")], BOARD, Stage.BOARD),
+        ([assessed("high"), board_approval()], MINISTER, Stage.MINISTERIAL),
+    ):
+        before = [*opened(), *history, asked(uuid4())]
+        command = Decide(Decision.REJECT, stage, reason_code="other")
+        [event] = decide_decision(given(*before), command, who=who, rules=RULES)
+        assert isinstance(event, RequestRejected)
+        rejected = given(*before, event)
+        assert rejected.status == CaseStatus.REJECTED
+        assert {e.rule for e in every_command(rejected)} == {"case-closed"}
+
+
+def test_hold_and_resume_go_on_while_questions_are_open_and_the_answer_follows_them() -> None:
+    question = uuid4()
+    before = [*opened(), assessed("low"), asked(question)]
+    hold = Decide(Decision.HOLD, Stage.BOARD, reason="Elections")
+    [on_hold] = decide_decision(given(*before), hold, who=BOARD, rules=RULES)
+    waiting = given(*before, on_hold)
+    assert waiting.status == CaseStatus.INFORMATION_REQUESTED
+    assert waiting.phase == CaseStatus.ON_HOLD
+    assert given(*before, on_hold, answered(question)).status == CaseStatus.ON_HOLD
+    [resumed] = decide_decision(
+        waiting, Decide(Decision.RESUME, Stage.BOARD), who=BOARD, rules=RULES
+    )
+    assert given(*before, on_hold, resumed).status == CaseStatus.INFORMATION_REQUESTED
+    assert given(*before, on_hold, resumed, answered(question)).status == CaseStatus.ASSESSED
+    # On hold with questions open, a rejection still waits for the resumption, as without them.
+    reject = Decide(Decision.REJECT, Stage.BOARD, reason_code="other")
+    assert refused(decide_decision, waiting, reject, who=BOARD, rules=RULES).rule == "case-on-hold"
 
 
 # --- assessment --------------------------------------------------------------------------------
@@ -242,16 +314,17 @@ def test_assessment_records_the_score_breakdown_policy_risk_and_assessor() -> No
     assert state.status == CaseStatus.ASSESSED and state.score == event.score
 
 
-def test_assessment_waits_for_the_partners_answers() -> None:
-    error = refused(
-        decide_assess,
-        given(*opened(), asked(uuid4())),
-        Assess("low"),
-        assessor="alice",
-        country=SOMALIA,
-        scoring=SCORING,
-    )
-    assert error.rule == "awaiting-information"
+def test_assessment_and_reassessment_wait_for_the_partners_answers() -> None:
+    for before in ([], [assessed("low")]):
+        error = refused(
+            decide_assess,
+            given(*opened(), *before, asked(uuid4())),
+            Assess("medium"),
+            assessor="alice",
+            country=SOMALIA,
+            scoring=SCORING,
+        )
+        assert error.rule == "awaiting-information" and error.status == 409
 
 
 def test_an_override_needs_a_written_rationale() -> None:

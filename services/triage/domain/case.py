@@ -100,6 +100,8 @@ class CaseState:
     version: int
     #: The request as the partner submitted it, amendments applied (JSON values).
     request: Mapping[str, Any]
+    #: Where the case is, the open questions aside (never `information_requested`): what the
+    #: decisions go by, and what the partner's answer returns the case to.
     phase: CaseStatus = CaseStatus.IN_TRIAGE
     triaged: bool = False
     region: str | None = None
@@ -128,9 +130,11 @@ class CaseState:
 
     @property
     def status(self) -> CaseStatus:
+        """`phase` as shown, with the partner's unanswered questions on top: the hub may ask
+        at any stage before its final decision, and the answer returns the case to its phase."""
         if self.withdrawn:
             return CaseStatus.WITHDRAWN
-        if self.phase == CaseStatus.IN_TRIAGE and self.awaiting_answers:
+        if self.phase not in CLOSED and self.awaiting_answers:
             return CaseStatus.INFORMATION_REQUESTED
         return self.phase
 

@@ -98,16 +98,12 @@ def _refuse_closed(state: CaseState) -> None:
 def decide_request_information(
     state: CaseState, command: AskForInformation, *, information_request_id: UUID
 ) -> list[EventData]:
+    """The hub may ask at any stage before its final decision (in triage, assessed, awaiting the
+    minister, on hold), one set of questions at a time."""
     _refuse_closed(state)
-    if state.status == CaseStatus.INFORMATION_REQUESTED:
+    if state.awaiting_answers:
         raise DomainError(
             "information-request-open", "the partner has not answered the questions already asked"
-        )
-    if state.status != CaseStatus.IN_TRIAGE:
-        raise DomainError(
-            "not-in-triage",
-            f"the case is {state.status.value}: information "
-            "can be requested only before the assessment",
         )
     if not command.questions:
         raise invalid("questions-required", "ask at least one question")
@@ -124,11 +120,7 @@ def decide_assess(
     state: CaseState, command: Assess, *, assessor: str, country: Country, scoring: ScoringContext
 ) -> list[EventData]:
     _refuse_closed(state)
-    match state.status:
-        case CaseStatus.INFORMATION_REQUESTED:
-            raise DomainError(
-                "awaiting-information", "the partner has not answered the hub's questions yet"
-            )
+    match state.phase:
         case CaseStatus.ON_HOLD:
             raise DomainError("case-on-hold", "the case is on hold: resume it first")
         case CaseStatus.AWAITING_MINISTERIAL:
@@ -136,6 +128,7 @@ def decide_assess(
                 "approval-in-progress",
                 "the board has approved: the assessment can no longer change",
             )
+    _refuse_awaiting_answers(state)
     rationale = (command.override_rationale or "").strip()
     if command.score_override is not None and visible_length(rationale) < MIN_OVERRIDE_RATIONALE:
         raise invalid(
@@ -189,8 +182,18 @@ def _tier_rationale(state: CaseState, command: Assess) -> str | None:
     return rationale
 
 
+def _refuse_awaiting_answers(state: CaseState) -> None:
+    """An assessment or an approval waits for the partner's answers: the hub asked because it
+    needed them to decide. A rejection, a hold or a resumption does not: a partner who never
+    answers must not block the hub."""
+    if state.awaiting_answers:
+        raise DomainError(
+            "awaiting-information", "the partner has not answered the hub's questions yet"
+        )
+
+
 def _stage_now(state: CaseState) -> Stage:
-    phase = state.held_from if state.status == CaseStatus.ON_HOLD else state.status
+    phase = state.held_from if state.phase == CaseStatus.ON_HOLD else state.phase
     return Stage.MINISTERIAL if phase == CaseStatus.AWAITING_MINISTERIAL else Stage.BOARD
 
 
@@ -205,7 +208,7 @@ def decide_decision(
             "wrong-role-for-stage", f"a {command.stage.value} decision needs the {needed} role"
         )
     _refuse_closed(state)
-    if state.status in BEFORE_ASSESSMENT:
+    if state.phase in BEFORE_ASSESSMENT:
         raise DomainError(
             "assessment-required", "the case must be assessed before the board decides on it"
         )
@@ -219,7 +222,7 @@ def decide_decision(
             _require_active(state, command.stage)
             return [RequestPutOnHold(**_recorded(state, command, who), reason=command.reason)]
         case Decision.RESUME:
-            if state.status != CaseStatus.ON_HOLD:
+            if state.phase != CaseStatus.ON_HOLD:
                 raise DomainError("not-on-hold", "the case is not on hold")
             _require_stage(state, command.stage)
             return [RequestResumed(**_recorded(state, command, who), reason=command.reason)]
@@ -270,7 +273,7 @@ def _require_stage(state: CaseState, stage: Stage) -> None:
 
 
 def _require_active(state: CaseState, stage: Stage) -> None:
-    if state.status == CaseStatus.ON_HOLD:
+    if state.phase == CaseStatus.ON_HOLD:
         raise DomainError("case-on-hold", "the case is on hold: resume it first")
     _require_stage(state, stage)
 
@@ -279,9 +282,10 @@ def _approve(state: CaseState, command: Decide, who: Staff, rules: Rules) -> lis
     assessment = state.assessment
     assert assessment is not None  # assessed, awaiting_ministerial and on_hold all follow one
     ministerial = needs_minister(state, rules)
-    if state.status == CaseStatus.ON_HOLD:
+    if state.phase == CaseStatus.ON_HOLD:
         raise DomainError("case-on-hold", "the case is on hold: resume it first")
-    if command.stage == Stage.MINISTERIAL and state.status == CaseStatus.ASSESSED:
+    _refuse_awaiting_answers(state)
+    if command.stage == Stage.MINISTERIAL and state.phase == CaseStatus.ASSESSED:
         if ministerial:
             raise DomainError(
                 "board-approval-required", "the approval board must approve before the minister"
