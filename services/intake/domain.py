@@ -133,9 +133,12 @@ def decide_amend(
                 "unknown-information-request",
                 "those answers do not belong to the open information request",
             )
-        if answers and len(answers) != state.open_questions:
+        if len(answers) != state.open_questions:
             # One answer must not close a request that asked two questions: the hub would
             # assess with a question unanswered. Answers go in the order the questions were put.
+            # Nor may a change alone stand for the answers: while questions are open, every
+            # amendment answers them (it closes them for triage and in the status), so each
+            # needs its answer; fields may change along with them before the assessment.
             raise invalid(
                 "answers-per-question",
                 f"the hub asked {state.open_questions} question(s): give one answer to each, "

@@ -224,6 +224,12 @@ def test_a_two_question_information_request_needs_two_answers() -> None:
         amend(state, answers=["Consent is given."])
     assert one.value.rule == "answers-per-question"
     assert one.value.errors[0]["field"] == "body.answers" and "2 question" in one.value.detail
+    # A change alone would close the questions (for triage and in the status) unanswered.
+    with pytest.raises(DomainError) as none:
+        amend(state, changes={"headcount": 3})
+    assert none.value.rule == "answers-per-question" and "0 given" in none.value.detail
+    [both] = amend(state, changes={"headcount": 3}, answers=["Yes.", "By road."])
+    assert both.changes.headcount == 3 and len(both.answers) == 2
     [answered] = amend(state, answers=["Consent is given.", "Armoured vehicles."])
     after = given(triaged(), two, answered)
     assert after.status == Status.IN_TRIAGE and after.open_information_request is None
