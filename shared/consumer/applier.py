@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.backbone_tables import PROJECTION_SCHEMA
 from shared.consumer import inbox, state
 from shared.consumer.deadletters import HeldRecord, dead_letter, park
-from shared.consumer.records import Decoded, Record, decode, describe_error, position
+from shared.consumer.records import Decoded, Position, Record, decode, describe_error, position
 from shared.consumer.spans import event_spans
 from shared.db import driver
 from shared.events import Envelope
@@ -49,6 +49,13 @@ log = logging.getLogger(__name__)
 
 class StaleGeneration(Exception):
     """The projection was swapped under us: re-seek to the stored offsets."""
+
+
+def _by_position(
+    records: Sequence[Record], decoded: Sequence[Decoded] | None
+) -> dict[Position, Decoded]:
+    items = decoded if decoded is not None else [decode(r) for r in records]
+    return {position(d.record): d for d in items}
 
 
 class _BatchFailed(Exception):
@@ -105,17 +112,25 @@ class ProjectionApplier:
         return await state.lock_and_read_generation(conn, None)
 
     # --- batches from Kafka --------------------------------------------------------------------
-    async def apply_records(self, records: Sequence[Record], *, shared_lock: bool = True) -> int:
-        """Apply one fetched batch in one transaction. Returns how many events were applied."""
+    async def apply_records(
+        self,
+        records: Sequence[Record],
+        *,
+        shared_lock: bool = True,
+        decoded: Sequence[Decoded] | None = None,
+    ) -> int:
+        """Apply one fetched batch in one transaction. Returns how many events were applied.
+        `decoded`: the records decoded already (`skip_if_all_applied` did), not done twice."""
         if not records:
             return 0
         flushing = dict(self.deferred)
+        by_position = _by_position(records, decoded)
         try:
-            applied = await self._apply_batch(records, shared_lock, flushing, whole=True)
+            applied = await self._apply_batch(records, shared_lock, flushing, by_position, True)
         except _BatchFailed:
             # Rolled back whole: again in a new transaction, event by event, to find the
             # culprit (retries, then a dead letter) and apply the others.
-            applied = await self._apply_batch(records, shared_lock, flushing, whole=False)
+            applied = await self._apply_batch(records, shared_lock, flushing, by_position, False)
         self._flushed(flushing)
         if self.on_applied is not None and applied:
             self.on_applied(applied)
@@ -126,12 +141,12 @@ class ProjectionApplier:
         records: Sequence[Record],
         shared_lock: bool,
         flushing: dict[tuple[str, int], int],
-        *,
+        decoded: Mapping[Position, Decoded],
         whole: bool,
     ) -> list[UUID]:
         async with self.transaction() as conn:
             stored = await self._check_generation(conn, shared_lock)
-            return await self._apply_in(conn, records, stored, flushing, whole=whole)
+            return await self._apply_in(conn, records, stored, flushing, decoded, whole=whole)
 
     async def _check_generation(
         self, conn: AsyncConnection, shared_lock: bool
@@ -149,7 +164,9 @@ class ProjectionApplier:
             if self.deferred.get(partition) == offset:
                 del self.deferred[partition]
 
-    async def skip_if_all_applied(self, records: Sequence[Record]) -> bool:
+    async def skip_if_all_applied(
+        self, records: Sequence[Record], decoded: Sequence[Decoded] | None = None
+    ) -> bool:
         """Batches with nothing to apply skip the batch's transaction (a dozen round trips):
         a service reads back its own events, already applied by the commands that wrote them,
         and events of types it neither projects, reacts to nor keeps (another service's news).
@@ -158,7 +175,7 @@ class ProjectionApplier:
         remembered instead of written in a transaction of their own. Safe: stored offsets only
         spare re-reading, and a record read again after a crash is skipped by its event id; an
         ignored event changes nothing, so it needs no place behind a parked one."""
-        items = [decode(r) for r in records]
+        items = list(decoded) if decoded is not None else [decode(r) for r in records]
         envelopes = [d.envelope for d in items if d.envelope is not None]
         if not envelopes or len(envelopes) < len(items):
             return False
@@ -199,6 +216,7 @@ class ProjectionApplier:
         records: Sequence[Record],
         stored: dict[tuple[str, int], int],
         deferred: dict[tuple[str, int], int] | None = None,
+        decoded: Mapping[Position, Decoded] | None = None,
         *,
         whole: bool = True,
     ) -> list[UUID]:
@@ -219,7 +237,7 @@ class ProjectionApplier:
                 stored[(topic, partition)],
             )
         records = [r for r in records if position(r) not in seen]
-        items = [decode(r) for r in records]
+        items = [(decoded or {}).get(position(r)) or decode(r) for r in records]
         ids = [d.envelope.event_id for d in items if d.envelope]
         done = await state.applied_among(conn, ids)
         # Parking and locking matter only for what would be applied: a repeat is skipped anyway.

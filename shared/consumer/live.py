@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from shared.consumer.applier import ProjectionApplier, StaleGeneration
+from shared.consumer.records import decode
 from shared.tasks import being_cancelled
 from shared.telemetry import consumer_lag
 
@@ -167,15 +168,17 @@ class ProjectionConsumer:
             records = [r for batch in fetched.values() for r in batch]
             try:
                 async with self.applying:
+                    decoded = [decode(r) for r in records]  # once, for the check and the batch
                     repeats_only = bool(records) and (
                         len(records) <= REPEAT_CHECK_MAX
-                        and await self.applier.skip_if_all_applied(records)
+                        and await self.applier.skip_if_all_applied(records, decoded)
                     )
                     for tp, batch in fetched.items():
                         if batch:
                             self.handled[tp] = batch[-1].offset + 1
                     if records and not repeats_only:
-                        await self.applier.apply_records(records)  # writes deferred ones too
+                        # (writes the deferred offsets too)
+                        await self.applier.apply_records(records, decoded=decoded)
                         self.flushed_at = time.monotonic()
                         await self._commit_to_kafka()
                     elif time.monotonic() - self.flushed_at > DEFERRED_FLUSH_S:
