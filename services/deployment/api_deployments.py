@@ -43,6 +43,7 @@ from shared.api import (
     CursorQuery,
     IdempotencyKey,
     LimitQuery,
+    ReferenceQuery,
     RuntimeDep,
     Today,
     run_command,
@@ -90,6 +91,7 @@ async def list_deployments(
     force: Annotated[
         str | None, Query(max_length=80, description="With an officer of this force")
     ] = None,
+    reference: ReferenceQuery = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
     _: None = Consistent,
@@ -104,6 +106,7 @@ async def list_deployments(
         country,
         force,
         officer_ref,
+        reference,
     )
     async with runtime.engine.connect() as conn:
         items = await queries.list_deployments(

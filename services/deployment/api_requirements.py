@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from services.deployment import queries
 from services.deployment.api_common import keyset_after, page
 from services.deployment.views import RequirementPage, RequirementView
-from shared.api import Consistent, CountryQuery, CursorQuery, LimitQuery, RuntimeDep
+from shared.api import (
+    Consistent,
+    CountryQuery,
+    CursorQuery,
+    LimitQuery,
+    ReferenceQuery,
+    RuntimeDep,
+)
 from shared.auth import Principal, Role, require_roles
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.reference.data import Capability
@@ -35,12 +42,15 @@ async def list_requirements(
     ] = None,
     capability: Annotated[Capability | None, Query()] = None,
     country: CountryQuery = None,
+    reference: ReferenceQuery = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
     _: None = Consistent,
 ) -> dict[str, Any]:
     """Requests the hub approved, as staffing requirements: `open` ones need a deployment."""
-    filters = queries.RequirementFilters(status, capability and capability.value, country)
+    filters = queries.RequirementFilters(
+        status, capability and capability.value, country, reference
+    )
     async with runtime.engine.connect() as conn:
         items = await queries.list_requirements(
             conn, filters, after=keyset_after(cursor), limit=limit + 1

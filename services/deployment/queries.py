@@ -73,6 +73,7 @@ class RequirementFilters:
     status: str | None = None
     capability: str | None = None
     country: str | None = None
+    reference: str | None = None
 
 
 async def list_requirements(
@@ -85,6 +86,8 @@ async def list_requirements(
         q = q.where(requirements.c.capability == filters.capability)
     if filters.country:
         q = q.where(requirements.c.country == filters.country.upper())
+    if filters.reference:
+        q = q.where(requirements.c.reference == filters.reference.upper())
     if after is not None:
         q = q.where(
             sa.tuple_(requirements.c.approved_at, requirements.c.request_id) < sa.tuple_(*after)
@@ -226,6 +229,7 @@ class DeploymentFilters:
     country: str | None = None
     force: str | None = None  # deployments with an officer of this force
     officer_ref: str | None = None
+    reference: str | None = None  # the request's
 
 
 def _with_officer(where: Any) -> Any:
@@ -250,6 +254,8 @@ async def list_deployments(
         q = q.where(_with_officer(deployment_officers.c.force == filters.force))
     if filters.officer_ref:
         q = q.where(_with_officer(deployment_officers.c.officer_ref == filters.officer_ref))
+    if filters.reference:
+        q = q.where(requirements.c.reference == filters.reference.upper())
     if after is not None:
         q = q.where(
             sa.tuple_(deployments.c.planned_at, deployments.c.deployment_id) < sa.tuple_(*after)

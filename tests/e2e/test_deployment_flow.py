@@ -233,6 +233,30 @@ async def test_an_approved_request_is_staffed_deployed_extended_and_completed(
     assert sorted(started_event.officer_refs) == sorted([first, second])
 
 
+async def test_requirements_and_deployments_are_found_by_the_request_s_reference(
+    api: Api, bootstrap: str
+) -> None:
+    request_id = await api.requirement(bootstrap)
+    requirement = await api.client.get(f"/v1/requirements/{request_id}", headers=api.manager)
+    reference = requirement.json()["reference"]
+    did = (await api.plan(request_id))["id"]
+    for path, key, expected in (
+        ("/v1/requirements", "request_id", str(request_id)),
+        ("/v1/deployments", "id", did),
+    ):
+        found = await api.client.get(
+            path, params={"reference": reference.lower()}, headers=api.manager
+        )
+        assert found.status_code == 200, found.text
+        assert [item[key] for item in found.json()["items"]] == [expected]
+        other = await api.client.get(
+            path, params={"reference": "JIPH-1999-000000"}, headers=api.manager
+        )
+        assert other.json()["items"] == []
+        bad = await api.client.get(path, params={"reference": "JIPH 1"}, headers=api.manager)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.reference"
+
+
 async def test_official_sensitive_detail_needs_sc_clearance(
     api: Api, bootstrap: str, token: TokenFactory
 ) -> None:
