@@ -95,8 +95,11 @@ def qualified(conn: AsyncConnection, table: sa.Table) -> str:
     return f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
 
 
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
 def _array_of(column: sa.Column[Any]) -> str:
-    return f"{column.type.compile(dialect=postgresql.dialect())}[]"
+    return f"{column.type.compile(dialect=_POSTGRESQL)}[]"
 
 
 async def insert_rows(

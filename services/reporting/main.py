@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 import shared.catalogue  # noqa: F401  (registers the event types)
 from services.reporting import queries
 from services.reporting.api import router
+from services.reporting.api_events import events_router
 from services.reporting.dashboard import STATIC, dashboard_router
 from services.reporting.projection import PROJECTION
 from services.reporting.settings import NAME, ReportingSettings
@@ -29,7 +30,7 @@ DEFINITION = ServiceDefinition(
         "OFFICIAL-SENSITIVE requests); locally: `jiph token --role analyst`."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=(router,),
+    routers=(router, events_router),
     projection=PROJECTION,
     describe_request=queries.describe,
     openapi_tags=(

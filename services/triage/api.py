@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,20 +10,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
-from uuid6 import uuid7
 
 from services.triage import handlers, queries
 from services.triage.commands import (
-    AddNote,
     AssessCase,
-    AssignCase,
     DecideOnCase,
     RequestInformation,
-    WriteToPartner,
 )
 from services.triage.config import TriageConfig
-from services.triage.domain import CaseState, CaseStatus, Staff
-from services.triage.domain import casework as work
+from services.triage.domain import CaseStatus
 from services.triage.domain.service_levels import ServiceLevels, SlaStage
 from services.triage.queries import Sort
 from services.triage.views import (
@@ -54,7 +48,7 @@ from shared.api import (
 from shared.api import today as reads_today
 from shared.as_of import AsOf
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.events import Envelope, EventData
+from shared.events import Envelope
 from shared.eventstore import CommandContext
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.redaction import Reader, shown_to
@@ -290,7 +284,7 @@ async def service_levels(_: CurrentPrincipal, config: Config) -> dict[str, Any]:
 # --- writes -----------------------------------------------------------------------------------
 
 
-async def _command(
+async def command(
     request: Request,
     runtime: RuntimeDep,
     who: Principal,
@@ -332,7 +326,7 @@ async def assess_case(
     async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
         return await handlers.assess(conn, deps, request_id, body.to_command(), ctx)
 
-    return await _command(request, runtime, officer, request_id, body, idempotency_key, run)
+    return await command(request, runtime, officer, request_id, body, idempotency_key, run)
 
 
 @router.post(
@@ -362,7 +356,7 @@ async def request_information(
     async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
         return await handlers.request_information(conn, deps, request_id, body.to_command(), ctx)
 
-    return await _command(request, runtime, asker, request_id, body, idempotency_key, run)
+    return await command(request, runtime, asker, request_id, body, idempotency_key, run)
 
 
 @router.post("/{request_id}/decisions", response_model=Accepted, summary="Decide on a case")
@@ -385,151 +379,4 @@ async def decide(
     async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
         return await handlers.decide(conn, deps, request_id, body.to_command(), ctx)
 
-    return await _command(request, runtime, decider, request_id, body, idempotency_key, run)
-
-
-# --- casework: owners, notes, the conversation ------------------------------------------------
-
-
-async def _casework(
-    request: Request,
-    runtime: RuntimeDep,
-    deps: handlers.Deps,
-    who: Principal,
-    request_id: UUID,
-    body: Any,
-    key: str | None,
-    decide: Callable[[CaseState, Staff], list[EventData]],
-) -> JSONResponse:
-    async def run(conn: AsyncConnection, ctx: CommandContext) -> list[Envelope]:
-        return await handlers.casework(conn, deps, request_id, decide, ctx)
-
-    return await _command(request, runtime, who, request_id, body, key, run)
-
-
-@router.post("/{request_id}/assignment", response_model=Accepted, summary="Assign a case")
-async def assign_case(
-    request_id: UUID,
-    request: Request,
-    who: Assigner,
-    runtime: RuntimeDep,
-    deps: Deps,
-    body: AssignCase,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Give the case to a member of staff (`owner`), or to yourself; it replaces any owner
-    (event `CaseAssigned`, naming the previous owner). Triage officers and admins only. `409
-    already-owner` if they own it already; `409 case-closed` for a decided case."""
-    command = body.to_command()
-    return await _casework(
-        request,
-        runtime,
-        deps,
-        who,
-        request_id,
-        body,
-        idempotency_key,
-        lambda state, staff: work.decide_assign(state, command, who=staff),
-    )
-
-
-@router.post("/{request_id}/claim", response_model=Accepted, summary="Claim a case")
-async def claim_case(
-    request_id: UUID,
-    request: Request,
-    who: Caseworker,
-    runtime: RuntimeDep,
-    deps: Deps,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Take an unowned case (event `CaseAssigned` with `claimed: true`). A case someone owns
-    is `409 case-owned`: they release it, or an officer reassigns it."""
-    return await _casework(
-        request,
-        runtime,
-        deps,
-        who,
-        request_id,
-        None,
-        idempotency_key,
-        lambda state, staff: work.decide_claim(state, who=staff),
-    )
-
-
-@router.post("/{request_id}/release", response_model=Accepted, summary="Release a case")
-async def release_case(
-    request_id: UUID,
-    request: Request,
-    who: Caseworker,
-    runtime: RuntimeDep,
-    deps: Deps,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Give the case back to the unassigned queue (event `CaseReleased`): its owner, or a
-    triage officer or admin (`403 not-owner` for anyone else); `409 not-assigned` if nobody
-    owns it."""
-    return await _casework(
-        request,
-        runtime,
-        deps,
-        who,
-        request_id,
-        None,
-        idempotency_key,
-        lambda state, staff: work.decide_release(state, who=staff),
-    )
-
-
-@router.post("/{request_id}/notes", response_model=Accepted, summary="Add an internal note")
-async def add_note(
-    request_id: UUID,
-    request: Request,
-    who: Caseworker,
-    runtime: RuntimeDep,
-    deps: Deps,
-    body: AddNote,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """An internal note (event `CaseNoteAdded`), in the case's `history`: staff only. The
-    partner never sees it: intake's timeline leaves it out. Withheld from uncleared readers of
-    an OFFICIAL-SENSITIVE case, as every free text is."""
-    note_id = uuid7()
-    return await _casework(
-        request,
-        runtime,
-        deps,
-        who,
-        request_id,
-        body,
-        idempotency_key,
-        lambda state, staff: work.decide_note(state, body.note, who=staff, note_id=note_id),
-    )
-
-
-@router.post("/{request_id}/messages", response_model=Accepted, summary="Write to the partner")
-async def write_to_partner(
-    request_id: UUID,
-    request: Request,
-    who: Caseworker,
-    runtime: RuntimeDep,
-    deps: Deps,
-    body: WriteToPartner,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """A message to the partner (event `MessageToPartner`), at any stage: it appears in the
-    partner's timeline (intake), where the partner writes back (`POST /v1/requests/{id}/messages`
-    on intake, event `MessageFromPartner`, in this case's `history`). To ask questions that
-    need answers, use `information-requests`."""
-    message_id = uuid7()
-    return await _casework(
-        request,
-        runtime,
-        deps,
-        who,
-        request_id,
-        body,
-        idempotency_key,
-        lambda state, staff: work.decide_message(
-            state, body.message, who=staff, message_id=message_id
-        ),
-    )
+    return await command(request, runtime, decider, request_id, body, idempotency_key, run)

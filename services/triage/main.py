@@ -7,6 +7,7 @@ from fastapi import FastAPI
 import shared.catalogue  # noqa: F401  (registers the event types)
 from services.triage import queries
 from services.triage.api import reference_router, router
+from services.triage.api_casework import casework_router
 from services.triage.api_policy import policy_router
 from services.triage.breaches import breach_gauge
 from services.triage.config import TriageConfig
@@ -40,7 +41,7 @@ DEFINITION = ServiceDefinition(
         "then adopted (`POST /v1/policy/adoptions`, an event with version, author and rationale)."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=(router, policy_router, reference_router),
+    routers=(router, casework_router, policy_router, reference_router),
     projection=PROJECTION,
     describe_request=queries.describe,
     background=(breach_gauge(CONFIG.service_levels), run_staff_mail),
