@@ -8,11 +8,14 @@ has read the outbox and gone to sleep."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import sqlalchemy as sa
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.api import command_transaction
@@ -22,7 +25,9 @@ from shared.consumer import ProjectionApplier
 from shared.db import create_engine
 from shared.events import Envelope
 from shared.eventstore import EventStore
+from shared.history.checkpointer import Checkpointer
 from shared.outbox import OutboxRelay, OutboxWake, create_producer
+from shared.topics import checkpoint_topic
 from tests.conftest import NewTopicFactory
 from tests.support import (
     CONTEXT,
@@ -209,3 +214,41 @@ async def test_a_consumer_batch_whose_reaction_appended_wakes_the_relay(
         await producer.stop()
     records = await read_topic(bootstrap, reacted, expect=1)
     assert [r.key.decode() for r in records] == ["echo-r-1"]
+
+
+async def test_a_signed_checkpoint_wakes_the_relay(
+    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    service = f"wake-{uuid.uuid4().hex[:8]}"
+    checkpoints = checkpoint_topic(service)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(checkpoints, 6, 1)])
+    finally:
+        await admin.close()
+    new_topics.created.append(checkpoints)  # deleted with the test's own
+    events = await new_topics("wake-checkpointed")
+    store = EventStore(producer=service, topic_override=events)
+    async with backbone_engine.begin() as conn:  # a head that moved; its event waits unwoken
+        await append(conn, store, "c-1", 1)
+    wake = OutboxWake(backbone_engine)
+    checkpointer = Checkpointer(
+        backbone_engine, service, Ed25519PrivateKey.generate(), interval_s=ASLEEP_S, wake=wake
+    )
+    producer = create_producer(bootstrap, "test-wake-checkpoint")
+    await producer.start()
+    relay = CountingRelay(backbone_engine, producer, service, poll_interval_s=ASLEEP_S)
+    wake.relay = relay
+    try:
+        async with _RunningRelay(relay):
+            await until(lambda: asleep_after(relay, 1))
+            async with backbone_engine.begin() as conn:  # a second one, after the first batch
+                await append(conn, store, "c-1", 2)
+            checkpoint = await checkpointer.checkpoint_once()
+            assert checkpoint is not None
+            await until(lambda: outbox_empty(backbone_engine))
+    finally:
+        await producer.stop()
+    records = await read_topic(bootstrap, checkpoints, expect=1)
+    assert len(records) == 1 and records[0].key.decode() == service
