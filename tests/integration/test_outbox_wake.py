@@ -1,4 +1,6 @@
-"""The relay is woken after a commit, not by a trigger inside it, on the real PostgreSQL and Kafka.
+"""The relay is woken after a commit, not by a trigger inside it, on the real PostgreSQL and Kafka:
+after a command (in its own process, and from another instance), a consumer batch whose reaction
+appended, and a signed checkpoint.
 
 Every relay here polls once every 600 s: an event that reaches Kafka during a test got there
 because a wake-up came after its commit (the relay's own, or a NOTIFY from another instance),
