@@ -24,6 +24,7 @@ from shared.auth import Principal
 from shared.consistency import STATE_HEADER, TOKEN_HEADER, BadToken, make_token, parse_token
 from shared.events import Actor, Envelope
 from shared.eventstore import CommandContext, ConcurrencyConflict
+from shared.outbox import transaction_waking
 from shared.problems import Problem
 from shared.refusals import DomainError
 
@@ -44,8 +45,10 @@ RuntimeDep = Annotated["Runtime", Depends(get_runtime)]
 @contextlib.asynccontextmanager
 async def command_transaction(runtime: Runtime) -> AsyncIterator[AsyncConnection]:
     """The one place a command commits: when the block ends, before the response is sent; or
-    not at all when it raises. (Not a yield-dependency: those may finish after the response.)"""
-    async with runtime.engine.begin() as conn:
+    not at all when it raises. (Not a yield-dependency: those may finish after the response.)
+    Once committed, the outbox relay is woken if the command queued events (off the commit
+    path: see shared/outbox.py)."""
+    async with transaction_waking(runtime.engine, runtime.wake) as conn:
         yield conn
 
 

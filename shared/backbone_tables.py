@@ -180,21 +180,23 @@ inbox = sa.Table(
 )
 
 
-OUTBOX_NOTIFY_TRIGGER = (
-    """CREATE OR REPLACE FUNCTION jiph_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN PERFORM pg_notify('jiph_outbox', ''); RETURN NULL; END $$""",
-    """CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION jiph_outbox_notify()""",
-)
-
-
 def create_backbone_tables(connection: sa.Connection) -> None:
-    """Used by each service's first migration: the write side, then the projection schema."""
+    """Used by each service's first migration: the write side, then the projection schema.
+    (No trigger on the outbox: the relay is woken after commit, see shared/outbox.py.)"""
     metadata.create_all(connection)
-    # The relay sleeps on LISTEN; one notification per inserting statement wakes it at commit.
-    for statement in OUTBOX_NOTIFY_TRIGGER:
-        connection.exec_driver_sql(statement)
     create_projection_schema(connection, PROJECTION_SCHEMA)
+
+
+def drop_outbox_notify_trigger(connection: sa.Connection) -> None:
+    """The revision "drop the outbox NOTIFY trigger" of every service. Revision 0001 made a
+    statement trigger that ran `pg_notify` in every transaction writing the outbox; PostgreSQL
+    serialises the commits of transactions that notified (one lock on its notification queue),
+    so concurrent writers committed one at a time. The relay is now woken after the commit
+    (`shared.outbox.OutboxWake`). The outbox, and the trigger's function with it, live in the
+    write side's schema, not the projection's."""
+    schema = outbox.schema or "public"
+    connection.exec_driver_sql(f'DROP TRIGGER IF EXISTS outbox_notify ON "{schema}".outbox')
+    connection.exec_driver_sql(f'DROP FUNCTION IF EXISTS "{schema}".jiph_outbox_notify()')
 
 
 def add_inbox_and_reactions(connection: sa.Connection, projection: sa.MetaData) -> None:

@@ -2,7 +2,8 @@
 
 The store is the source of truth of each service's write side. An append writes the events and
 their outbox rows in the caller's transaction, so an event is published if and only if it was
-stored (see shared/outbox.py).
+stored (see shared/outbox.py); the transaction that commits them wakes the relay afterwards
+(`shared.outbox.transaction_waking`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.backbone_tables import events
 from shared.db import driver, jsonb
 from shared.events import Actor, Envelope, EventData
+from shared.outbox import queued
 from shared.telemetry import current_traceparent
 
 
@@ -120,6 +122,7 @@ class EventStore:
         if len(stored) != len(envelopes):
             actual = await self.current_version(conn, stream_id)
             raise ConcurrencyConflict(stream_id, expected_version, actual)
+        queued(conn)  # the relay is woken once the caller's transaction commits
         return envelopes
 
 

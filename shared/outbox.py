@@ -15,6 +15,14 @@ A process that loses the brokers but not the database would keep the lock and pu
 while another instance that reaches the brokers waits. So the relay takes the lock only while its
 `kafka_reachable()` says the brokers answer, and gives it up when they stop answering in the
 middle of a batch (the batch's outcome is unknown: its rows stay for the next holder to send).
+
+Waking the relay (`OutboxWake`) happens after a writer's commit, never inside it. A NOTIFY sent
+in the writer's transaction (the statement trigger the backbone had until migration "drop the
+outbox NOTIFY trigger") makes PostgreSQL serialise every committing writer behind a global lock
+on its notification queue. Now the transaction that queued outbox rows says so on its connection
+(`queued`), and `transaction_waking` wakes the relay once it has committed: the active relay of
+this process by setting an event, another process's by a NOTIFY sent in the background. The
+relay still LISTENs (for the other instances' NOTIFYs) and still polls, as a safety net.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -143,6 +151,10 @@ class OutboxRelay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
+    def wake(self) -> None:
+        """Publish now rather than at the next poll (a commit in this process queued rows)."""
+        self._wake.set()
+
     async def _send(self, row: Any) -> asyncio.Future[Any]:
         """Enqueue one row, inside a PRODUCER span that joins the trace of the command that
         stored it (its `traceparent` header), so one trace runs from HTTP to the consumers."""
@@ -199,6 +211,93 @@ class OutboxRelay:
             if not self.kafka_reachable():
                 acks.add_done_callback(lambda f: f.cancelled() or f.exception())  # no warning
                 raise KafkaUnreachable
+
+
+#: Set on a connection (its `info`, which follows the pooled connection) by a transaction that
+#: queued outbox rows; read and cleared by `transaction_waking`.
+_QUEUED = "jiph.outbox_queued"
+
+
+def queued(conn: AsyncConnection) -> None:
+    """Say that `conn`'s transaction put rows in the outbox: once it commits, the relay is woken
+    (by `transaction_waking`, if the transaction is one of its)."""
+    conn.info[_QUEUED] = True
+
+
+class OutboxWake:
+    """Wakes the service's active relay after a commit, outside the writer's transaction.
+
+    If this process's relay is the active one, `after_commit` sets its wake event: no database
+    at all. Otherwise it sends `NOTIFY jiph_outbox` on a pooled connection, in the background and
+    coalesced: at most one in flight, and commits meanwhile cause exactly one more after it (a
+    NOTIFY wakes the relay for every row committed before it). It never raises into the caller
+    and never delays it; a NOTIFY that fails only leaves the relay to its poll."""
+
+    def __init__(
+        self, engine: AsyncEngine, notify: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        self.engine = engine
+        #: This process's relay, once it runs (`Runtime` sets it).
+        self.relay: OutboxRelay | None = None
+        self._notify = notify or self._notify_on_pool
+        self._in_flight: asyncio.Task[None] | None = None
+        self._again = False
+        self.notified = 0  # NOTIFYs sent (for tests and logs)
+
+    def after_commit(self) -> None:
+        try:
+            relay = self.relay
+            if relay is not None and relay.active:
+                relay.wake()
+            elif self._in_flight is not None:
+                self._again = True
+            else:
+                self._in_flight = asyncio.get_running_loop().create_task(
+                    self._send(), name="outbox-wake"
+                )
+        except Exception:  # no running loop: the poll will do
+            log.debug("could not wake the outbox relay", exc_info=True)
+
+    async def _send(self) -> None:
+        try:
+            while True:
+                self._again = False
+                try:
+                    await self._notify()
+                    self.notified += 1
+                except Exception as exc:  # the database is away: the relay's poll catches up
+                    log.debug("NOTIFY %s not sent: %s", NOTIFY_CHANNEL, exc)
+                if not self._again:
+                    return
+        finally:
+            self._in_flight = None
+
+    async def _notify_on_pool(self) -> None:
+        async with self.engine.connect() as conn:
+            # No transaction is open: asyncpg runs it on its own, committed at once.
+            await (await driver(conn)).execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+    async def close(self) -> None:
+        """Wait for a NOTIFY in flight (before the engine is disposed of)."""
+        task = self._in_flight
+        if task is not None:
+            _, pending = await asyncio.wait({task}, timeout=2.0)
+            for late in pending:
+                late.cancel()
+
+
+@contextlib.asynccontextmanager
+async def transaction_waking(
+    engine: AsyncEngine, wake: OutboxWake | None
+) -> AsyncIterator[AsyncConnection]:
+    """`engine.begin()`, and once it has committed, `wake.after_commit()` if it queued outbox
+    rows (`queued`). Nothing is woken for a transaction that rolled back: its rows are gone."""
+    async with engine.begin() as conn:
+        conn.info.pop(_QUEUED, None)  # left by a transaction on this connection begun elsewhere
+        yield conn
+        wrote = conn.info.pop(_QUEUED, False)
+    if wrote and wake is not None:
+        wake.after_commit()
 
 
 async def backlog(engine: AsyncEngine) -> int:

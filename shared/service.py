@@ -37,7 +37,7 @@ from shared.gc_tuning import tune_for_service
 from shared.history.checkpointer import Checkpointer
 from shared.history.checkpoints import load_signing_key
 from shared.input_boundary import InputBoundary
-from shared.outbox import OutboxRelay, create_producer
+from shared.outbox import OutboxRelay, OutboxWake, create_producer
 from shared.problems import install_problem_handlers
 from shared.projection import Projection
 from shared.settings import ServiceSettings
@@ -87,6 +87,8 @@ class Runtime:
     engine: AsyncEngine
     store: EventStore
     verifier: TrustedIssuers
+    #: Wakes the relay after a commit that queued outbox rows (shared/outbox.py).
+    wake: OutboxWake
     producer: AIOKafkaProducer | None = None
     relay: OutboxRelay | None = None
     applier: ProjectionApplier | None = None
@@ -109,6 +111,7 @@ class Runtime:
                 service=self.definition.name,
                 max_retries=self.settings.consumer_max_retries,
                 store=self.store,
+                wake=self.wake,
             )
             self.writer = Writer(self.store, self.applier)
             self.applier.on_applied = self.consistency_watcher().applied
@@ -127,6 +130,7 @@ class Runtime:
                     self.settings.checkpoint_key_file, create=self.settings.env != "production"
                 ),
                 self.settings.checkpoint_interval_s,
+                self.wake,
             )
             self.tasks.append(asyncio.create_task(checkpointer.run(), name="checkpointer"))
         for work in self.definition.background:
@@ -179,6 +183,7 @@ class Runtime:
             poll_interval_s=self.settings.relay_poll_interval_s,
             kafka_reachable=self.kafka_reachable,
         )
+        self.wake.relay = self.relay
         await self.relay.run()
 
     async def _watch_kafka(self) -> None:
@@ -212,6 +217,7 @@ class Runtime:
                 service=self.definition.name,
                 bootstrap_servers=self.settings.kafka_bootstrap_servers,
                 store=self.store,
+                wake=self.wake,
             )
             self.tasks.append(asyncio.create_task(self.rebuild.run(), name="rebuild"))
         return self.rebuild
@@ -222,6 +228,7 @@ class Runtime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.wake.close()
         if self.producer is not None:
             with contextlib.suppress(Exception):
                 await self.producer.stop()
@@ -310,12 +317,14 @@ def catalogue_of(definition: ServiceDefinition, settings: ServiceSettings) -> di
 
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
     setup_telemetry(definition.name)
+    engine = create_engine(settings.database_url)
     runtime = Runtime(
         definition=definition,
         settings=settings,
-        engine=create_engine(settings.database_url),
+        engine=engine,
         store=EventStore(producer=definition.name),
         verifier=build_verifier(settings),
+        wake=OutboxWake(engine),
     )
 
     @contextlib.asynccontextmanager

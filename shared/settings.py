@@ -53,7 +53,7 @@ class ServiceSettings(BaseSettings):
     consistency_wait_max_s: float = 5.0
     consumer_max_retries: int = 3
     relay_batch_size: int = 500
-    relay_poll_interval_s: float = 1.0  # NOTIFY wakes the relay; this is the safety net
+    relay_poll_interval_s: float = 1.0  # commits wake the relay; this is the safety net
     #: The Ed25519 key that signs the checkpoints of the service's history (shared/history);
     #: kept outside the database, so that whoever can rewrite the events cannot sign for them.
     checkpoint_key_file: Path | None = None

@@ -38,6 +38,7 @@ from shared.consumer.spans import event_spans
 from shared.db import driver
 from shared.events import Envelope
 from shared.outages import is_outage
+from shared.outbox import OutboxWake, transaction_waking
 from shared.projection import Projection
 from shared.telemetry import consumer_duplicates_skipped, consumer_events_applied
 
@@ -77,6 +78,7 @@ class ProjectionApplier:
         retry_backoff_s: float = 0.05,
         trace_each_event: bool = True,
         store: EventStore | None = None,
+        wake: OutboxWake | None = None,
     ) -> None:
         if projection.reactions and store is None:
             raise ValueError(f"projection {projection.name} reacts: give the store it appends to")
@@ -90,6 +92,9 @@ class ProjectionApplier:
         # a rebuild replaying history does not (it traces each batch instead).
         self.trace_each_event = trace_each_event
         self.store = store
+        #: Woken after a transaction of this applier that queued outbox rows (reactions'
+        #: events, dead letters).
+        self.wake = wake
         self.event_types = projection.event_types
         # Offsets of batches that held only events already applied, not yet written (see
         # `skip_if_all_applied`); the next batch's transaction or `flush_deferred` writes them.
@@ -100,7 +105,7 @@ class ProjectionApplier:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> Any:
-        async with self.engine.begin() as conn:
+        async with transaction_waking(self.engine, self.wake) as conn:
             yield await conn.execution_options(
                 schema_translate_map={PROJECTION_SCHEMA: self.schema}
             )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.backbone_tables import dead_letters, outbox, parked_events
 from shared.consumer.records import Record, headers_json
 from shared.events import Envelope
+from shared.outbox import queued
 from shared.telemetry import deadletters_total
 from shared.topics import deadletter_topic
 
@@ -112,5 +113,6 @@ async def dead_letter(
             ],
         )
     )
+    queued(conn)
     deadletters_total.labels(service, held.topic).inc()
     return int(new_id or 0)

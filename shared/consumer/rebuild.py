@@ -23,6 +23,7 @@ from shared.backbone_tables import PROJECTION_SCHEMA, REBUILD_SCHEMA, create_pro
 from shared.consumer.applier import ProjectionApplier
 from shared.consumer.state import projection_lock_id
 from shared.eventstore import EventStore
+from shared.outbox import OutboxWake
 from shared.projection import Projection
 from shared.telemetry import get_tracer, projection_rebuild_events
 
@@ -52,6 +53,7 @@ class ProjectionRebuild:
         bootstrap_servers: str,
         batch: int = 5000,
         store: EventStore | None = None,
+        wake: OutboxWake | None = None,
     ) -> None:
         self.engine = engine
         self.projection = projection
@@ -68,6 +70,7 @@ class ProjectionRebuild:
             schema=REBUILD_SCHEMA,
             trace_each_event=False,
             store=store,
+            wake=wake,
         )
 
     @property

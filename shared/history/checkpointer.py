@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.backbone_tables import chain_checkpoints, outbox
 from shared.db import driver
 from shared.history.checkpoints import GENESIS, MAX_HEADS, Checkpoint, Head, key_id, sign
+from shared.outbox import OutboxWake, queued, transaction_waking
 from shared.tasks import being_cancelled
 from shared.topics import checkpoint_topic
 
@@ -32,9 +33,15 @@ def checkpoint_lock_id(service: str) -> int:
 
 class Checkpointer:
     def __init__(
-        self, engine: AsyncEngine, service: str, key: Ed25519PrivateKey, interval_s: float
+        self,
+        engine: AsyncEngine,
+        service: str,
+        key: Ed25519PrivateKey,
+        interval_s: float,
+        wake: OutboxWake | None = None,
     ) -> None:
         self.engine = engine
+        self.wake = wake
         self.service = service
         self.key = key
         self.key_id = key_id(key.public_key())
@@ -54,7 +61,7 @@ class Checkpointer:
     async def checkpoint_once(self) -> Checkpoint | None:
         """Sign and queue one checkpoint of the heads that moved; None if none did (or another
         instance is writing one now)."""
-        async with self.engine.begin() as conn:
+        async with transaction_waking(self.engine, self.wake) as conn:
             db = await driver(conn)
             if not await db.fetchval(
                 "SELECT pg_try_advisory_xact_lock($1)", checkpoint_lock_id(self.service)
@@ -101,6 +108,7 @@ class Checkpointer:
                     headers=[["event_type", "ChainCheckpoint"]],
                 )
             )
+            queued(conn)
         log.info(
             "checkpoint %d signed: %d stream heads (key %s)",
             checkpoint.seq,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.catalogue.intake import RequestWithdrawn
 from shared.db import create_engine, migrate
@@ -149,5 +150,63 @@ async def test_a_store_written_before_the_hash_chain_gets_its_chain_and_says_so(
             assert [bytes(r.chain_hash) for r in mine] == expected
         assert heads == streams and nullable == "NO"
         assert "chained 4 existing events in 2 streams" in caplog.text
+    finally:
+        await engine.dispose()
+
+
+#: The statement trigger every service's revision 0001 made on its outbox before it was dropped.
+OLD_OUTBOX_TRIGGER = (
+    """CREATE OR REPLACE FUNCTION jiph_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_notify('jiph_outbox', ''); RETURN NULL; END $$""",
+    """CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION jiph_outbox_notify()""",
+)
+
+
+async def _outbox_trigger_and_function(engine: AsyncEngine) -> tuple[int, int]:
+    async with engine.connect() as conn:
+        triggers = await conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_trigger WHERE tgname = 'outbox_notify'"
+                " AND tgrelid = 'public.outbox'::regclass"
+            )
+        )
+        functions = await conn.scalar(
+            sa.text("SELECT count(*) FROM pg_proc WHERE proname = 'jiph_outbox_notify'")
+        )
+    return int(triggers or 0), int(functions or 0)
+
+
+@pytest.mark.parametrize("service", ["intake", "triage", "deployment", "reporting"])
+async def test_the_outbox_notify_trigger_of_a_database_made_before_is_dropped_by_the_upgrade(
+    fresh_database: str, service: str
+) -> None:
+    migrations = SERVICES / service / "migrations"
+    script = ScriptDirectory(str(migrations))
+    dropping = next(
+        r for r in script.walk_revisions() if r.path.endswith("_drop_outbox_notify_trigger.py")
+    )
+    assert isinstance(dropping.down_revision, str)
+    engine = create_engine(fresh_database)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade_to, migrations, dropping.down_revision)
+            for statement in OLD_OUTBOX_TRIGGER:  # as revision 0001 made it then
+                await conn.exec_driver_sql(statement)
+        assert await _outbox_trigger_and_function(engine) == (1, 1)
+        await migrate(engine, migrations)
+        assert await _outbox_trigger_and_function(engine) == (0, 0)
+        async with engine.connect() as conn:
+            version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        assert version == script.get_current_head()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_new_database_has_no_trigger_on_its_outbox(fresh_database: str) -> None:
+    engine = create_engine(fresh_database)
+    try:
+        await migrate(engine, SERVICES / "intake" / "migrations")
+        assert await _outbox_trigger_and_function(engine) == (0, 0)
     finally:
         await engine.dispose()
