@@ -13,8 +13,8 @@ from uuid import UUID
 from jiph.errors import CommandError, did_you_mean
 from shared import topics
 
-# Kafka's client, the envelope's models and the consumer backbone (SQLAlchemy, Alembic) are
-# imported when a topic is read, not at the start of every `jiph` command (see jiph/cli.py).
+# Kafka's client and the envelope's models are imported when a topic is read, not at the start
+# of every `jiph` command (see jiph/cli.py); the consumer backbone (SQLAlchemy, Alembic) never.
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -123,7 +123,7 @@ async def read(
 async def _partitions(bootstrap: str, names: Sequence[str]) -> list[TopicPartition]:
     """Every partition of `names`; a name Kafka has no partitions of is refused with the
     gateway's topic names closest to it."""
-    from shared.consumer.rebuild import topic_partitions
+    from shared.kafka_metadata import topic_partitions
 
     partitions = await topic_partitions(bootstrap, tuple(names))
     found = {tp.topic for tp in partitions}

@@ -387,16 +387,29 @@ def test_the_root_finds_each_command_in_the_module_that_registers_it() -> None:
         assert set(_commands_of(module)) == named, module
 
 
-def test_a_command_starts_without_the_libraries_of_the_others() -> None:
-    heavy = ("sqlalchemy", "fastapi", "aiokafka", "shared.auth", "jiph.demo", "jiph.stack.kafka")
+def loaded_by(*args: str, heavy: tuple[str, ...]) -> tuple[str, list[str], str]:
+    """(exit code, which of `heavy` were imported, stderr) of `jiph ARGS` in a new interpreter."""
     probe = (
         "import sys\n"
         "from jiph.cli import main\n"
-        f"code = main({['--stack', 'test', 'tail', '--since', 'yesterday']!r})\n"
-        f"print(code, [m for m in {heavy!r} if m in sys.modules])\n"
+        f"code = main({['--stack', 'test', *args]!r})\n"
+        f"print(code, *[m for m in {heavy!r} if m in sys.modules])\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
-    assert "jiph tail: --since 'yesterday'" in run.stderr, run.stderr
-    assert run.stdout.split(maxsplit=1) == ["1", "[]\n"], run.stdout
+    code, *loaded = run.stdout.split()
+    return code, loaded, run.stderr
+
+
+def test_a_command_starts_without_the_libraries_of_the_others() -> None:
+    heavy = ("sqlalchemy", "fastapi", "aiokafka", "shared.auth", "jiph.demo", "jiph.stack.kafka")
+    code, loaded, stderr = loaded_by("tail", "--since", "yesterday", heavy=heavy)
+    assert "jiph tail: --since 'yesterday'" in stderr, stderr
+    assert (code, loaded) == ("1", [])
+    # Reading a topic takes Kafka's client, not the consumer backbone nor the services' web stack.
+    code, loaded, stderr = loaded_by(
+        "tail", "all", "--no-follow", "--bootstrap", f"127.0.0.1:{free_port()}", heavy=heavy
+    )
+    assert "not answering" in stderr, stderr
+    assert (code, loaded) == ("1", ["aiokafka"])
