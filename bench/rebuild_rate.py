@@ -24,10 +24,11 @@ from services.reporting.projection import PROJECTION as REPORTING
 from shared.backbone_tables import create_backbone_tables
 from shared.catalogue.intake import Contact, RequestSubmitted, RoleProfile
 from shared.catalogue.triage import CriterionScore, RequestAssessed, RequestTriaged
-from shared.consumer.rebuild import ProjectionRebuild, topic_partitions
+from shared.consumer.rebuild import ProjectionRebuild
 from shared.db import create_engine
 from shared.events import Actor, Envelope
 from shared.gc_tuning import tune_for_service
+from shared.kafka_metadata import topic_partitions
 from tests.support import ThingHappened, create_tally_tables, tally_projection
 
 

@@ -3,40 +3,96 @@
 Whatever the operator can get wrong (a mistyped option, an unknown topic, a time that is not
 one, Kafka or a service away) is said in one line on stderr with a non-zero exit, never a
 traceback: usage errors exit 2, refusals (`CommandError`, `StackError`) 1. Anything else is a
-bug and keeps its traceback. Shell completion: `jiph --install-completion`."""
+bug and keeps its traceback. Shell completion: `jiph --install-completion`.
+
+A command's module is imported when that command runs, not before: `jiph tail` does not load
+the demo's scenario, FastAPI (through the token signer) or SQLAlchemy (through the audit) to
+start. Only the root help, which lists every command, imports them all."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from jiph import (
-    audit_command,
-    demo_command,
-    migrate_command,
-    ops_commands,
-    stack_commands,
-    tail_command,
-    token_command,
-)
 from jiph.console import say_error
 from jiph.errors import CommandError
 from jiph.options import one_of
 from jiph.stack.config import STACKS
 from jiph.stack.processes import StackError
 
+if TYPE_CHECKING:  # the Click that Typer builds on (its own copy)
+    from typer._click import Command, Context
+
+#: Each command, in the order the help lists them, and the module whose `register(app)` adds it.
+COMMAND_MODULES = {
+    "up": "jiph.stack_commands",
+    "down": "jiph.stack_commands",
+    "reset": "jiph.stack_commands",
+    "status": "jiph.stack_commands",
+    "token": "jiph.token_command",
+    "tail": "jiph.tail_command",
+    "deadletters": "jiph.ops_commands",
+    "replay": "jiph.ops_commands",
+    "where": "jiph.ops_commands",
+    "demo": "jiph.demo_command",
+    "migrate": "jiph.migrate_command",
+    "audit": "jiph.audit_command",
+}
+
+
+class LazyCommands(MutableMapping[str, "Command"]):
+    """The root's commands by name, each module imported on the first look-up of one of its
+    commands. The names alone (the help's order, close matches for a mistyped command, shell
+    completion of a command name) import nothing."""
+
+    def __init__(self, modules: dict[str, str], loaded: MutableMapping[str, Command]):
+        self.modules = modules
+        self.loaded = loaded
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self.loaded and name in self.modules:
+            self.loaded.update(_commands_of(self.modules[name]))
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self.modules), **dict.fromkeys(self.loaded)})
+
+    def __len__(self) -> int:
+        return len({*self.modules, *self.loaded})
+
+
+def _commands_of(module_name: str) -> dict[str, Command]:
+    """The Click commands that module's `register` adds, built as Typer builds the root's."""
+    holder = typer.Typer()
+    importlib.import_module(module_name).register(holder)
+    return dict(typer.main.get_group(holder).commands)
+
 
 class JiphGroup(TyperGroup):
     """The root command: its `main` turns every refusal into one line and honours the exit
     code a command returns, whether run as `jiph`, through `jiph.cli.main` or in a test's
-    `CliRunner`."""
+    `CliRunner`. Its commands are imported as they are used (`LazyCommands`)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(COMMAND_MODULES, self.commands)
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.commands)  # the names, without importing every module
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -97,18 +153,6 @@ def root(
     ] = None,
 ) -> None:
     """Run and operate the JIPH Gateway locally."""
-
-
-for module in (
-    stack_commands,
-    token_command,
-    tail_command,
-    ops_commands,
-    demo_command,
-    migrate_command,
-    audit_command,
-):
-    module.register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,15 +10,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
-
 from jiph.errors import CommandError, did_you_mean
 from shared import topics
-from shared.events import Envelope
 
-if TYPE_CHECKING:  # the consumer backbone pulls in SQLAlchemy and Alembic: not for every command
+# Kafka's client and the envelope's models are imported when a topic is read, not at the start
+# of every `jiph` command (see jiph/cli.py); the consumer backbone (SQLAlchemy, Alembic) never.
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
     from shared.consumer import Record
+    from shared.events import Envelope
 
 REFERENCE = re.compile(r"^JIPH-\d{4}-\d{6}$")
 SHORT_NAMES = ("all", "intake", "triage", "deployment", "checkpoints")
@@ -76,6 +77,9 @@ async def read(
 ) -> AsyncIterator[Read]:
     """The records of the topics `names`, oldest first within each fetch. Kafka away or a topic
     it does not have is a `CommandError` (one line for the operator), never a traceback."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.errors import KafkaError
+
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         partitions = await _partitions(bootstrap, names)
@@ -119,7 +123,7 @@ async def read(
 async def _partitions(bootstrap: str, names: Sequence[str]) -> list[TopicPartition]:
     """Every partition of `names`; a name Kafka has no partitions of is refused with the
     gateway's topic names closest to it."""
-    from shared.consumer.rebuild import topic_partitions  # only when a topic is read (see above)
+    from shared.kafka_metadata import topic_partitions
 
     partitions = await topic_partitions(bootstrap, tuple(names))
     found = {tp.topic for tp in partitions}
@@ -134,6 +138,8 @@ async def _partitions(bootstrap: str, names: Sequence[str]) -> list[TopicPartiti
 
 
 def _reason(exc: BaseException) -> str:
+    from aiokafka.errors import KafkaConnectionError
+
     if isinstance(exc, KafkaConnectionError):  # its text is a list of socket addresses
         return "no broker could be reached"
     return str(exc) or type(exc).__name__
@@ -147,6 +153,8 @@ async def _reached(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -
 
 
 def _decode(record: Record) -> Read:
+    from shared.events import Envelope
+
     value = record.value or b""
     headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
     try:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from jiph.errors import CommandError
 from jiph.stack.config import StackConfig
-from jiph.token_command import dev_token
-from shared.auth import Role
+
+# The HTTP client and the token signer are imported by the calls that use them, not at the
+# start of every `jiph` command (see jiph/cli.py).
+if TYPE_CHECKING:
+    import httpx
 
 
 class ServiceUnavailable(CommandError):
@@ -27,6 +28,9 @@ def operator_token(cfg: StackConfig) -> str:
     """`JIPH_TOKEN` when set (production), else a short-lived development operator token."""
     if token := os.environ.get("JIPH_TOKEN"):
         return token
+    from jiph.token_command import dev_token
+    from shared.auth import Role
+
     return dev_token(
         cfg.name, Role.OPERATOR, subject=os.environ.get("USER", "operator"), ttl_seconds=600
     )
@@ -47,6 +51,8 @@ class OpsClient:
         return f"http://127.0.0.1:{self.cfg.service_ports[service]}{path}"
 
     def call(self, method: str, service: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             response = httpx.request(
                 method,
@@ -71,6 +77,8 @@ class OpsClient:
 
 
 def _short(exc: httpx.HTTPError) -> str:
+    import httpx
+
     if isinstance(exc, httpx.ConnectError):
         return "connection refused"
     if isinstance(exc, httpx.TimeoutException):

@@ -7,19 +7,20 @@ import contextlib
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 import typer
 from rich.text import Text
 
-import shared.catalogue  # noqa: F401  (registers the event types --type is checked against)
 from jiph import eventlog
 from jiph.console import console, printable
 from jiph.errors import CommandError, not_one_of
 from jiph.options import completes, stack_name
 from jiph.stack.config import stack_config
-from shared.events import REGISTRY
+
+if TYPE_CHECKING:
+    from shared.events import EventRegistry
 
 #: The facts worth a glance for each event type.
 KEY_FACTS: dict[str, tuple[str, ...]] = {
@@ -73,12 +74,28 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return since.replace(tzinfo=UTC) if since.tzinfo is None else since
 
 
+def catalogue() -> EventRegistry:
+    """The event types `--type` is checked against, loaded (pydantic models and all) only by
+    the commands that need them, not at every `jiph` command's start (see jiph/cli.py)."""
+    import shared.catalogue  # noqa: F401  (registers the event types)
+    from shared.events import REGISTRY
+
+    return REGISTRY
+
+
+def complete_types(incomplete: str) -> list[str]:
+    return completes(catalogue().event_types())(incomplete)
+
+
 def check_types(types: list[str] | None) -> None:
     """Every `--type` must be one the catalogue knows: a typo would silently print nothing."""
-    for event_type in types or ():
-        if not REGISTRY.knows(event_type):
+    if not types:
+        return
+    known = catalogue()
+    for event_type in types:
+        if not known.knows(event_type):
             raise CommandError(
-                "--type " + not_one_of(event_type, REGISTRY.event_types(), "an event type")
+                "--type " + not_one_of(event_type, known.event_types(), "an event type")
             )
 
 
@@ -228,7 +245,7 @@ def cmd_tail(
             "--type",
             help="only this event type (repeat for more)",
             metavar="T",
-            autocompletion=completes(REGISTRY.event_types()),
+            autocompletion=complete_types,
         ),
     ] = None,
     request: Annotated[

@@ -16,13 +16,13 @@ from typing import Literal
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.backbone_tables import PROJECTION_SCHEMA, REBUILD_SCHEMA, create_projection_schema
 from shared.consumer.applier import ProjectionApplier
 from shared.consumer.state import projection_lock_id
 from shared.eventstore import EventStore
+from shared.kafka_metadata import topic_partitions
 from shared.outbox import OutboxWake
 from shared.projection import Projection
 from shared.telemetry import get_tracer, projection_rebuild_events
@@ -161,21 +161,6 @@ class ProjectionRebuild:
                 await conn.rollback()
                 await conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), lock)
                 await conn.commit()
-
-
-async def topic_partitions(bootstrap_servers: str, topics: tuple[str, ...]) -> list[TopicPartition]:
-    """Every partition of `topics`, from the broker's metadata."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(t["topic"], p["partition"])
-        for t in described
-        for p in sorted(t["partitions"], key=lambda p: p["partition"])
-    ]
 
 
 async def _behind(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:

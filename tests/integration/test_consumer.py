@@ -12,11 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.backbone_tables import REBUILD_SCHEMA, consumer_offsets
+from shared.backbone_tables import REBUILD_SCHEMA, consumer_offsets, outbox
 from shared.consumer import ProjectionApplier, ProjectionConsumer, state
 from shared.consumer.rebuild import ProjectionRebuild
 from shared.consumer.redrive import list_dead_letters, resolve
@@ -204,9 +205,13 @@ async def test_poison_event_is_dead_lettered_parks_its_key_and_redrive_applies_i
     assert "poison event 2 of bad" in dead.error
     assert dead.attempts == 2
     assert (await read_tally(backbone_engine))["bad"] == [1]  # 3 and 4 wait behind 2
-    # The dead letter is on the service's dead-letter topic, with the error and original bytes.
-    on_topic = await read_topic(bootstrap, deadletter_topic(applier.service), expect=1, timeout_s=5)
-    assert on_topic == [] or Envelope.from_bytes(on_topic[0].value).data["n"] == 2
+    # The dead letter waits in the outbox for the service's dead-letter topic (the relay, which
+    # does not run here, publishes it), with the error and the original bytes.
+    async with backbone_engine.connect() as conn:
+        waiting = (await conn.execute(sa.select(outbox))).all()
+    assert [row.topic for row in waiting] == [deadletter_topic(applier.service)]
+    assert waiting[0].key == "bad" and Envelope.from_bytes(waiting[0].value).data["n"] == 2
+    assert ["dl_error", dead.error[:1000]] in waiting[0].headers
     # Redrive while still broken: refused, nothing changes.
     outcome = await resolve(applier, dead.id, "redrive", "operator-1")
     assert outcome.still_failing and not outcome.released

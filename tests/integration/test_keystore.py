@@ -387,6 +387,31 @@ def test_the_scanners_find_what_they_look_for(tmp_path: Path) -> None:
     assert occurrences(planted, canary) == [str(planted / "b64"), str(planted / "utf16")]
 
 
+def test_the_scanners_read_across_the_holes_of_a_sparse_file(tmp_path: Path) -> None:
+    """What touches a hole (a range never written, as Kafka leaves in its preallocated
+    indexes) is found, though each hole is read as a few zeros only (tests/forensics): here a
+    canary's zero bytes and a key's are the holes' own."""
+    canary = f"CANARY-{uuid.uuid4()}".encode()
+    key = bytes(2) + os.urandom(30)  # a key like any other, its first two bytes zero
+    iv = os.urandom(IV_BYTES)
+    sealed = b"\x02" + iv + AESGCM(key).encrypt(iv, canary, AAD)
+    le, be = canary.decode().encode("utf-16-le"), canary.decode().encode("utf-16-be")
+    mib = 1024 * 1024
+    with (tmp_path / "sparse").open("wb") as sparse:
+        sparse.seek(4 * mib - len(le) + 1)
+        sparse.write(le[:-1])  # ends where a hole begins: its last zero is the hole's
+        sparse.seek(6 * mib)
+        sparse.write(be[1:])  # begins where a hole ends: its first zero is the hole's
+        sparse.seek(8 * mib)
+        sparse.write(key[2:] + os.urandom(7))
+        sparse.truncate(12 * mib)  # and a hole up to the end
+    assert os.stat(tmp_path / "sparse").st_blocks * 512 <= 64 * 1024, "holes, not zeros"
+    read = forensics._read(tmp_path / "sparse")
+    assert len(read) < 64 * 1024 and le in read and be in read and key in read
+    assert occurrences(tmp_path, canary) == [str(tmp_path / "sparse")]
+    assert keys_that_open(tmp_path, sealed, AAD) == [str(tmp_path / "sparse")]
+
+
 def test_forensic_after_erasure_nothing_on_disk_opens_the_sealed_value(
     token: TokenConfig, hsm: Pkcs11KeyStore
 ) -> None:

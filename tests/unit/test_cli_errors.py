@@ -26,7 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jiph import eventlog
-from jiph.cli import app
+from jiph.cli import COMMAND_MODULES, _commands_of, app
 from jiph.console import console
 from jiph.demo_client import Progress
 from jiph.errors import CommandError
@@ -378,3 +378,38 @@ def test_the_shell_completes_commands_services_and_event_types() -> None:
     assert complete("jiph replay ") == ["intake", "triage", "deployment", "reporting"]
     assert complete("jiph tail --type OfficerC") == ["OfficerCleared"]
     assert complete("jiph tail intake jiph.triage.") == ["jiph.triage.events"]
+
+
+# --- start-up: a command imports what it needs, not what every other command needs -------------
+def test_the_root_finds_each_command_in_the_module_that_registers_it() -> None:
+    for module in set(COMMAND_MODULES.values()):
+        named = {name for name, where in COMMAND_MODULES.items() if where == module}
+        assert set(_commands_of(module)) == named, module
+
+
+def loaded_by(*args: str, heavy: tuple[str, ...]) -> tuple[str, list[str], str]:
+    """(exit code, which of `heavy` were imported, stderr) of `jiph ARGS` in a new interpreter."""
+    probe = (
+        "import sys\n"
+        "from jiph.cli import main\n"
+        f"code = main({['--stack', 'test', *args]!r})\n"
+        f"print(code, *[m for m in {heavy!r} if m in sys.modules])\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    code, *loaded = run.stdout.split()
+    return code, loaded, run.stderr
+
+
+def test_a_command_starts_without_the_libraries_of_the_others() -> None:
+    heavy = ("sqlalchemy", "fastapi", "aiokafka", "shared.auth", "jiph.demo", "jiph.stack.kafka")
+    code, loaded, stderr = loaded_by("tail", "--since", "yesterday", heavy=heavy)
+    assert "jiph tail: --since 'yesterday'" in stderr, stderr
+    assert (code, loaded) == ("1", [])
+    # Reading a topic takes Kafka's client, not the consumer backbone nor the services' web stack.
+    code, loaded, stderr = loaded_by(
+        "tail", "all", "--no-follow", "--bootstrap", f"127.0.0.1:{free_port()}", heavy=heavy
+    )
+    assert "not answering" in stderr, stderr
+    assert (code, loaded) == ("1", ["aiokafka"])
