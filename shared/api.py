@@ -253,8 +253,15 @@ async def today(request: Request, runtime: RuntimeDep) -> date:
 
 Today = Annotated[date, Depends(today)]
 
+
+def _upper(value: str | None) -> str | None:
+    return value.upper() if value else value
+
+
+#: Codes are compared upper-cased (`?country=so` finds SO): here, once, for every service.
 CountryQuery = Annotated[
     str | None,
+    AfterValidator(_upper),
     Query(
         min_length=2,
         max_length=10,
@@ -399,6 +406,7 @@ StrictQuery = Depends(refuse_unknown_query)
 #: (`?reference=JIPH-2026-000123` on its list; case-insensitive).
 ReferenceQuery = Annotated[
     str | None,
+    AfterValidator(_upper),
     Query(
         min_length=1,
         max_length=40,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -98,6 +99,7 @@ def qualified(conn: AsyncConnection, table: sa.Table) -> str:
 _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
+@functools.cache
 def _array_of(column: sa.Column[Any]) -> str:
     return f"{column.type.compile(dialect=_POSTGRESQL)}[]"
 

@@ -85,9 +85,9 @@ async def list_requirements(
     if filters.capability:
         q = q.where(requirements.c.capability == filters.capability)
     if filters.country:
-        q = q.where(requirements.c.country == filters.country.upper())
+        q = q.where(requirements.c.country == filters.country)
     if filters.reference:
-        q = q.where(requirements.c.reference == filters.reference.upper())
+        q = q.where(requirements.c.reference == filters.reference)
     if after is not None:
         q = q.where(
             sa.tuple_(requirements.c.approved_at, requirements.c.request_id) < sa.tuple_(*after)
@@ -249,13 +249,13 @@ async def list_deployments(
     if filters.capability:
         q = q.where(deployments.c.capability == filters.capability)
     if filters.country:
-        q = q.where(deployments.c.country == filters.country.upper())
+        q = q.where(deployments.c.country == filters.country)
     if filters.force:
         q = q.where(_with_officer(deployment_officers.c.force == filters.force))
     if filters.officer_ref:
         q = q.where(_with_officer(deployment_officers.c.officer_ref == filters.officer_ref))
     if filters.reference:
-        q = q.where(requirements.c.reference == filters.reference.upper())
+        q = q.where(requirements.c.reference == filters.reference)
     if after is not None:
         q = q.where(
             sa.tuple_(deployments.c.planned_at, deployments.c.deployment_id) < sa.tuple_(*after)

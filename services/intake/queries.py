@@ -62,11 +62,11 @@ async def list_requests(
     if filters.status:
         q = q.where(requests.c.status == filters.status)
     if filters.country:
-        q = q.where(requests.c.country == filters.country.upper())
+        q = q.where(requests.c.country == filters.country)
     if filters.capability:
         q = q.where(requests.c.capability == filters.capability)
     if filters.reference:
-        q = q.where(requests.c.reference == filters.reference.upper())
+        q = q.where(requests.c.reference == filters.reference)
     if filters.text:
         q = q.where(matches(requests.c.search, filters.text))
     if filters.submitted_from:

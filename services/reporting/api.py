@@ -111,7 +111,7 @@ async def request_filters(
         decisions=list(decision or ()),
         partner_type=partner_type and partner_type.value,
         region=region and region.value,
-        country=country.upper() if country else None,
+        country=country,
         capability=capability and capability.value,
         classification=classification and classification.value,
         submitted_from=submitted_from,
@@ -370,7 +370,7 @@ async def list_deployments(
     )
     filters = queries.DeploymentFilters(
         statuses=list(status or ()),
-        country=country.upper() if country else None,
+        country=country,
         region=region and region.value,
         capability=capability and capability.value,
         mission=mission,

@@ -61,7 +61,7 @@ class RequestFilters:
             (c.country, self.country),
             (c.capability, self.capability),
             (c.classification, self.classification),
-            (c.reference, self.reference and self.reference.upper()),
+            (c.reference, self.reference),
         ):
             if value is not None:
                 out.append(column == value)

@@ -167,13 +167,13 @@ async def list_cases(
     after = read_cursor(cursor, lambda c: _position(c, sort))
     filters = queries.CaseFilters(
         statuses=[s.value for s in status or ()],
-        country=country.upper() if country else None,
+        country=country,
         region=region and region.value,
         capability=capability and capability.value,
         risk_tier=risk_tier and risk_tier.value,
         partner_type=partner_type and partner_type.value,
         partner_id=partner and canonical_identity(partner),
-        reference=reference and reference.upper(),
+        reference=reference,
         owner=owner and canonical_identity(owner),
         assigned=assigned,
         sla_stage=stage and stage.value,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.backbone_tables import inbox
 from shared.consumer.records import read_envelope
-from shared.db import driver, qualified
+from shared.db import driver, insert_rows, qualified
 from shared.events import Envelope
 
 
@@ -22,17 +22,17 @@ async def keep(conn: AsyncConnection, events: Sequence[tuple[Envelope, bytes]]) 
     """Keep these events (each with its bytes as they came off the topic)."""
     if not events:
         return
-    envelopes = [env for env, _ in events]
-    await (await driver(conn)).execute(
-        f"INSERT INTO {qualified(conn, inbox)} (event_id, key, event_type, occurred_at, envelope)"
-        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],"
-        " $5::bytea[]) ON CONFLICT DO NOTHING",
-        [e.event_id for e in envelopes],
-        [e.key for e in envelopes],
-        [e.event_type for e in envelopes],
-        [e.occurred_at for e in envelopes],
-        [raw for _, raw in events],
-    )
+    rows = [
+        {
+            "event_id": env.event_id,
+            "key": env.key,
+            "event_type": env.event_type,
+            "occurred_at": env.occurred_at,
+            "envelope": raw,
+        }
+        for env, raw in events
+    ]
+    await insert_rows(conn, inbox, rows, on_conflict="ON CONFLICT DO NOTHING")
 
 
 async def load(conn: AsyncConnection, key: str) -> list[Envelope]:

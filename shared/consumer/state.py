@@ -177,12 +177,16 @@ async def seen_before(conn: AsyncConnection, records: Sequence[Record]) -> set[P
     dead-lettered already (the same bytes at the same position)."""
     if not records:
         return set()
-    by_id = {}
+    # One event can stand at several positions (a producer's retry, a relay's re-send after a
+    # crash): every position of an applied event is seen, or a re-read batch holding both
+    # copies would look like a new log and move the stored offset back.
+    by_id: dict[UUID, list[Position]] = {}
     for r in records:
         env = decode(r).envelope
         if env is not None:
-            by_id[env.event_id] = position(r)
-    seen = {by_id[event_id] for event_id in await applied_among(conn, list(by_id))}
+            by_id.setdefault(env.event_id, []).append(position(r))
+    applied = await applied_among(conn, list(by_id))
+    seen = {at for event_id in applied for at in by_id[event_id]}
     values = {position(r): r.value or b"" for r in records}
     offsets = sorted({r.offset for r in records})
     for table in (parked_events, dead_letters):

@@ -293,15 +293,18 @@ async def test_search_finds_by_reference_and_title_word_but_only_what_the_reader
 
     assert await partner_found(partner, q=secret_word) == [secret]
     assert await partner_found(partner, reference=plain_case["reference"]) == [plain]
+    assert await partner_found(partner, reference=plain_case["reference"].lower()) == [plain]
     stranger = bearer(token("partner", partner_id=f"other-{tag}"))
     assert await partner_found(stranger, q=open_word) == []
     assert await partner_found(stranger, reference=plain_case["reference"]) == []
 
-    # Reporting: the same `reference` filter.
+    # Reporting: the same `reference` filter (any case too).
     analyst = bearer(token("analyst", sub=f"ann-{tag}"))
     deadline = asyncio.get_running_loop().time() + 30
     while True:
-        rows = await reporting.get("/v1/requests", params={"reference": reference}, headers=analyst)
+        rows = await reporting.get(
+            "/v1/requests", params={"reference": reference.lower()}, headers=analyst
+        )
         assert rows.status_code == 200, rows.text
         if rows.json()["items"] or asyncio.get_running_loop().time() > deadline:
             break
@@ -420,7 +423,9 @@ async def reporting_status(
     deadline = asyncio.get_running_loop().time() + 30
     seen: Any = None
     while asyncio.get_running_loop().time() < deadline:
-        rows = await reporting.get("/v1/requests", params={"reference": reference}, headers=analyst)
+        rows = await reporting.get(
+            "/v1/requests", params={"reference": reference.lower()}, headers=analyst
+        )
         assert rows.status_code == 200, rows.text
         seen = [r["status"] for r in rows.json()["items"]]
         if seen == [status]:

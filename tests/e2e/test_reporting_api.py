@@ -580,7 +580,7 @@ async def test_sensitive_titles_only_for_sc_clearance(
     services: dict[str, str], scenario: Scenario, analyst: dict[str, str], token: TokenFactory
 ) -> None:
     cleared = bearer(token("analyst", clearance="sc"))
-    params = {"country": "KE", "partner_type": "eu", **scenario.window_query}
+    params = {"country": "ke", "partner_type": "eu", **scenario.window_query}  # any case
     async with httpx.AsyncClient(base_url=services["reporting"], timeout=10) as client:
         hidden = await get_json(client, "/v1/requests", analyst, **params)
         shown = await get_json(client, "/v1/requests", cleared, **params)
