@@ -69,9 +69,11 @@ class ServiceSettings(BaseSettings):
     mail_notify_templates: dict[str, str] = {}
     #: Who is told that a minister's decision is wanted (the ministerial private office): none
     #: by default, so that nothing is sent until someone is named. Staff addressed by subject
-    #: (a case's owner) are looked up in `mail_staff_addresses`.
+    #: (a case's owner) are looked up in `mail_staff_addresses`, then (if set) written as
+    #: `<subject>@<mail_staff_domain>`; a subject neither names is left unaddressed.
     mail_ministerial_addresses: list[str] = []
     mail_staff_addresses: dict[str, str] = {}
+    mail_staff_domain: str | None = None
     mail_max_attempts: int = Field(default=10, ge=1)
     mail_backoff_base_s: float = Field(default=30.0, gt=0)
 

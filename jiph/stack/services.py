@@ -17,6 +17,8 @@ from shared.topics import WRITERS
 READY_TIMEOUT_S = 60
 #: Where a local stack's services write to the ministers (its SMTP receiver keeps the mail).
 MINISTERS_MAILBOX = "ministers@jiph.localhost"
+#: A staff member `alice` is mailed at `alice@jiph.localhost` on a local stack.
+STAFF_MAIL_DOMAIN = "jiph.localhost"
 
 
 def service_process(cfg: StackConfig, service: str) -> ManagedProcess:
@@ -60,6 +62,7 @@ def _notification_env(cfg: StackConfig, service: str) -> dict[str, str]:
     if cfg.smtp_port:
         env[f"{prefix}MAIL_SMTP_PORT"] = str(cfg.smtp_port)
         env[f"{prefix}MAIL_MINISTERIAL_ADDRESSES"] = json.dumps([MINISTERS_MAILBOX])
+        env[f"{prefix}MAIL_STAFF_DOMAIN"] = STAFF_MAIL_DOMAIN
     if cfg.quick_retries:
         env[f"{prefix}MAIL_BACKOFF_BASE_S"] = "0.5"
     if service != "intake":

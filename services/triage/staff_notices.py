@@ -1,7 +1,7 @@
 """What hub staff are told by e-mail about cases (shared/mail): each a reaction to a case event,
-owed in the transaction that met it. Today: a board approval that leaves the case waiting for a
-minister tells the ministers. A case assigned to an officer is one more entry in `NOTICES`: a
-function from the event and the case to the notices it calls for."""
+owed in the transaction that met it: a board approval that leaves the case waiting for a minister
+tells the ministers; a case given to an officer by someone else tells that officer. Each is an
+entry in `NOTICES`: a function from the event and the case to the notices it calls for."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.triage import domain
 from services.triage.config import TriageConfig
 from services.triage.domain.decisions import needs_minister
-from shared.catalogue.triage import ApprovalGiven
+from shared.catalogue.triage import ApprovalGiven, CaseAssigned
 from shared.commands import Writer
 from shared.events import Envelope
 from shared.mail.messages import Notice
-from shared.mail.outbox import MINISTERS, owe
+from shared.mail.outbox import MINISTERS, owe, staff
 from shared.projection import Projection
 from shared.topics import INTAKE_EVENTS
 
@@ -45,8 +45,18 @@ def ministerial_decision_wanted(
     return [Notice("ministerial-decision-wanted", MINISTERS, fields)]
 
 
-#: Event type → what it tells staff. `CaseAssigned` → the owner (`staff(subject)`) goes here.
-NOTICES: dict[str, Decide] = {ApprovalGiven.event_type: ministerial_decision_wanted}
+def case_assigned(env: Envelope, state: domain.CaseState, config: TriageConfig) -> Sequence[Notice]:
+    """A colleague gave the case to its new owner; a claim tells no one (the owner took it)."""
+    if env.data.get("claimed"):
+        return ()
+    return [Notice("case-assigned", staff(env.data["owner"]), _case_fields(state))]
+
+
+#: Event type → what it tells staff.
+NOTICES: dict[str, Decide] = {
+    ApprovalGiven.event_type: ministerial_decision_wanted,
+    CaseAssigned.event_type: case_assigned,
+}
 
 
 def add_staff_notices(projection: Projection, config: TriageConfig) -> None:

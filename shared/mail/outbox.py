@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ staff_mail = sa.Table(
 
 
 MINISTERS = "ministers"
+_MAILBOX_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 def staff(subject: str) -> str:
@@ -70,12 +72,21 @@ class Addresses:
 
     ministers: tuple[str, ...] = ()
     staff: Mapping[str, str] = field(default_factory=dict)
+    #: Staff not named in `staff` are `<subject>@<domain>` when set (an organisation whose
+    #: sign-in names are its mailbox names), if the subject is a plain mailbox name.
+    staff_domain: str | None = None
 
     def of(self, recipient: str) -> list[str]:
         if recipient == MINISTERS:
             return list(self.ministers)
         subject = recipient.removeprefix("staff:")
-        return [self.staff[subject]] if subject != recipient and subject in self.staff else []
+        if subject == recipient:
+            return []
+        if subject in self.staff:
+            return [self.staff[subject]]
+        if self.staff_domain and _MAILBOX_NAME.fullmatch(subject):
+            return [f"{subject}@{self.staff_domain}"]
+        return []
 
 
 async def owe(conn: AsyncConnection, notices: Sequence[Notice], reason: str) -> None:
@@ -151,7 +162,9 @@ async def run_staff_mail(runtime: Runtime) -> None:
         notify_templates=s.mail_notify_templates,
     )
     schedule = RetrySchedule(s.mail_max_attempts, s.mail_backoff_base_s, 6 * 3600.0)
-    addresses = Addresses(tuple(s.mail_ministerial_addresses), dict(s.mail_staff_addresses))
+    addresses = Addresses(
+        tuple(s.mail_ministerial_addresses), dict(s.mail_staff_addresses), s.mail_staff_domain
+    )
     while True:
         try:
             tried = await send_due(runtime.engine, mailer, schedule, addresses)

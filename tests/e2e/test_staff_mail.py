@@ -1,6 +1,7 @@
 """Staff e-mail over the running stack: a board approval that leaves a high-risk case waiting for
 a minister reaches the ministers' mailbox through the stack's own SMTP receiver (aiosmtpd,
-started by `jiph up`), once, saying only codes and the reference."""
+started by `jiph up`), once, saying only codes and the reference; so does a case given to an
+officer, to that officer."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from jiph.stack import mailbox
 from jiph.stack.config import StackConfig
-from jiph.stack.services import MINISTERS_MAILBOX
+from jiph.stack.services import MINISTERS_MAILBOX, STAFF_MAIL_DOMAIN
 from tests.e2e.test_triage_flow import Hub, open_case
 from tests.running_services import TokenFactory, bearer
 
@@ -111,3 +112,31 @@ async def test_a_case_that_needs_no_minister_mails_no_one(
     await assess_and_approve(triage, hub, other_rid, "high")
     await wait_mail(test_stack, other["reference"])
     assert mail_about(test_stack, case["reference"]) == []
+
+
+async def test_an_officer_given_a_case_is_mailed_and_one_who_claims_it_is_not(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
+    partner: dict[str, str],
+    hub: Hub,
+    test_stack: StackConfig,
+) -> None:
+    _, triage = clients
+    rid, case = await open_case(clients, partner, hub)
+    reference = case["reference"]
+    carol = hub.as_("triage_officer", "carol")
+    claimed = await triage.post(f"/v1/cases/{rid}/claim", headers=carol)
+    assert claimed.status_code == 200, claimed.text
+    # Then an officer gives it to Bob: the claim came first on the case's stream, so once
+    # Bob's message is there, Carol's would be too, had a claim sent one.
+    given = await triage.post(
+        f"/v1/cases/{rid}/assignment", json={"owner": hub.names["bob"]}, headers=hub.officer
+    )
+    assert given.status_code == 200, given.text
+    [message] = await wait_mail(test_stack, reference)
+    assert message["To"] == f"{hub.names['bob']}@{STAFF_MAIL_DOMAIN}"
+    assert message["Subject"] == f"Case assigned to you: {reference}"
+    assert message["X-JIPH-Kind"] == "case-assigned"
+    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert f"/v1/cases/{rid}" in body and reference in body
+    await asyncio.sleep(2)  # the consumer meets the assignment again: still one message
+    assert len(mail_about(test_stack, reference)) == 1
