@@ -20,6 +20,7 @@ import typer
 from aiokafka.errors import KafkaError
 
 from jiph import eventlog
+from jiph.errors import CommandError
 from jiph.options import one_of, stack_name
 from jiph.stack.config import StackConfig, stack_config
 from jiph.stack.postgres import PostgresTarget, managed_admin_url, plain_url
@@ -70,8 +71,7 @@ def cmd_verify(
     try:
         reports = asyncio.run(_verify_all(cfg, services, stream, public_key))
     except (OSError, asyncpg.PostgresError, KafkaError, ValueError) as exc:
-        print(f"cannot verify: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(f"cannot verify: {exc}") from None
     for report in reports:
         print(orjson.dumps(_as_json(report)).decode() if as_json else _as_text(report))
     return 0 if all(r.clean for r in reports) else 1
@@ -88,7 +88,14 @@ async def _verify_all(
     )
     reports = []
     for service in services:
-        keys = [load_public_key(p) for p in public_keys or [cfg.checkpoint_key_file(service)]]
+        paths = public_keys or [cfg.checkpoint_key_file(service)]
+        for path in paths:
+            if not path.is_file():
+                raise CommandError(
+                    f"no checkpoint key for {service} at {path}: start the stack"
+                    f" (jiph --stack {cfg.name} up) or name the key (--public-key)"
+                )
+        keys = [load_public_key(p) for p in paths]
         db = await asyncpg.connect(plain_url(target.service_url(service)), timeout=10)
         try:
             records = _checkpoint_records(cfg.kafka_bootstrap, service)

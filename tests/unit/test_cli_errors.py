@@ -413,3 +413,11 @@ def test_a_command_starts_without_the_libraries_of_the_others() -> None:
     )
     assert "not answering" in stderr, stderr
     assert (code, loaded) == ("1", ["aiokafka"])
+
+
+def test_audit_verify_names_the_missing_checkpoint_key(tmp_path: Path) -> None:
+    run = jiph("audit", "verify", "intake", JIPH_STATE_DIR=str(tmp_path))
+    said_in_one_line(run, "jiph audit:", "no checkpoint key for intake at", str(tmp_path), "up")
+    missing = tmp_path / "old-key.pem"
+    run = jiph("audit", "verify", "triage", "--public-key", str(missing))
+    said_in_one_line(run, "jiph audit:", f"no checkpoint key for triage at {missing}")
