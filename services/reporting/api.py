@@ -1,9 +1,9 @@
 """Reporting's HTTP API: KPIs, flat exports and time series (the audit trail and the live feed:
-`api_events`)."""
+`api_events`; the filters, pages and redaction they share: `api_filters`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -13,6 +13,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
 
 from services.reporting import kpis, queries
+from services.reporting.api_filters import (
+    REQUEST_PARSERS,
+    RequestFilterDep,
+    as_seen_by,
+    next_cursor,
+    read_page,
+    request_filters,
+    shown,
+)
 from services.reporting.exports import (
     BREAKDOWN_CSV_COLUMNS,
     DEPLOYMENT_CSV_COLUMNS,
@@ -35,16 +44,14 @@ from shared.api import (
     LimitQuery,
     ReferenceQuery,
     RuntimeDep,
-    encode_cursor,
-    read_cursor,
 )
 from shared.auth import (
     Principal,
     Role,
     require_roles,
 )
-from shared.problems import PROBLEM_RESPONSES, Problem, not_found
-from shared.redaction import Reader, filter_visible_only, group_label, shown_to
+from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.redaction import Reader, filter_visible_only
 from shared.reference.data import Capability, Classification, PartnerType, Region
 
 router = APIRouter(prefix="/v1", tags=["reporting"], responses=PROBLEM_RESPONSES)
@@ -52,112 +59,6 @@ router = APIRouter(prefix="/v1", tags=["reporting"], responses=PROBLEM_RESPONSES
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN))]
 Auditor = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN, Role.OPERATOR))]
 Format = Literal["json", "csv"]
-
-
-# --- what a reader may see (`shared.redaction`) --------------------------------------------
-def shown(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    row = {k: v for k, v in row.items() if k != "sort_key"}
-    return shown_to(Reader.of(principal), row.get("classification"), row)
-
-
-def as_seen_by(facts: queries.Facts, principal: Principal) -> queries.Facts:
-    """The KPI inputs with every mission the reader may not see under one label."""
-    reader = Reader.of(principal)
-
-    def label(fact: Any) -> Any:
-        return replace(
-            fact, mission=group_label(reader, fact.classification, "mission", fact.mission)
-        )
-
-    return queries.Facts(
-        facts.requests, [label(d) for d in facts.deployments], [label(o) for o in facts.officers]
-    )
-
-
-# --- filters --------------------------------------------------------------------------------
-async def request_filters(
-    status: Annotated[list[str] | None, Query(description="Only these statuses (repeat)")] = None,
-    partner: Annotated[
-        str | None, Query(max_length=100, description="Only this partner's (its registry id)")
-    ] = None,
-    partner_type: Annotated[PartnerType | None, Query()] = None,
-    region: Annotated[Region | None, Query()] = None,
-    country: CountryQuery = None,
-    capability: Annotated[Capability | None, Query()] = None,
-    classification: Annotated[Classification | None, Query()] = None,
-    submitted_from: Annotated[
-        DateQuery, Query(alias="from", description="Submitted on or after this day (UTC)")
-    ] = None,
-    submitted_to: Annotated[
-        DateQuery, Query(alias="to", description="Submitted on or before this day (UTC)")
-    ] = None,
-    decision: Annotated[
-        list[Literal["approved", "rejected"]] | None,
-        Query(description="Only requests decided so (repeat for both)"),
-    ] = None,
-) -> queries.RequestFilters:
-    if submitted_from and submitted_to and submitted_from > submitted_to:
-        message = "the range ends before it starts (`from`)"
-        raise Problem(
-            422,
-            "validation-error",
-            "Invalid request",
-            "1 problem(s) with: query.to",
-            errors=[{"field": "query.to", "message": message}],
-        )
-    return queries.RequestFilters(
-        statuses=list(status or ()),
-        partner=partner,
-        decisions=list(decision or ()),
-        partner_type=partner_type and partner_type.value,
-        region=region and region.value,
-        country=country,
-        capability=capability and capability.value,
-        classification=classification and classification.value,
-        submitted_from=submitted_from,
-        submitted_to=submitted_to,
-    )
-
-
-RequestFilterDep = Annotated[queries.RequestFilters, Depends(request_filters)]
-
-
-def _page(
-    cursor: str | None,
-    sort: str,
-    direction: queries.Direction,
-    limit: int,
-    parse: Callable[[Any], Any],
-) -> queries.Page:
-    def position(c: dict[str, Any]) -> tuple[Any, UUID]:
-        if c["s"] != sort or c["d"] != direction:
-            raise ValueError("cursor of another ordering")
-        return parse(c["v"]), UUID(c["id"])
-
-    after = read_cursor(cursor, position)
-    return queries.Page(sort, direction, after, limit + 1)
-
-
-def _next_cursor(items: list[dict[str, Any]], id_key: str, page: queries.Page) -> str | None:
-    if len(items) < page.limit:
-        return None
-    last = items[page.limit - 2]
-    value = last["sort_key"]
-    return encode_cursor(
-        {
-            "s": page.sort,
-            "d": page.direction,
-            "v": value.isoformat() if isinstance(value, date | datetime) else value,
-            "id": str(last[id_key]),
-        }
-    )
-
-
-_REQUEST_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "submitted_at": datetime.fromisoformat,
-    "score": float,
-    "reference": str,
-}
 
 
 # --- endpoints ------------------------------------------------------------------------------
@@ -253,7 +154,7 @@ async def list_requests(
     `reference` finds one request by its reference (the same filter intake and triage take). An
     unknown query parameter is a 422 naming it."""
     filters = replace(filters, reference=reference)
-    page = _page(cursor, sort, order, limit, _REQUEST_PARSERS[sort])
+    page = read_page(cursor, sort, order, limit, REQUEST_PARSERS[sort])
     if format == "csv":
 
         async def rows() -> AsyncIterator[dict[str, Any]]:
@@ -266,7 +167,7 @@ async def list_requests(
         items = await queries.list_requests(conn, filters, page)
     return {
         "items": [shown(item, reader) for item in items[:limit]],
-        "next_cursor": _next_cursor(items, "request_id", page),
+        "next_cursor": next_cursor(items, "request_id", page),
     }
 
 
@@ -380,7 +281,7 @@ async def list_deployments(
         of_requests=of_requests,
         mission_of_official_only=filter_visible_only(Reader.of(reader), "mission"),
     )
-    page = _page(cursor, sort, order, limit, date.fromisoformat)
+    page = read_page(cursor, sort, order, limit, date.fromisoformat)
     if format == "csv":
 
         async def rows() -> AsyncIterator[dict[str, Any]]:
@@ -393,7 +294,7 @@ async def list_deployments(
         items = await queries.list_deployments(conn, filters, page)
     return {
         "items": [shown(item, reader) for item in items[:limit]],
-        "next_cursor": _next_cursor(items, "deployment_id", page),
+        "next_cursor": next_cursor(items, "deployment_id", page),
     }
 
 
