@@ -7,6 +7,7 @@ from services.deployment import (
     api_officers,
     api_requirements,
     api_staffing,
+    api_tour,
 )
 
 ROUTERS = (
@@ -14,5 +15,6 @@ ROUTERS = (
     api_officers.router,
     api_requirements.router,
     api_deployments.router,
+    api_tour.router,
     api_staffing.router,
 )

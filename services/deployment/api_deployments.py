@@ -1,4 +1,5 @@
-"""Deployments: plan, nominate, release, clear, start, extend, repatriate, complete, cancel."""
+"""Deployments: list and read them; plan, nominate, release, clear, repatriate (the tour itself:
+start, extend, complete, cancel: `api_tour`)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,9 @@ from services.deployment.api_common import (
     shown,
 )
 from services.deployment.commands import (
-    CancelDeployment,
-    CompleteDeployment,
-    ExtendTour,
     NominateOfficer,
     PlanDeployment,
     RepatriateOfficer,
-    StartDeployment,
 )
 from services.deployment.domain import DeploymentStatus
 from services.deployment.liaison import liaison_view
@@ -129,7 +126,7 @@ async def get_deployment(
 
 
 # --- deployments: commands ---------------------------------------------------------------------
-async def _act(
+async def act(
     request: Request,
     who: Principal,
     runtime: RuntimeDep,
@@ -170,7 +167,7 @@ async def plan_deployment(
 ) -> JSONResponse:
     """Plan the deployment staffing an approved request (one live deployment per request). The
     tour ends after the request's tour length unless `tour_end` says otherwise."""
-    return await _act(
+    return await act(
         request,
         who,
         runtime,
@@ -202,7 +199,7 @@ async def nominate(
     for OFFICIAL-SENSITIVE), on no other overlapping tour, and that a post is vacant. While the
     tour is under way, this backfills a post an early repatriation reopened, for the rest of the
     tour (see `GET …/posts/{post_id}/matches` for who fits)."""
-    return await _act(
+    return await act(
         request,
         who,
         runtime,
@@ -232,7 +229,7 @@ async def release(
 ) -> JSONResponse:
     """The officer's home force agrees to release them (force liaison of that force)."""
     force = who.force or ""
-    return await _act(
+    return await act(
         request,
         who,
         runtime,
@@ -258,7 +255,7 @@ async def clear(
 ) -> JSONResponse:
     """Clears the officer when vetting, medical, hostile-environment training and passport all
     stay valid through the tour's end; otherwise `409 clearance-failed` lists each failing item."""
-    return await _act(
+    return await act(
         request,
         who,
         runtime,
@@ -286,125 +283,13 @@ async def repatriate(
 ) -> JSONResponse:
     """With a published reason code, the date the officer came home and, if wanted, an internal
     account (`reason`) that staff read and the partner never does."""
-    return await _act(
+    return await act(
         request,
         who,
         runtime,
         deployment_id,
         lambda conn, ctx: handlers.repatriate(
             conn, deps, deployment_id, officer_ref, body.reason_code, body.on, day, ctx, body.reason
-        ),
-        key=idempotency_key,
-        body=body,
-    )
-
-
-@router.post(
-    "/v1/deployments/{deployment_id}/start",
-    response_model=DeploymentAccepted,
-    summary="Deploy the officers",
-)
-async def start(
-    deployment_id: UUID,
-    request: Request,
-    who: Manager,
-    runtime: RuntimeDep,
-    deps: Deps,
-    day: Today,
-    body: Annotated[StartDeployment | None, Body()] = None,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Only when every post has a cleared officer; otherwise `409 posts-not-filled`."""
-    on = (body.on if body else None) or day
-    return await _act(
-        request,
-        who,
-        runtime,
-        deployment_id,
-        lambda conn, ctx: handlers.start(conn, deps, deployment_id, on, day, ctx),
-        key=idempotency_key,
-        body=body,
-    )
-
-
-@router.post(
-    "/v1/deployments/{deployment_id}/extension",
-    response_model=DeploymentAccepted,
-    summary="Extend the tour",
-)
-async def extend(
-    deployment_id: UUID,
-    request: Request,
-    who: Manager,
-    runtime: RuntimeDep,
-    deps: Deps,
-    body: ExtendTour,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Re-checks every deployed officer's vetting, medical, training, passport, availability and
-    other bookings against the new end; `409 extension-not-possible` lists what fails."""
-    return await _act(
-        request,
-        who,
-        runtime,
-        deployment_id,
-        lambda conn, ctx: handlers.extend(conn, deps, deployment_id, body.months, ctx),
-        key=idempotency_key,
-        body=body,
-    )
-
-
-@router.post(
-    "/v1/deployments/{deployment_id}/completion",
-    response_model=DeploymentAccepted,
-    summary="Complete the deployment",
-)
-async def complete(
-    deployment_id: UUID,
-    request: Request,
-    who: Manager,
-    runtime: RuntimeDep,
-    deps: Deps,
-    day: Today,
-    body: Annotated[CompleteDeployment | None, Body()] = None,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """The tour ended and the officers still deployed returned."""
-    on = (body.on if body else None) or day
-    return await _act(
-        request,
-        who,
-        runtime,
-        deployment_id,
-        lambda conn, ctx: handlers.complete(conn, deps, deployment_id, on, day, ctx),
-        key=idempotency_key,
-        body=body,
-    )
-
-
-@router.post(
-    "/v1/deployments/{deployment_id}/cancellation",
-    response_model=DeploymentAccepted,
-    summary="Cancel the deployment",
-)
-async def cancel(
-    deployment_id: UUID,
-    request: Request,
-    who: Manager,
-    runtime: RuntimeDep,
-    deps: Deps,
-    body: CancelDeployment,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Before the officers deploy; frees every nominated officer. `reason` stays internal; the
-    partner's timeline shows `partner_message`, if given."""
-    return await _act(
-        request,
-        who,
-        runtime,
-        deployment_id,
-        lambda conn, ctx: handlers.cancel(
-            conn, deps, deployment_id, body.reason, body.partner_message, ctx
         ),
         key=idempotency_key,
         body=body,

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from services.deployment import handlers
 from services.deployment.api_common import Deps, Manager
-from services.deployment.api_deployments import OfficerRef, _act
+from services.deployment.api_deployments import OfficerRef, act
 from services.deployment.commands import DeployOfficer, ReplaceNominee, WithdrawNomination
 from services.deployment.views import DeploymentAccepted, PostMatches
 from shared.api import (
@@ -48,7 +48,7 @@ async def withdraw_nomination(
 ) -> JSONResponse:
     """Before the officer deploys (or, under way, a backfill who has not joined): their post is
     vacant again and their booking is freed; the deployment goes on. `reason` is internal."""
-    return await _act(
+    return await act(
         request,
         who,
         runtime,
@@ -80,7 +80,7 @@ async def replace_nominee(
     nominate `officer_ref` of the body to the same post, in one step: both happen or neither.
     The replacement is checked as any nomination is; the new nominee then needs release and
     clearance."""
-    return await _act(
+    return await act(
         request,
         who,
         runtime,
@@ -112,7 +112,7 @@ async def deploy_backfill(
     """A cleared backfill officer (nominated to a post an early repatriation reopened) joins the
     tour under way, on `on` (default today), no earlier than the post's first vacant day."""
     on = (body.on if body else None) or day
-    return await _act(
+    return await act(
         request,
         who,
         runtime,
