@@ -1,5 +1,6 @@
 """FastAPI edge pieces every service uses: the runtime, the one way a command runs over HTTP
-(`run_command`), consistency tokens on reads, cursors, rate limits. `Depends` lives here and in
+(`run_command`), consistency tokens on reads, cursors, rate limits (the refusal of undeclared query
+parameters: `shared.strict_query`). `Depends` lives here and in
 the routers, nowhere deeper."""
 
 from __future__ import annotations
@@ -362,45 +363,6 @@ async def idempotent(
     await idempotency.remember(conn, scope, key, digest, stored_response)
     return response
 
-
-# --- query parameters a route does not know -----------------------------------------------------
-_KNOWN_QUERY: dict[int, frozenset[str]] = {}
-
-
-def _known_query(route: Any) -> frozenset[str]:
-    known = _KNOWN_QUERY.get(id(route))
-    if known is None:
-        names: set[str] = set()
-        pending = [route.dependant]
-        while pending:  # the route's parameters and those of every dependency, at any depth
-            dependant = pending.pop()
-            names.update(str(p.alias) for p in dependant.query_params)
-            pending.extend(dependant.dependencies)
-        known = _KNOWN_QUERY[id(route)] = frozenset(names)
-    return known
-
-
-async def refuse_unknown_query(request: Request) -> None:
-    """A query parameter the route does not declare is a 422 naming it: a misspelt filter
-    (`?contry=SO`) would otherwise answer every item as if no filter had been asked for. Every
-    service's app depends on it (shared.service), so every documented operation refuses what it
-    does not declare; pages outside the API's schema (the dashboard, the docs) take whatever the
-    browser keeps in their URL."""
-    route = request.scope.get("route")
-    if getattr(route, "dependant", None) is None or not getattr(route, "include_in_schema", True):
-        return
-    unknown = sorted(set(request.query_params) - _known_query(route))
-    if unknown:
-        raise Problem(
-            422,
-            "validation-error",
-            "Invalid request",
-            f"{len(unknown)} problem(s) with: " + ", ".join(f"query.{n}" for n in unknown),
-            errors=[{"field": f"query.{n}", "message": "unknown query parameter"} for n in unknown],
-        )
-
-
-StrictQuery = Depends(refuse_unknown_query)
 
 #: A request's reference: the one way every service that holds requests finds one by it
 #: (`?reference=JIPH-2026-000123` on its list; case-insensitive).

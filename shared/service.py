@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.admin_api import admin_router
-from shared.api import RateLimiter, StrictQuery
+from shared.api import RateLimiter
 from shared.auth import OidcProvider, TokenVerifier, TrustedIssuers, load_or_create_dev_key
 from shared.auth.issuers import Verifies
 from shared.backbone_tables import outbox, parked_events
@@ -41,6 +41,7 @@ from shared.outbox import OutboxRelay, OutboxWake, create_producer
 from shared.problems import install_problem_handlers
 from shared.projection import Projection
 from shared.settings import ServiceSettings
+from shared.strict_query import StrictQuery
 from shared.tasks import being_cancelled
 from shared.telemetry import (
     add_metrics_route,
