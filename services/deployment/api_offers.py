@@ -10,7 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.deployment import handlers, queries
+from services.deployment import handlers, queries_register
 from services.deployment.api_common import Deps, Liaison, Staff, keyset_after, page
 from services.deployment.commands import OfferCapability, UpdateOffer
 from services.deployment.views import OfferAccepted, OfferPage, OfferView
@@ -36,7 +36,7 @@ router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=PROBLEM_RESPO
 def _answer(offer_id: UUID | None = None) -> Answer:
     async def answer(conn: AsyncConnection, envelopes: list[Envelope], token: str) -> Any:
         target = offer_id or UUID(envelopes[0].data["offer_id"])
-        view = await queries.get_offer(conn, target)
+        view = await queries_register.get_offer(conn, target)
         return jsonable_encoder({"offer": view, "consistency_token": token}), f"/v1/offers/{target}"
 
     return answer
@@ -86,11 +86,11 @@ async def list_offers(
     _: None = Consistent,
 ) -> dict[str, Any]:
     """Newest first, filtered, paginated. Force liaison officers see their own force's offers."""
-    filters = queries.OfferFilters(
+    filters = queries_register.OfferFilters(
         capability and capability.value, _own_force(who, force), available_on, status
     )
     async with runtime.engine.connect() as conn:
-        items = await queries.list_offers(
+        items = await queries_register.list_offers(
             conn, filters, after=keyset_after(cursor), limit=limit + 1
         )
     return page(items, limit, "offered_at", "id")
@@ -101,7 +101,7 @@ async def get_offer(
     offer_id: UUID, who: Staff, runtime: RuntimeDep, _: None = Consistent
 ) -> dict[str, Any]:
     async with runtime.engine.connect() as conn:
-        view = await queries.get_offer(conn, offer_id)
+        view = await queries_register.get_offer(conn, offer_id)
     if view is None or (who.role == Role.FORCE_LIAISON and view["force"] != who.force):
         raise not_found("offer")
     return view

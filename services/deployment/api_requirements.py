@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
-from services.deployment import queries
+from services.deployment import queries_register
 from services.deployment.api_common import keyset_after, page
 from services.deployment.views import RequirementPage, RequirementView
 from shared.api import (
@@ -48,11 +48,11 @@ async def list_requirements(
     _: None = Consistent,
 ) -> dict[str, Any]:
     """Requests the hub approved, as staffing requirements: `open` ones need a deployment."""
-    filters = queries.RequirementFilters(
+    filters = queries_register.RequirementFilters(
         status, capability and capability.value, country, reference
     )
     async with runtime.engine.connect() as conn:
-        items = await queries.list_requirements(
+        items = await queries_register.list_requirements(
             conn, filters, after=keyset_after(cursor), limit=limit + 1
         )
     return page(items, limit, "approved_at", "request_id")
@@ -65,7 +65,7 @@ async def get_requirement(
     request_id: UUID, who: Planner, runtime: RuntimeDep, _: None = Consistent
 ) -> dict[str, Any]:
     async with runtime.engine.connect() as conn:
-        view = await queries.get_requirement(conn, request_id)
+        view = await queries_register.get_requirement(conn, request_id)
     if view is None:
         raise not_found("approved request")
     return view

@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 from uuid6 import uuid7
 
-from services.deployment import crypto, domain, privacy, queries, staffing
+from services.deployment import crypto, domain, privacy, queries, queries_register, staffing
 from services.deployment.commands import OfferCapability, PlanDeployment, UpdateOffer
 from services.deployment.domain import Deployment, DomainError, Offer
 from services.deployment.keystore import KeyStore
@@ -91,7 +91,7 @@ async def offer(
 
 
 async def _active_offer(conn: AsyncConnection, store: EventStore, officer_ref: str) -> Offer | None:
-    for offer_id in await queries.offer_ids_of(conn, officer_ref):
+    for offer_id in await queries_register.offer_ids_of(conn, officer_ref):
         found = await load_offer(conn, store, offer_id)
         if found is not None and not found.withdrawn:
             return found
@@ -225,7 +225,7 @@ async def _nomination_facts(
         raise NotFound("officer")
     offers = [
         o
-        for i in await queries.offer_ids_of(conn, officer_ref)
+        for i in await queries_register.offer_ids_of(conn, officer_ref)
         if (o := await load_offer(conn, deps.writer.store, i)) is not None
     ]
     post = state.post(post_id) if post_id else (state.vacant[0] if state.vacant else None)
@@ -474,7 +474,7 @@ async def match_post(
     needs = domain.needs_of(state, post, deps.ref)
     offers = [
         o
-        for i in await queries.active_offers_for(conn, state.capability)
+        for i in await queries_register.active_offers_for(conn, state.capability)
         if (o := await load_offer(conn, deps.writer.store, i)) is not None
     ]
     refs = [o.officer_ref for o in offers]

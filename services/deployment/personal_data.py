@@ -19,7 +19,7 @@ import orjson
 from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.deployment import crypto, privacy, queries
+from services.deployment import crypto, privacy, queries, queries_register
 from services.deployment.domain import need_to_know
 from services.deployment.keystore import KeyStore
 from shared.auth import Principal
@@ -62,7 +62,7 @@ class Caller:
 
 async def _personal(conn: AsyncConnection, keys: KeyStore, officer_ref: str) -> dict[str, Any]:
     """The officer's personal fields in clear, or each `"erased"` once the key is gone."""
-    sealed = await queries.latest_sealed_personal_data(conn, officer_ref)
+    sealed = await queries_register.latest_sealed_personal_data(conn, officer_ref)
     if sealed:
         try:
             values: dict[str, Any] = orjson.loads(crypto.unseal(keys, officer_ref, sealed))
@@ -104,8 +104,11 @@ async def read(
         "force": officer.force,
         "erased_at": officer.erased_at,
         **{f: personal.get(f, "erased") for f in privacy.PERSONAL_FIELDS},
-        "offers": await queries.list_offers(
-            conn, queries.OfferFilters(officer_ref=officer_ref, status=None), after=None, limit=100
+        "offers": await queries_register.list_offers(
+            conn,
+            queries_register.OfferFilters(officer_ref=officer_ref, status=None),
+            after=None,
+            limit=100,
         ),
         "deployments": await queries.officer_deployments(conn, officer_ref),
         "access_log_id": log_id,
@@ -138,8 +141,11 @@ async def subject_access(
         "registered_at": officer.created_at,
         "erased_at": officer.erased_at,
         "personal_data": personal,
-        "offers": await queries.list_offers(
-            conn, queries.OfferFilters(officer_ref=officer_ref, status=None), after=None, limit=1000
+        "offers": await queries_register.list_offers(
+            conn,
+            queries_register.OfferFilters(officer_ref=officer_ref, status=None),
+            after=None,
+            limit=1000,
         ),
         "deployments": [shown_to(reader, t["classification"], t) for t in held.deployments],
         "bookings": held.bookings,
