@@ -12,7 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.deployment import handlers, queries
+from services.deployment import handlers, handlers_tour, queries
 from services.deployment.api_common import (
     Deps,
     Liaison,
@@ -288,7 +288,7 @@ async def repatriate(
         who,
         runtime,
         deployment_id,
-        lambda conn, ctx: handlers.repatriate(
+        lambda conn, ctx: handlers_tour.repatriate(
             conn, deps, deployment_id, officer_ref, body.reason_code, body.on, day, ctx, body.reason
         ),
         key=idempotency_key,

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
-from services.deployment import handlers
+from services.deployment import handlers_tour
 from services.deployment.api_common import Deps, Manager
 from services.deployment.api_deployments import act
 from services.deployment.commands import (
@@ -46,7 +46,7 @@ async def start(
         who,
         runtime,
         deployment_id,
-        lambda conn, ctx: handlers.start(conn, deps, deployment_id, on, day, ctx),
+        lambda conn, ctx: handlers_tour.start(conn, deps, deployment_id, on, day, ctx),
         key=idempotency_key,
         body=body,
     )
@@ -73,7 +73,7 @@ async def extend(
         who,
         runtime,
         deployment_id,
-        lambda conn, ctx: handlers.extend(conn, deps, deployment_id, body.months, ctx),
+        lambda conn, ctx: handlers_tour.extend(conn, deps, deployment_id, body.months, ctx),
         key=idempotency_key,
         body=body,
     )
@@ -101,7 +101,7 @@ async def complete(
         who,
         runtime,
         deployment_id,
-        lambda conn, ctx: handlers.complete(conn, deps, deployment_id, on, day, ctx),
+        lambda conn, ctx: handlers_tour.complete(conn, deps, deployment_id, on, day, ctx),
         key=idempotency_key,
         body=body,
     )
@@ -128,7 +128,7 @@ async def cancel(
         who,
         runtime,
         deployment_id,
-        lambda conn, ctx: handlers.cancel(
+        lambda conn, ctx: handlers_tour.cancel(
             conn, deps, deployment_id, body.reason, body.partner_message, ctx
         ),
         key=idempotency_key,

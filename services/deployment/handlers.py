@@ -1,12 +1,13 @@
 """The deployment service's command handlers: load the stream, gather the facts a rule needs,
 decide (pure), append through the command path (`shared.commands`). No HTTP here; SQL lives in
-`privacy`, `staffing` and `queries`."""
+`privacy`, `staffing` and `queries`. The tour under way (start, extend, repatriate, complete,
+cancel): `handlers_tour`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -38,7 +39,7 @@ def deployment_stream(deployment_id: UUID) -> str:
     return f"deployment-{deployment_id}"
 
 
-def _double_booked(officer_ref: str) -> DomainError:
+def double_booked(officer_ref: str) -> DomainError:
     return DomainError(
         "officer-double-booked", f"{officer_ref} was booked onto an overlapping tour meanwhile"
     )
@@ -195,7 +196,7 @@ async def plan(
     return await deps.writer.append(conn, history, events, ctx)
 
 
-async def _decide_and_append(
+async def decide_and_append(
     conn: AsyncConnection,
     deps: Deps,
     deployment_id: UUID,
@@ -240,7 +241,7 @@ async def _book(conn: AsyncConnection, state: Deployment, officer_ref: str, star
     try:
         await staffing.book(conn, officer_ref, state.deployment_id, start, state.tour_end)
     except staffing.DoubleBooked as exc:
-        raise _double_booked(officer_ref) from exc
+        raise double_booked(officer_ref) from exc
 
 
 async def nominate(
@@ -320,7 +321,7 @@ async def deploy_officer(
     today: date,
     ctx: CommandContext,
 ) -> list[Envelope]:
-    return await _decide_and_append(
+    return await decide_and_append(
         conn,
         deps,
         deployment_id,
@@ -337,7 +338,7 @@ async def release(
     force: str,
     ctx: CommandContext,
 ) -> list[Envelope]:
-    return await _decide_and_append(
+    return await decide_and_append(
         conn, deps, deployment_id, lambda s: domain.decide_release(s, officer_ref, force=force), ctx
     )
 
@@ -350,116 +351,6 @@ async def clear(
     offer = None if nominee is None else await load_offer(conn, deps.writer.store, nominee.offer_id)
     events = domain.decide_clear(state, officer_ref, offer=offer, ref=deps.ref)
     return await deps.writer.append(conn, history, events, ctx)
-
-
-async def start(
-    conn: AsyncConnection,
-    deps: Deps,
-    deployment_id: UUID,
-    on: date,
-    today: date,
-    ctx: CommandContext,
-) -> list[Envelope]:
-    return await _decide_and_append(
-        conn, deps, deployment_id, lambda s: domain.decide_start(s, on=on, today=today), ctx
-    )
-
-
-async def extend(
-    conn: AsyncConnection, deps: Deps, deployment_id: UUID, months: int, ctx: CommandContext
-) -> list[Envelope]:
-    history, state = await load_deployment(conn, deps.writer, deployment_id)
-    deployed = sorted(
-        (n for n in state.nominees if n.status == domain.OfficerStatus.DEPLOYED),
-        key=lambda n: n.officer_ref,
-    )
-    new_end = domain.extended_end(state.tour_end, months)
-    offers: dict[str, Offer] = {}
-    booked: dict[str, list[UUID]] = {}
-    for n in deployed:  # locked in a fixed order, so two extensions cannot deadlock
-        await privacy.find_officer(conn, n.officer_ref, lock=True)
-        offer_state = await load_offer(conn, deps.writer.store, n.offer_id)
-        assert offer_state is not None
-        offers[n.officer_ref] = offer_state
-        booked[n.officer_ref] = await staffing.overlapping(
-            conn,
-            n.officer_ref,
-            state.tour_end + timedelta(days=1),
-            new_end,
-            excluding=deployment_id,
-        )
-    events = domain.decide_extend(
-        state, months, offers=offers, booked_elsewhere=booked, ref=deps.ref
-    )
-    try:
-        await staffing.extend(conn, deployment_id, [n.officer_ref for n in deployed], new_end)
-    except staffing.DoubleBooked as exc:
-        raise _double_booked(", ".join(offers)) from exc
-    return await deps.writer.append(conn, history, events, ctx)
-
-
-async def repatriate(
-    conn: AsyncConnection,
-    deps: Deps,
-    deployment_id: UUID,
-    officer_ref: str,
-    reason_code: str,
-    on: date,
-    today: date,
-    ctx: CommandContext,
-    reason: str | None = None,
-) -> list[Envelope]:
-    envelopes = await _decide_and_append(
-        conn,
-        deps,
-        deployment_id,
-        lambda s: domain.decide_repatriate(
-            s,
-            officer_ref,
-            reason_code=reason_code,
-            on=on,
-            ref=deps.ref,
-            today=today,
-            reason=reason,
-        ),
-        ctx,
-    )
-    await staffing.end_early(conn, deployment_id, on, officer_ref=officer_ref)
-    return envelopes
-
-
-async def complete(
-    conn: AsyncConnection,
-    deps: Deps,
-    deployment_id: UUID,
-    on: date,
-    today: date,
-    ctx: CommandContext,
-) -> list[Envelope]:
-    envelopes = await _decide_and_append(
-        conn, deps, deployment_id, lambda s: domain.decide_complete(s, on=on, today=today), ctx
-    )
-    await staffing.end_early(conn, deployment_id, on)
-    return envelopes
-
-
-async def cancel(
-    conn: AsyncConnection,
-    deps: Deps,
-    deployment_id: UUID,
-    reason: str,
-    partner_message: str | None,
-    ctx: CommandContext,
-) -> list[Envelope]:
-    envelopes = await _decide_and_append(
-        conn,
-        deps,
-        deployment_id,
-        lambda s: domain.decide_cancel(s, reason=reason, partner_message=partner_message),
-        ctx,
-    )
-    await staffing.release(conn, deployment_id)
-    return envelopes
 
 
 # --- matching (a read: nothing is appended) ----------------------------------------------------
