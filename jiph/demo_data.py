@@ -29,7 +29,8 @@ from jiph.demo_cast import (
     WORK,
     Partner,
 )
-from shared.reference.data import Capability, load_reference_data
+from shared.reference.codes import Capability
+from shared.reference.data import load_reference_data
 
 T = TypeVar("T")
 

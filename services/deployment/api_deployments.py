@@ -49,7 +49,7 @@ from shared.auth import Principal, Role, require_roles
 from shared.events import Envelope
 from shared.eventstore import CommandContext
 from shared.problems import PROBLEM_RESPONSES, not_found
-from shared.reference.data import Capability
+from shared.reference.codes import Capability
 
 router = APIRouter(tags=["deployments"], responses=PROBLEM_RESPONSES)
 Planner = Annotated[Principal, Depends(require_roles(Role.DEPLOYMENT_MANAGER, Role.ADMIN))]

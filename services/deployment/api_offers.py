@@ -28,7 +28,7 @@ from shared.api import (
 from shared.auth import Principal, Role
 from shared.events import Envelope
 from shared.problems import PROBLEM_RESPONSES, not_found
-from shared.reference.data import Capability
+from shared.reference.codes import Capability
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=PROBLEM_RESPONSES)
 

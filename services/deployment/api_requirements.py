@@ -20,7 +20,7 @@ from shared.api import (
 )
 from shared.auth import Principal, Role, require_roles
 from shared.problems import PROBLEM_RESPONSES, not_found
-from shared.reference.data import Capability
+from shared.reference.codes import Capability
 
 router = APIRouter(tags=["deployments"], responses=PROBLEM_RESPONSES)
 Planner = Annotated[Principal, Depends(require_roles(Role.DEPLOYMENT_MANAGER, Role.ADMIN))]

@@ -12,7 +12,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.deployment.domain import MAX_EXTENSION_MONTHS, OfferTerms
-from shared.reference.data import Capability, VettingLevel, load_reference_data
+from shared.reference.codes import Capability, VettingLevel
+from shared.reference.data import load_reference_data
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Short = Annotated[str, Field(min_length=1, max_length=80)]

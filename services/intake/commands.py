@@ -9,7 +9,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from shared.reference.data import Capability, FundingSource, PartnerType, load_reference_data
+from shared.reference.codes import Capability, FundingSource, PartnerType
+from shared.reference.data import load_reference_data
 from shared.text import require_visible
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]

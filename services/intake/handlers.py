@@ -19,7 +19,7 @@ from shared.commands import History, Writer
 from shared.db import driver
 from shared.events import Envelope, EventData
 from shared.eventstore import CommandContext
-from shared.reference.data import PartnerType
+from shared.reference.codes import PartnerType
 from shared.refusals import NotFound
 
 KNOWN_PARTNER_TYPES = frozenset(t.value for t in PartnerType)

@@ -52,7 +52,7 @@ from shared.auth import (
 )
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.redaction import Reader, filter_visible_only
-from shared.reference.data import Capability, Classification, PartnerType, Region
+from shared.reference.codes import Capability, Classification, PartnerType, Region
 
 router = APIRouter(prefix="/v1", tags=["reporting"], responses=PROBLEM_RESPONSES)
 

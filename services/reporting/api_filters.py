@@ -16,7 +16,7 @@ from shared.api import CountryQuery, DateQuery, encode_cursor, read_cursor
 from shared.auth import Principal
 from shared.problems import Problem
 from shared.redaction import Reader, group_label, shown_to
-from shared.reference.data import Capability, Classification, PartnerType, Region
+from shared.reference.codes import Capability, Classification, PartnerType, Region
 
 
 # --- what a reader may see (`shared.redaction`) --------------------------------------------

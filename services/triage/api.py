@@ -52,7 +52,7 @@ from shared.events import Envelope
 from shared.eventstore import CommandContext
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.redaction import Reader, shown_to
-from shared.reference.data import Capability, PartnerType, Region, RiskTier
+from shared.reference.codes import Capability, PartnerType, Region, RiskTier
 from shared.text import canonical_identity
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)

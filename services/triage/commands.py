@@ -12,7 +12,7 @@ from services.triage import domain
 from services.triage.domain import CaseStatus, Decision, Stage
 from services.triage.scoring import Policy
 from shared.api import supported
-from shared.reference.data import RiskTier
+from shared.reference.codes import RiskTier
 from shared.refusals import invalid
 from shared.text import require_visible
 

@@ -19,7 +19,8 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.catalogue.triage import CriterionScore
-from shared.reference.data import Capability, Country, PartnerType, RiskTier
+from shared.reference.codes import Capability, PartnerType, RiskTier
+from shared.reference.data import Country
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "policy" / "weights-v1.json"
 WEIGHT_TOLERANCE = 1e-9

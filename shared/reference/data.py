@@ -1,8 +1,9 @@
 """Typed reference data, loaded once at start from the JSON files beside this module.
 
 The files are the source of truth: editing one (a fragility score, an HMG-priority flag, a label,
-a new rejection reason) changes behaviour without a code change. The `StrEnum`s below name the
-closed sets that code refers to in type hints; a unit test keeps them and the files identical.
+a new rejection reason) changes behaviour without a code change. The `StrEnum`s of
+`shared.reference.codes` name the closed sets that code refers to in type hints; a unit test keeps
+them and the files identical.
 Countries are the UK government's list: ISO 3166-1 alpha-2 from `pycountry`, plus the countries and
 territories the FCDO's registers name and ISO lacks (`territories.json`: Kosovo, the Sovereign
 Base Areas, Ascension, Tristan da Cunha, ...). The files add region, ODA eligibility, fragility and
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar
 
@@ -28,82 +28,12 @@ from pydantic import (
     model_validator,
 )
 
+from shared.reference.codes import Region, VettingLevel
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: The code a country no longer in the data is scored and counted under.
 _UNLISTED_CODE = "ZZ"
 FRAGILITY_MAX = 120.0
-
-
-class Capability(StrEnum):
-    EXECUTIVE_POLICING = "executive-policing"
-    TRAINING = "training"
-    MONITORING_REPORTING = "monitoring-reporting"
-    MENTORING_ADVISING = "mentoring-advising"
-    PROGRAMME_MANAGEMENT = "programme-management"
-    PUBLIC_ORDER = "public-order"
-    INVESTIGATIONS = "investigations"
-    FORENSICS = "forensics"
-    INTELLIGENCE = "intelligence"
-    SERIOUS_ORGANISED_CRIME = "serious-organised-crime"
-    SGBV = "sgbv"
-    COMMUNITY_POLICING = "community-policing"
-    CYBERCRIME = "cybercrime"
-    BORDER_SECURITY = "border-security"
-    LEADERSHIP = "leadership"
-
-
-class PartnerType(StrEnum):
-    UN = "un"
-    EU = "eu"
-    OSCE = "osce"
-    FOREIGN_GOVERNMENT = "foreign-government"
-    UK_EMBASSY = "uk-embassy"
-    UK_FORCE = "uk-force"
-    OTHER = "other"
-
-
-class FundingSource(StrEnum):
-    CSSF_ODA = "cssf-oda"
-    CSSF_NON_ODA = "cssf-non-oda"
-    FULL_COST_RECOVERY = "full-cost-recovery"
-    OTHER = "other"
-
-
-class Classification(StrEnum):
-    """The markings this system stores; anything higher is refused, never stored."""
-
-    OFFICIAL = "OFFICIAL"
-    OFFICIAL_SENSITIVE = "OFFICIAL-SENSITIVE"
-
-
-class VettingLevel(StrEnum):
-    """National security vetting, lowest first (`vetting_at_least` compares them)."""
-
-    NONE = "none"
-    CTC = "ctc"
-    SC = "sc"
-    DV = "dv"
-
-
-class RiskTier(StrEnum):
-    """OSJA human-rights risk, lowest first."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    SERIOUS = "serious"
-
-
-class Region(StrEnum):
-    AFRICA = "africa"
-    MIDDLE_EAST_NORTH_AFRICA = "middle-east-north-africa"
-    EUROPE = "europe"
-    EURASIA = "eurasia"
-    SOUTH_ASIA = "south-asia"
-    EAST_ASIA_PACIFIC = "east-asia-pacific"
-    AMERICAS_CARIBBEAN = "americas-caribbean"
-    #: For a code that is no longer in the reference data (an event older than the file).
-    UNLISTED = "unlisted"
 
 
 class ReferenceDataError(ValueError):

@@ -10,17 +10,19 @@ from pathlib import Path
 import pycountry
 import pytest
 
-from shared.reference.data import (
-    PACKAGE_DIR,
+from shared.reference.codes import (
     Capability,
     Classification,
     FundingSource,
     PartnerType,
-    ReferenceData,
-    ReferenceDataError,
     Region,
     RiskTier,
     VettingLevel,
+)
+from shared.reference.data import (
+    PACKAGE_DIR,
+    ReferenceData,
+    ReferenceDataError,
     load_reference_data,
 )
 

@@ -23,14 +23,8 @@ from services.triage.scoring import (
     recompute_total,
     score_request,
 )
-from shared.reference.data import (
-    Capability,
-    Country,
-    PartnerType,
-    Region,
-    RiskTier,
-    load_reference_data,
-)
+from shared.reference.codes import Capability, PartnerType, Region, RiskTier
+from shared.reference.data import Country, load_reference_data
 
 TODAY = date(2026, 11, 26)
 

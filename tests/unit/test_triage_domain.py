@@ -45,7 +45,8 @@ from shared.catalogue.triage import (
     RequestTriaged,
 )
 from shared.events import EventData
-from shared.reference.data import Country, Region, load_reference_data
+from shared.reference.codes import Region
+from shared.reference.data import Country, load_reference_data
 from shared.topics import TRIAGE_EVENTS
 
 RID = uuid4()
