@@ -36,6 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from opentelemetry import context as otel_context
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "jiph_outbox"
 #: How often a relay waiting for Kafka's acks asks whether the brokers still answer.
 REACHABLE_CHECK_S = 0.5
+RENEW_STOP_S = 5.0  # for the replaced producer to flush what it still holds
 
 
 class KafkaUnreachable(Exception):
@@ -88,8 +90,11 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         kafka_reachable: Callable[[], bool] = lambda: True,
+        renew_producer: Callable[[], Awaitable[AIOKafkaProducer]] | None = None,
     ) -> None:
         self.engine = engine
+        self.renew_producer = renew_producer
+        self._stale = False  # sends were given up or refused: renew the producer first
         self.kafka_reachable = kafka_reachable
         self.producer = producer
         self.service = service
@@ -97,12 +102,15 @@ class OutboxRelay:
         self.poll_interval_s = poll_interval_s
         self.active = False  # holds the lock
         self.published = 0
+        self.renewals = 0
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
         """Forever: take the lock (or wait for it), then publish until cancelled or disconnected."""
         while True:
             try:
+                if self._stale and self.kafka_reachable():
+                    await self._renew()
                 async with self.engine.connect() as conn:
                     if self.kafka_reachable() and await self._try_lock(conn):
                         self.active = True
@@ -120,11 +128,36 @@ class OutboxRelay:
                 log.warning("outbox relay interrupted by its client; retrying")
             except KafkaUnreachable:
                 log.warning("Kafka stopped answering: outbox relay gives up its lock")
+                self._stale = True
+            except KafkaError:
+                log.exception("outbox relay failed on Kafka; retrying with a new producer")
+                self._stale = True
             except Exception:
                 log.exception("outbox relay failed; retrying")
             finally:
                 self.active = False
             await asyncio.sleep(1.0)
+
+    async def _renew(self) -> None:
+        """Go on with a new producer (a new producer id, its sequence numbers from zero). An
+        idempotent producer whose sends were given up during an outage is left with sequence
+        numbers the broker never saw, and every later send fails with
+        OutOfOrderSequenceNumber: aiokafka, unlike Kafka's Java client, never resets them. The
+        rows those sends carried are still in the outbox and go again (at least once; consumers
+        skip repeats by event id). Tried again at the next round if Kafka refuses it."""
+        if self.renew_producer is None:
+            self._stale = False
+            return
+        try:
+            fresh = await self.renew_producer()
+        except Exception as exc:
+            log.warning("outbox relay keeps its producer for now: %s", exc)
+            return
+        self._stale = False
+        self.renewals += 1
+        old, self.producer = self.producer, fresh
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(old.stop(), RENEW_STOP_S)
 
     async def _try_lock(self, conn: AsyncConnection) -> bool:
         got = await conn.scalar(

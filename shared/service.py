@@ -183,9 +183,24 @@ class Runtime:
             batch_size=self.settings.relay_batch_size,
             poll_interval_s=self.settings.relay_poll_interval_s,
             kafka_reachable=self.kafka_reachable,
+            renew_producer=self._new_producer,
         )
         self.wake.relay = self.relay
         await self.relay.run()
+
+    async def _new_producer(self) -> AIOKafkaProducer:
+        """A started producer in place of the relay's stale one (`OutboxRelay._renew`); the
+        Kafka probe asks through it from now on."""
+        producer = create_producer(
+            self.settings.kafka_bootstrap_servers, f"jiph-{self.definition.name}"
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self.producer = producer
+        return producer
 
     async def _watch_kafka(self) -> None:
         """Ask the brokers for metadata every second: `/readyz` says Kafka is reachable only

@@ -10,9 +10,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import OutOfOrderSequenceNumber
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.backbone_tables import outbox
@@ -90,6 +93,46 @@ async def test_two_writers_two_thousand_events_all_reach_kafka_in_order_per_key(
     for key, envelopes in streams.items():
         ns = [e.data["n"] for e in envelopes]
         assert ns == list(range(1, 101)), f"{key} out of order or incomplete"
+
+
+class RefusedProducer(AIOKafkaProducer):
+    """A producer left as an outage can leave aiokafka's idempotent one: every send refused
+    with OutOfOrderSequenceNumber (its sequence numbers ahead of what the broker saw)."""
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        raise OutOfOrderSequenceNumber()
+
+
+async def test_a_producer_refused_for_its_sequence_numbers_is_replaced_and_nothing_is_lost(
+    backbone_engine: AsyncEngine, new_topics: NewTopicFactory, bootstrap: str
+) -> None:
+    topic = await new_topics("renew")
+    store = EventStore(producer="test", topic_override=topic)
+    stuck = RefusedProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await stuck.start()
+    made: list[AIOKafkaProducer] = []
+
+    async def renew() -> AIOKafkaProducer:
+        producer = create_producer(bootstrap, "test-relay-renew")
+        await producer.start()
+        made.append(producer)
+        return producer
+
+    relay = OutboxRelay(
+        backbone_engine, stuck, "t-renew", poll_interval_s=0.05, renew_producer=renew
+    )
+    await append_stream(backbone_engine, store, "renewed", 20)
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: outbox_empty(backbone_engine))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for producer in [stuck, *made]:
+            await producer.stop()
+    assert relay.renewals == 1 and relay.producer is made[0]
+    records = await read_topic(bootstrap, topic, expect=20)
+    assert [e.data["n"] for e in by_key(records)["renewed"]] == list(range(1, 21))
 
 
 async def test_only_one_relay_is_active_per_service(
