@@ -155,6 +155,7 @@ class OutboxRelay:
             return
         self._stale = False
         self.renewals += 1
+        log.info("outbox relay goes on with a new producer", extra={"service": self.service})
         old, self.producer = self.producer, fresh
         with contextlib.suppress(Exception):
             await asyncio.wait_for(old.stop(), RENEW_STOP_S)
